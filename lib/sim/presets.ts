@@ -1,0 +1,86 @@
+// Ready-made device sets. `seed` reproduces the seed project's three mock cameras, one device
+// each on consecutive ports; `nvr` is one recorder exposing N cameras as channels on one port.
+import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
+
+export interface PresetOptions {
+  basePort: number;
+  /** Recording history before now, in minutes (recordings then keep growing). */
+  historyMinutes: number;
+  /** NVR preset: number of channels. */
+  channels: number;
+  now?: Date;
+}
+
+export const SEED_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [
+  { name: 'Front Door Camera', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 1024, clip: 'front-door-1080p-h264' },
+  { name: 'Parking Lot Camera', codec: 'H265', width: 1280, height: 720, fps: 15, bitrateKbps: 512, clip: 'parking-720p-h265' },
+  { name: 'Warehouse Camera', codec: 'MPEG4', width: 800, height: 600, fps: 15, bitrateKbps: 512, clip: 'warehouse-600p-mpeg4' },
+];
+
+/** Recording start aligned to a whole minute so segment boundaries fall on keyframes. */
+export function historyStart(historyMinutes: number, now = new Date()): Date {
+  const t = now.getTime() - historyMinutes * 60_000;
+  return new Date(Math.floor(t / 60_000) * 60_000);
+}
+
+function uuidFor(seed: string): string {
+  // Stable per name+port so a restarted simulator keeps its identity, like real hardware.
+  let h = 0x811c9dc5;
+  const hex: string[] = [];
+  for (let round = 0; round < 4; round++) {
+    for (const ch of `${round}:${seed}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    hex.push(h.toString(16).padStart(8, '0'));
+  }
+  const s = hex.join('');
+  return `urn:uuid:${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20, 32)}`;
+}
+
+export function seedPreset(o: PresetOptions): SimDeviceSpec[] {
+  const start = historyStart(o.historyMinutes, o.now);
+  return SEED_CAMERAS.map((cam, i) => {
+    // The warehouse camera records on motion, so its recording has gaps.
+    const recording: TimelineSpec = i === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start };
+    const port = o.basePort === 0 ? 0 : o.basePort + i;
+    return {
+      name: cam.name,
+      manufacturer: 'VTrack Simulator',
+      model: 'SIM-CAM-1',
+      firmware: '1.0.0',
+      serial: `SIMCAM${String(i + 1).padStart(4, '0')}`,
+      hardware: 'SIM-CAM-1',
+      location: 'loopback',
+      urn: uuidFor(`seed:${cam.name}:${port}`),
+      port,
+      rtspPort: 0,
+      cameras: [{ ...cam, recording }],
+    };
+  });
+}
+
+export function nvrPreset(o: PresetOptions): SimDeviceSpec[] {
+  const start = historyStart(o.historyMinutes, o.now);
+  const cameras: SimCameraSpec[] = [];
+  for (let i = 0; i < o.channels; i++) {
+    const base = SEED_CAMERAS[i % SEED_CAMERAS.length];
+    cameras.push({
+      ...base,
+      name: `Channel ${i + 1} ${base.name.replace(/ Camera$/, '')}`,
+      recording: i % 3 === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start },
+    });
+  }
+  return [
+    {
+      name: 'VTrack Sim NVR',
+      manufacturer: 'VTrack Simulator',
+      model: 'SIM-NVR-16',
+      firmware: '1.0.0',
+      serial: 'SIMNVR0001',
+      hardware: 'SIM-NVR-16',
+      location: 'loopback',
+      urn: uuidFor(`nvr:${o.basePort}`),
+      port: o.basePort,
+      rtspPort: 0,
+      cameras,
+    },
+  ];
+}
