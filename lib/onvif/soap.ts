@@ -1,0 +1,182 @@
+// A small SOAP 1.2 client for ONVIF services: WS-Security UsernameToken digest (using the device's
+// clock, because devices reject a Created time outside their window), HTTP Digest when the device
+// answers 401, timeouts on every request, and faults turned into OnvifError codes.
+import * as http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { OnvifError, fromSocketError } from './errors';
+import { digestAuthorization, parseDigestChallenge } from './http-digest';
+import { parseXml, path, text, child, type XmlNode, type XmlValue } from './xml';
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+export interface SoapOptions {
+  credentials?: Credentials;
+  /** Device clock minus ours (ms), from GetSystemDateAndTime. */
+  clockOffsetMs?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Largest reply we accept; guards against a device streaming garbage forever. */
+  maxBytes?: number;
+}
+
+const NS = [
+  'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
+  'xmlns:tds="http://www.onvif.org/ver10/device/wsdl"',
+  'xmlns:trt="http://www.onvif.org/ver10/media/wsdl"',
+  'xmlns:tr2="http://www.onvif.org/ver20/media/wsdl"',
+  'xmlns:tse="http://www.onvif.org/ver10/search/wsdl"',
+  'xmlns:trc="http://www.onvif.org/ver10/recording/wsdl"',
+  'xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"',
+  'xmlns:tt="http://www.onvif.org/ver10/schema"',
+].join(' ');
+
+export function wsSecurityHeader(cred: Credentials, clockOffsetMs = 0): string {
+  const nonce = randomBytes(16);
+  const created = new Date(Date.now() + clockOffsetMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const digest = createHash('sha1')
+    .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(cred.password)]))
+    .digest('base64');
+  const esc = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c] as string);
+  return (
+    '<s:Header><wsse:Security s:mustUnderstand="1" ' +
+    'xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" ' +
+    'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">' +
+    `<wsse:UsernameToken><wsse:Username>${esc(cred.user)}</wsse:Username>` +
+    '<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">' +
+    `${digest}</wsse:Password>` +
+    `<wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">${nonce.toString('base64')}</wsse:Nonce>` +
+    `<wsu:Created>${created}</wsu:Created></wsse:UsernameToken></wsse:Security></s:Header>`
+  );
+}
+
+export function envelope(body: string, header = ''): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><s:Envelope ${NS}>${header}<s:Body>${body}</s:Body></s:Envelope>`;
+}
+
+interface RawReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export function httpPost(url: string, payload: string, headers: Record<string, string>, o: SoapOptions): Promise<RawReply> {
+  const where = safeUrl(url);
+  return new Promise((resolve, reject) => {
+    const timeoutMs = o.timeoutMs ?? 10_000;
+    const maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
+    let settled = false;
+    const finish = (err: Error | null, reply?: RawReply) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve(reply as RawReply);
+    };
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), ...headers },
+      agent: false,
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish(new OnvifError('timeout', `${where}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onAbort = () => {
+      req.destroy();
+      finish(new OnvifError('timeout', `${where}: aborted`));
+    };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err: NodeJS.ErrnoException) => finish(fromSocketError(err, where)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) {
+          req.destroy();
+          finish(new OnvifError('protocol', `${where}: reply larger than ${maxBytes} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => finish(fromSocketError(err, where)));
+      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.end(payload);
+  });
+}
+
+/** The URL without user info, for messages. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+function faultToError(fault: XmlValue, where: string, status: number): OnvifError {
+  const codes: string[] = [];
+  let code: XmlValue = child(fault, 'Code');
+  while (code !== undefined) {
+    const v = text(child(code, 'Value'));
+    if (v) codes.push(v.replace(/^.*:/, ''));
+    code = child(code, 'Subcode');
+  }
+  const reason = text(path(fault, 'Reason', 'Text')) ?? text(child(fault, 'faultstring')) ?? codes.join('/');
+  const all = `${codes.join(' ')} ${reason}`;
+  let kind: OnvifError['code'] = 'protocol';
+  if (/time|clock|expired/i.test(reason) && /NotAuthorized|FailedAuthentication|Sender/i.test(all)) kind = 'clock-skew';
+  else if (/NotAuthorized|FailedAuthentication|InvalidSecurity|authority|authoriz|authentic|password/i.test(all)) kind = 'auth';
+  return new OnvifError(kind, `${where}: ${kind === 'auth' ? 'authentication failed — ' : kind === 'clock-skew' ? 'time check failed — ' : 'SOAP fault '}${reason}`, {
+    fault: codes.join('/'),
+    status,
+  });
+}
+
+/**
+ * Call one ONVIF operation. `body` is the inner XML of s:Body (with prefixes from NS above).
+ * Returns the parsed Body element.
+ */
+export async function soapCall(url: string, body: string, o: SoapOptions = {}): Promise<XmlNode> {
+  const where = safeUrl(url);
+  const header = o.credentials ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : '';
+  let reply = await httpPost(url, envelope(body, header), {}, o);
+  if (reply.status === 401) {
+    const ch = parseDigestChallenge(headerString(reply.headers['www-authenticate']));
+    if (!o.credentials) throw new OnvifError('auth', `${where}: the device requires a user name and password`, { status: 401 });
+    if (!ch) throw new OnvifError('auth', `${where}: authentication failed (HTTP 401)`, { status: 401 });
+    // Both at once: devices that check WS-Security after Digest get what they need.
+    const auth = digestAuthorization(ch, o.credentials, 'POST', new URL(url).pathname);
+    reply = await httpPost(url, envelope(body, wsSecurityHeader(o.credentials, o.clockOffsetMs)), { Authorization: auth }, o);
+    if (reply.status === 401) throw new OnvifError('auth', `${where}: authentication failed — wrong user name or password (HTTP 401)`, { status: 401 });
+  }
+  let doc: XmlNode;
+  try {
+    doc = parseXml(reply.body);
+  } catch {
+    throw new OnvifError('not-onvif', `${where}: HTTP ${reply.status} with a reply that is not XML`, { status: reply.status });
+  }
+  const env = child(doc, 'Envelope');
+  const bodyNode = child(env, 'Body');
+  if (bodyNode === undefined || typeof bodyNode !== 'object' || Array.isArray(bodyNode)) {
+    if (reply.status === 403) throw new OnvifError('auth', `${where}: access denied (HTTP 403)`, { status: 403 });
+    throw new OnvifError('not-onvif', `${where}: HTTP ${reply.status} without a SOAP envelope`, { status: reply.status });
+  }
+  const fault = child(bodyNode, 'Fault');
+  if (fault !== undefined) throw faultToError(fault, where, reply.status);
+  if (reply.status >= 400) throw new OnvifError('protocol', `${where}: HTTP ${reply.status}`, { status: reply.status });
+  return bodyNode;
+}
+
+function headerString(h: string | string[] | undefined): string | undefined {
+  if (Array.isArray(h)) return h.find((v) => /^Digest/i.test(v)) ?? h[0];
+  return h;
+}

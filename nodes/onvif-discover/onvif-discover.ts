@@ -1,0 +1,156 @@
+// onvif-discover: a thin adapter over lib/onvif/discovery. Also registers the admin route the
+// editors (nvr-source's Discover button) call, so discovery from the editor uses the same engine.
+import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Request, Response } from 'express';
+import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
+import type { DiscoveredDevice } from '../../lib/onvif/types';
+
+interface OnvifDiscoverDef extends NodeDef {
+  targets: string;
+  /** "off" | "all" | "interface" | "directed" */
+  wsdMode: string;
+  /** Interface name/address (mode interface) or address:port (mode directed). */
+  wsdTarget: string;
+  timeout: number | string;
+  output: 'array' | 'each';
+  onDeploy: boolean;
+}
+
+interface Creds {
+  user?: string;
+  password?: string;
+}
+
+type DiscoverNode = Node<Creds>;
+
+function wsDiscoveryOption(mode: string | undefined, target: string | undefined): boolean | string {
+  switch (mode) {
+    case 'all':
+      return true;
+    case 'interface':
+    case 'directed':
+      if (!target?.trim()) throw new Error(`WS-Discovery mode "${mode}" needs ${mode === 'directed' ? 'an address:port' : 'an interface name or address'}`);
+      return target.trim();
+    default:
+      return false;
+  }
+}
+
+function summary(devices: DiscoveredDevice[]): { text: string; fill: 'green' | 'yellow' } {
+  const cams = devices.reduce((n, d) => n + d.cameras.length, 0);
+  const bad = devices.filter((d) => d.error).length;
+  const text = `${devices.length} device${devices.length === 1 ? '' : 's'}, ${cams} camera${cams === 1 ? '' : 's'}${bad ? `, ${bad} with errors` : ''}`;
+  return { text, fill: bad ? 'yellow' : 'green' };
+}
+
+export = function register(RED: NodeAPI): void {
+  function OnvifDiscoverNode(this: DiscoverNode, def: OnvifDiscoverDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const running = new Set<AbortController>();
+    let deployTimer: NodeJS.Timeout | undefined;
+
+    async function runDiscovery(overrides: Partial<DiscoverOptions>): Promise<DiscoveredDevice[]> {
+      const ac = new AbortController();
+      running.add(ac);
+      node.status({ fill: 'blue', shape: 'ring', text: 'searching…' });
+      try {
+        const opts: DiscoverOptions = {
+          targets: def.targets,
+          wsDiscovery: wsDiscoveryOption(def.wsdMode, def.wsdTarget),
+          user: node.credentials?.user || undefined,
+          password: node.credentials?.password,
+          timeoutMs: Number(def.timeout) || 5000,
+          ...overrides,
+          signal: ac.signal,
+        };
+        const devices = await discover(opts);
+        const s = summary(devices);
+        node.status({ fill: s.fill, shape: 'dot', text: s.text });
+        return devices;
+      } finally {
+        running.delete(ac);
+      }
+    }
+
+    function emit(devices: DiscoveredDevice[], msg: NodeMessageInFlow | Record<string, unknown>, send: (m: NodeMessage) => void) {
+      if (def.output === 'each') {
+        for (const d of devices) send({ ...msg, topic: d.name ?? `${d.host}:${d.port}`, payload: d });
+      } else {
+        send({ ...msg, topic: (msg as { topic?: string }).topic ?? 'devices', payload: devices });
+      }
+    }
+
+    node.on('input', (msg, send, done) => {
+      // A message may narrow or redirect the search: msg.targets / msg.payload.targets, msg.timeout.
+      const m = msg as NodeMessageInFlow & { targets?: unknown; timeout?: unknown };
+      const p = (typeof msg.payload === 'object' && msg.payload !== null ? msg.payload : {}) as { targets?: unknown };
+      const overrides: Partial<DiscoverOptions> = {};
+      const t = m.targets ?? p.targets;
+      if (typeof t === 'string' || Array.isArray(t)) overrides.targets = t as string | string[];
+      if (m.timeout !== undefined) overrides.timeoutMs = Number(m.timeout);
+      runDiscovery(overrides).then(
+        (devices) => {
+          emit(devices, msg, send);
+          done();
+        },
+        (err: unknown) => {
+          const e = err instanceof Error ? err : new Error(String(err));
+          node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
+          done(e);
+        },
+      );
+    });
+
+    if (def.onDeploy) {
+      deployTimer = setTimeout(() => {
+        runDiscovery({}).then(
+          (devices) => emit(devices, { _msgid: RED.util.generateId() }, (m) => node.send(m)),
+          (err: unknown) => {
+            const e = err instanceof Error ? err : new Error(String(err));
+            node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
+            node.error(e.message);
+          },
+        );
+      }, 100);
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (deployTimer) clearTimeout(deployTimer);
+      for (const ac of running) ac.abort();
+      node.status({});
+      done();
+    });
+  }
+
+  RED.nodes.registerType<DiscoverNode, OnvifDiscoverDef, unknown, Creds>('onvif-discover', OnvifDiscoverNode, {
+    credentials: { user: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // Editors call this to list cameras (nvr-source's Discover button). Credentials travel in the
+  // JSON body, never in the URL; with only a node id, that deployed node's stored credentials are
+  // used, so the editor never needs to see the password again.
+  RED.httpAdmin.post('/vtrack-onvif/discover', RED.auth.needsPermission('onvif-discover.write'), (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as { targets?: unknown; wsDiscovery?: unknown; user?: unknown; password?: unknown; nodeId?: unknown; timeoutMs?: unknown };
+    let user = typeof body.user === 'string' ? body.user : undefined;
+    let password = typeof body.password === 'string' ? body.password : undefined;
+    if (password === undefined && typeof body.nodeId === 'string') {
+      const stored = RED.nodes.getCredentials(body.nodeId) as Creds | undefined;
+      if (stored) {
+        user = user || stored.user;
+        password = stored.password;
+      }
+    }
+    const wsd = body.wsDiscovery === true || typeof body.wsDiscovery === 'string' ? (body.wsDiscovery as true | string) : false;
+    discover({
+      targets: typeof body.targets === 'string' || Array.isArray(body.targets) ? (body.targets as string | string[]) : undefined,
+      wsDiscovery: wsd,
+      user,
+      password,
+      timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000),
+    }).then(
+      (devices) => res.json(devices),
+      (err: unknown) => res.status(400).json({ error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+};
