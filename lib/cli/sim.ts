@@ -1,0 +1,119 @@
+// `vtrack-onvif sim`: run the ONVIF NVR simulator until SIGINT/SIGTERM.
+import { isIP } from 'node:net';
+import { bool, num, parseArgs, str } from './args';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../sim/index';
+
+const USAGE = `usage: vtrack-onvif sim [options]
+
+  --preset seed|nvr        seed: three cameras on consecutive ports; nvr: one recorder (default seed)
+  --channels N             nvr preset: number of channels (default 4)
+  --base-port PORT         first SOAP port (default 18000; 0 = any free port)
+  --host ADDR              address to listen on (default 127.0.0.1)
+  --allow-non-loopback     needed for a --host that is not a loopback address
+  --user U --password P    require these credentials (WS-Security digest or HTTP Digest)
+  --clock-offset SEC       device clock = real clock + SEC (reproduces clock skew)
+  --history-min MIN        recording history before now (default 30)
+  --discovery-port PORT|0|off   WS-Discovery UDP port (default 3702; unicast only)
+  --no-rtsp                do not start the RTSP servers
+  --json                   print the endpoints as JSON
+`;
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: boolean } {
+  const a = parseArgs(argv, new Set(['json', 'allow-non-loopback', 'no-rtsp', 'help']));
+  const preset = str(a, 'preset') ?? 'seed';
+  if (preset !== 'seed' && preset !== 'nvr') throw new Error(`--preset must be seed or nvr, got "${preset}"`);
+  const host = str(a, 'host') ?? '127.0.0.1';
+  if (!isLoopback(host) && !bool(a, 'allow-non-loopback')) {
+    throw new Error(`refusing to listen on non-loopback --host ${host} without --allow-non-loopback`);
+  }
+  const user = str(a, 'user');
+  const password = str(a, 'password');
+  if ((user === undefined) !== (password === undefined)) throw new Error('--user and --password go together');
+  const discoveryArg = str(a, 'discovery-port') ?? '3702';
+  let discovery: SimulatorOptions['discovery'];
+  if (discoveryArg === 'off') discovery = false;
+  else {
+    const port = Number(discoveryArg);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--discovery-port must be a port, 0 or off, got "${discoveryArg}"`);
+    discovery = { port };
+  }
+  const basePort = num(a, 'base-port', 18000);
+  const channels = num(a, 'channels', 4);
+  if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65535) throw new Error('--base-port must be a port number');
+  if (!Number.isInteger(channels) || channels < 1 || channels > 64) throw new Error('--channels must be 1..64');
+  return {
+    host,
+    preset,
+    basePort,
+    channels,
+    historyMinutes: num(a, 'history-min', 30),
+    clockOffsetSec: num(a, 'clock-offset', 0),
+    auth: user !== undefined && password !== undefined ? { user, password } : undefined,
+    discovery,
+    rtsp: !bool(a, 'no-rtsp'),
+    json: bool(a, 'json'),
+  };
+}
+
+/** What the CLI prints: endpoints and cameras, never credentials. */
+export function describe(sim: RunningSimulator): object {
+  return {
+    discoveryPort: sim.discoveryPort ?? null,
+    devices: sim.devices.map((d) => ({
+      name: d.spec.name,
+      urn: d.urn,
+      xaddr: d.xaddr,
+      port: d.port,
+      rtspPort: d.rtspPort,
+      cameras: d.spec.cameras.map((c) => ({ name: c.name, codec: c.codec, width: c.width, height: c.height, fps: c.fps })),
+    })),
+  };
+}
+
+function printText(sim: RunningSimulator, authOn: boolean): void {
+  const lines: string[] = [];
+  for (const d of sim.devices) {
+    lines.push(`${d.spec.name}  ${d.xaddr}  rtsp port ${d.rtspPort}  ${d.urn}`);
+    for (const c of d.spec.cameras) lines.push(`  - ${c.name}: ${c.width}x${c.height} ${c.codec} ${c.fps} fps`);
+  }
+  lines.push(sim.discoveryPort !== undefined ? `WS-Discovery: udp port ${sim.discoveryPort} (unicast probes)` : 'WS-Discovery: off');
+  lines.push(authOn ? 'auth: required (WS-Security digest or HTTP Digest)' : 'auth: none');
+  lines.push('press Ctrl+C to stop');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let opts;
+  try {
+    opts = optionsFromArgs(argv);
+  } catch (err) {
+    process.stderr.write(`vtrack-onvif sim: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { json, ...simOpts } = opts;
+  const sim = await startSimulator({ ...simOpts, log: json ? undefined : (line) => process.stderr.write(`[sim] ${line}\n`) });
+  if (json) process.stdout.write(JSON.stringify(describe(sim), null, 2) + '\n');
+  else printText(sim, simOpts.auth !== undefined);
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await sim.stop();
+  if (!json) process.stderr.write('[sim] stopped\n');
+  return 0;
+}

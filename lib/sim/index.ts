@@ -1,0 +1,158 @@
+// The ONVIF NVR simulator: per device an HTTP SOAP server (+ RTSP server when available), one
+// WS-Discovery responder for all devices. Everything listens on one host (loopback by default).
+import { nvrPreset, seedPreset } from './presets';
+import { RecordingTimeline } from './timeline';
+import { SoapAuthenticator } from './soap-auth';
+import { serviceUrl, type DeviceContext } from './soap-context';
+import { deviceScopes } from './soap-device';
+import { SearchStore } from './soap-search-sessions';
+import { startSoapServer, type RunningSoapServer } from './soap-server';
+import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
+import type { SimAuth, SimDeviceSpec } from './types';
+
+export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
+
+export interface SimulatorOptions {
+  /** Address every socket binds to. Default 127.0.0.1. */
+  host?: string;
+  preset?: 'seed' | 'nvr';
+  /** Explicit devices (instead of a preset). */
+  devices?: SimDeviceSpec[];
+  /** First SOAP port; seed devices use consecutive ports. 0 = ephemeral ports. Default 18000. */
+  basePort?: number;
+  /** NVR preset: number of channels. Default 4. */
+  channels?: number;
+  /** Recording history before now, minutes. Default 30. */
+  historyMinutes?: number;
+  /** Credentials every operation but GetSystemDateAndTime requires; none when absent. */
+  auth?: SimAuth;
+  /** Device clock = real clock + this many seconds (reproduces camera clock skew). */
+  clockOffsetSec?: number;
+  /** WS-Discovery responder; false = none. Default { port: 3702 }. */
+  discovery?: { port?: number; multicast?: boolean; announceTo?: { address: string; port: number }; replyPerDevice?: boolean } | false;
+  /** Start the RTSP server per device (lib/sim/rtsp-server). Default true. */
+  rtsp?: boolean;
+  /** Concurrent Find* searches per device. Default 4. */
+  maxSearches?: number;
+  /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
+  searchPageSize?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningSimDevice {
+  spec: SimDeviceSpec;
+  host: string;
+  port: number;
+  rtspPort: number;
+  /** http://host:port/onvif/device_service */
+  xaddr: string;
+  urn: string;
+}
+
+export interface RunningSimulator {
+  devices: RunningSimDevice[];
+  discoveryPort?: number;
+  stop(): Promise<void>;
+}
+
+interface RtspServerHandle {
+  port: number;
+  close(): Promise<void>;
+}
+type StartRtspServer = (o: { host: string; port: number; auth?: SimAuth; device: SimDeviceSpec; now?: () => Date }) => Promise<RtspServerHandle>;
+
+/** The RTSP server lives in its own module (written separately); load it only when wanted. */
+function loadRtspServer(log?: (line: string) => void): StartRtspServer | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional module, resolved at run time
+    const mod = require('./rtsp-server') as { startRtspServer?: StartRtspServer };
+    return mod.startRtspServer;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    log?.('rtsp: lib/sim/rtsp-server is not available; stream and replay URIs will not answer');
+    return undefined;
+  }
+}
+
+export function resolveDevices(o: SimulatorOptions): SimDeviceSpec[] {
+  if (o.devices) return o.devices;
+  const presetOpts = { basePort: o.basePort ?? 18000, historyMinutes: o.historyMinutes ?? 30, channels: o.channels ?? 4 };
+  return (o.preset ?? 'seed') === 'nvr' ? nvrPreset(presetOpts) : seedPreset(presetOpts);
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log;
+  const offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
+  const deviceNow = (): Date => new Date(Date.now() + offsetMs);
+  const specs = resolveDevices(opts);
+  const startRtsp = opts.rtsp === false ? undefined : loadRtspServer(log);
+
+  const closers: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    // Reverse order: discovery (Bye) first, then the servers it announced.
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log?.(`stop: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+
+  const devices: RunningSimDevice[] = [];
+  try {
+    for (const spec of specs) {
+      let rtspPort = spec.rtspPort || 554;
+      if (startRtsp) {
+        const rtsp = await startRtsp({ host, port: spec.rtspPort, auth: opts.auth, device: spec, now: deviceNow });
+        closers.push(() => rtsp.close());
+        rtspPort = rtsp.port;
+      }
+      const searches = new SearchStore({ maxConcurrent: opts.maxSearches ?? 4, pageSize: opts.searchPageSize ?? 10 });
+      const ctx: DeviceContext = {
+        spec,
+        host,
+        port: spec.port,
+        rtspPort,
+        now: deviceNow,
+        timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
+        searches,
+      };
+      const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
+        ctx,
+        authenticator: new SoapAuthenticator(opts.auth, deviceNow),
+        log,
+      });
+      closers.push(async () => {
+        searches.clear();
+        await soap.close();
+      });
+      ctx.port = soap.port; // known only after listen when the spec asked for port 0
+      const running: RunningSimDevice = { spec, host, port: soap.port, rtspPort, xaddr: serviceUrl(ctx, 'device'), urn: spec.urn };
+      devices.push(running);
+      log?.(`device "${spec.name}" at ${running.xaddr} (rtsp ${rtspPort}, ${spec.cameras.length} camera(s))`);
+    }
+
+    let discoveryPort: number | undefined;
+    if (opts.discovery !== false) {
+      const d = opts.discovery ?? {};
+      const responder: WsDiscoveryResponder = await startWsDiscoveryResponder({
+        host,
+        port: d.port ?? 3702,
+        multicast: d.multicast ?? false,
+        announceTo: d.announceTo,
+        replyPerDevice: d.replyPerDevice,
+        devices: () => devices.map((x) => ({ urn: x.urn, xaddrs: [x.xaddr], scopes: deviceScopes(x.spec) })),
+        log,
+      });
+      closers.push(() => responder.close());
+      discoveryPort = responder.port;
+      log?.(`ws-discovery on udp ${host}:${discoveryPort}${d.multicast ? ' (+ multicast)' : ''}`);
+    }
+    return { devices, discoveryPort, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
