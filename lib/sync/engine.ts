@@ -1,0 +1,250 @@
+// The sync engine both nvr-sync and `vtrack-onvif sync` drive: one timer per source, one pass at
+// a time per source, manual "sync now", backfill, pause/resume, retention after each pass, and
+// events for everything. No Node-RED import: the node only maps events to messages and status.
+import { EventEmitter } from 'node:events';
+import type { Catalog, VideoSourceRow } from '../catalog';
+import type { Credentials } from '../onvif/soap';
+import { errorMessage } from '../onvif/errors';
+import { deleteFiles, pickForRetention } from '../storage';
+import { runSourceOnce, DEFAULT_SETTINGS, type SyncSettings } from './runner';
+import { backoffMs } from './retry';
+import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
+
+export interface RetentionSettings {
+  maxAgeDays?: number;
+  maxGB?: number;
+}
+
+export interface EngineOptions {
+  catalog: Catalog;
+  /** Credentials of a source, looked up at each run (they live in Node-RED credentials, not here). */
+  credentialsFor(source: VideoSourceRow): Credentials | undefined;
+  settings?: Partial<SyncSettings>;
+  retention?: RetentionSettings;
+  /** Delay of the first pass after a source is added (ms). */
+  startDelayMs?: number;
+  now?: () => Date;
+}
+
+interface SourceState {
+  sourceId: number;
+  timer?: NodeJS.Timeout;
+  running?: Promise<RunSummary>;
+  /** A pass was asked for while one ran: run once more right after. */
+  queued?: RunReason;
+  nextRunAt?: Date;
+}
+
+export interface SyncEngineEvents {
+  file: [FileEvent];
+  event: [SyncEvent];
+}
+
+export class SyncEngine extends EventEmitter<SyncEngineEvents> {
+  readonly settings: SyncSettings;
+  private readonly sources = new Map<number, SourceState>();
+  private readonly abort = new AbortController();
+  private paused = false;
+  private closed = false;
+
+  constructor(private readonly o: EngineOptions) {
+    super();
+    this.settings = { ...DEFAULT_SETTINGS, ...o.settings };
+  }
+
+  private now(): Date {
+    return (this.o.now ?? (() => new Date()))();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  sourceIds(): number[] {
+    return [...this.sources.keys()];
+  }
+
+  nextRunAt(sourceId: number): Date | undefined {
+    return this.sources.get(sourceId)?.nextRunAt;
+  }
+
+  isRunning(): boolean {
+    return [...this.sources.values()].some((s) => s.running);
+  }
+
+  /** Start syncing a source: a first pass shortly, then every interval. Adding twice is a no-op. */
+  addSource(sourceId: number): void {
+    if (this.closed || this.sources.has(sourceId)) return;
+    const st: SourceState = { sourceId };
+    this.sources.set(sourceId, st);
+    this.schedule(st, this.o.startDelayMs ?? 200, 'startup');
+  }
+
+  removeSource(sourceId: number): void {
+    const st = this.sources.get(sourceId);
+    if (st?.timer) clearTimeout(st.timer);
+    this.sources.delete(sourceId);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const st of this.sources.values()) if (!st.running && !st.timer) this.schedule(st, 0, 'manual');
+  }
+
+  /** Run a pass now for one source or all; resolves when they finish. */
+  async syncNow(sourceId?: number): Promise<RunSummary[]> {
+    const ids = sourceId === undefined ? this.sourceIds() : [sourceId];
+    return Promise.all(ids.map((id) => this.runPass(this.mustGet(id), 'manual')));
+  }
+
+  /** Fetch a past range (already-held segments are skipped); does not move the synced point. */
+  async backfill(range: { from: Date; to: Date; cameras?: string[] }, sourceId?: number): Promise<RunSummary[]> {
+    if (!(range.from < range.to)) throw new Error(`backfill: "from" (${range.from.toISOString()}) must be before "to" (${range.to.toISOString()})`);
+    const ids = sourceId === undefined ? this.sourceIds() : [sourceId];
+    return Promise.all(ids.map((id) => this.runPass(this.mustGet(id), 'backfill', range)));
+  }
+
+  /** Stop timers, abort running downloads (their .part files are removed) and wait for them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const st of this.sources.values()) if (st.timer) clearTimeout(st.timer);
+    this.abort.abort();
+    await Promise.allSettled([...this.sources.values()].map((s) => s.running));
+    this.sources.clear();
+  }
+
+  private mustGet(id: number): SourceState {
+    const st = this.sources.get(id);
+    if (!st) throw new Error(`source ${id} is not being synced`);
+    return st;
+  }
+
+  private schedule(st: SourceState, delayMs: number, reason: RunReason): void {
+    if (st.timer) clearTimeout(st.timer);
+    st.nextRunAt = new Date(this.now().getTime() + delayMs);
+    st.timer = setTimeout(() => {
+      st.timer = undefined;
+      if (this.paused || this.closed) return;
+      this.runPass(st, reason).catch(() => undefined); // runPass reports its own errors as events
+    }, delayMs);
+  }
+
+  private intervalMs(sourceId: number): number {
+    const minutes = this.o.catalog.getSyncStatus(sourceId)?.intervalMinutes ?? 10;
+    return Math.max(0.05, minutes) * 60_000;
+  }
+
+  private async runPass(st: SourceState, reason: RunReason, range?: { from: Date; to: Date; cameras?: string[] }): Promise<RunSummary> {
+    if (st.running) {
+      if (!range) {
+        // A timer or manual pass during a pass: fold it into one follow-up pass.
+        st.queued = reason;
+        return st.running;
+      }
+      await st.running.catch(() => undefined);
+    }
+    const p = this.doPass(st, reason, range);
+    st.running = p;
+    try {
+      return await p;
+    } finally {
+      st.running = undefined;
+      if (!this.closed && this.sources.has(st.sourceId)) {
+        if (st.queued) {
+          const q = st.queued;
+          st.queued = undefined;
+          this.schedule(st, 0, q);
+        }
+      }
+    }
+  }
+
+  private async doPass(st: SourceState, reason: RunReason, range?: { from: Date; to: Date; cameras?: string[] }): Promise<RunSummary> {
+    const started = this.now();
+    const source = this.o.catalog.getSource(st.sourceId);
+    const empty: RunSummary = { sourceId: st.sourceId, reason, files: [], failed: 0, errors: [] };
+    if (!source) {
+      this.emit('event', { event: 'error', source: `#${st.sourceId}`, sourceId: st.sourceId, error: 'source no longer exists in the catalog' });
+      this.removeSource(st.sourceId);
+      return { ...empty, errors: ['source no longer exists'] };
+    }
+    this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
+    let summary: RunSummary;
+    try {
+      const credentials = this.o.credentialsFor(source);
+      summary = await runSourceOnce({
+        catalog: this.o.catalog,
+        source,
+        credentials,
+        settings: this.settings,
+        reason,
+        range,
+        now: this.o.now,
+        signal: this.abort.signal,
+        emit: (e) => this.emit('event', e),
+        onFile: (f) => this.emit('file', f),
+      });
+    } catch (e) {
+      summary = { ...empty, errors: [errorMessage(e)] };
+      this.emit('event', { event: 'error', source: source.name, sourceId: source.id, error: errorMessage(e) });
+    }
+    await this.applyRetention(source).catch((e: unknown) =>
+      this.emit('event', { event: 'error', source: source.name, sourceId: source.id, error: `retention: ${errorMessage(e)}` }),
+    );
+
+    const ok = summary.errors.length === 0;
+    const prev = this.o.catalog.getSyncStatus(source.id);
+    const failures = ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1;
+    const interval = this.intervalMs(source.id);
+    // After failures, retry sooner than the interval but back off: 30 s, 1 min, 2 min ... ≤ interval.
+    const delay = ok ? interval : Math.min(interval, backoffMs(failures, 30_000, interval));
+    const next = new Date(this.now().getTime() + delay);
+    if (!this.closed) {
+      this.o.catalog.updateSyncStatus(source.id, null, {
+        lastRunAt: started,
+        ...(ok ? { lastSuccessAt: this.now() } : {}),
+        consecutiveFailures: failures,
+        lastError: ok ? null : summary.errors.slice(0, 3).join('; '),
+        nextAttemptAt: next,
+      });
+    }
+    const bytes = summary.files.reduce((n, f) => n + f.bytes, 0);
+    this.emit('event', {
+      event: 'finished',
+      source: source.name,
+      sourceId: source.id,
+      reason,
+      files: summary.files.length,
+      bytes,
+      failed: summary.failed,
+      durationMs: this.now().getTime() - started.getTime(),
+      nextRunAt: this.closed ? undefined : next.toISOString(),
+    });
+    if (!this.closed && !range && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
+    return summary;
+  }
+
+  private async applyRetention(source: VideoSourceRow): Promise<void> {
+    const r = this.o.retention;
+    if (!r || (r.maxAgeDays === undefined && r.maxGB === undefined)) return;
+    const files = this.o.catalog.oldestDownloads(source.id, 1_000_000);
+    const ids = pickForRetention(
+      files.map((f) => ({ id: f.id, endTime: new Date(f.endTime), bytes: f.bytes })),
+      { maxAgeDays: r.maxAgeDays, maxBytes: r.maxGB === undefined ? undefined : r.maxGB * 1024 ** 3, now: this.now() },
+    );
+    if (ids.length === 0) return;
+    const chosen = new Set(ids);
+    const victims = files.filter((f) => chosen.has(f.id));
+    const result = await deleteFiles(victims.map((f) => f.path));
+    const failed = new Set(result.failed.map((f) => f.path));
+    // A file we could not delete stays "done": the catalog must not claim space it did not free.
+    const gone = victims.filter((f) => !failed.has(f.path));
+    this.o.catalog.markDeleted(gone.map((f) => f.id));
+    this.emit('event', { event: 'retention', source: source.name, sourceId: source.id, deleted: gone.length, bytes: gone.reduce((n, f) => n + f.bytes, 0) });
+  }
+}
