@@ -34,10 +34,10 @@ export function fromSocketError(err: NodeJS.ErrnoException, where: string): Onvi
     case 'EPIPE':
     case 'HPE_INVALID_CONSTANT':
     case 'HPE_INVALID_VERSION':
-      return new OnvifError('not-onvif', `${where}: the port answered, but not with HTTP/SOAP (${err.code})`);
+      return new OnvifError('not-onvif', `${where}: the port answered, but not with HTTP/SOAP (${err.code}); not an ONVIF service`);
     default:
       if (err.code?.startsWith('HPE_')) {
-        return new OnvifError('not-onvif', `${where}: the port answered, but not with HTTP/SOAP (${err.code})`);
+        return new OnvifError('not-onvif', `${where}: the port answered, but not with HTTP/SOAP (${err.code}); not an ONVIF service`);
       }
       return new OnvifError('unreachable', `${where}: ${err.message}`);
   }

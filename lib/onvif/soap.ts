@@ -81,9 +81,16 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       headers: { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), ...headers },
       agent: false,
     });
+    let connected = false;
+    req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     const timer = setTimeout(() => {
       req.destroy();
-      finish(new OnvifError('timeout', `${where}: no answer within ${timeoutMs} ms`));
+      // Something accepted the connection but never spoke HTTP: a vendor SDK port, not ONVIF.
+      finish(
+        connected
+          ? new OnvifError('not-onvif', `${where}: accepted the connection but sent no HTTP reply within ${timeoutMs} ms (not an ONVIF service)`)
+          : new OnvifError('timeout', `${where}: no answer within ${timeoutMs} ms`),
+      );
     }, timeoutMs);
     const onAbort = () => {
       req.destroy();
