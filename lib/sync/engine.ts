@@ -33,6 +33,7 @@ interface SourceState {
   /** A pass was asked for while one ran: run once more right after. */
   queued?: RunReason;
   nextRunAt?: Date;
+  manualOnly?: boolean;
 }
 
 export interface SyncEngineEvents {
@@ -72,12 +73,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return [...this.sources.values()].some((s) => s.running);
   }
 
-  /** Start syncing a source: a first pass shortly, then every interval. Adding twice is a no-op. */
-  addSource(sourceId: number): void {
+  /**
+   * Start syncing a source: a first pass shortly, then every interval. Adding twice is a no-op.
+   * With `schedule: false` the source only runs when asked (syncNow / backfill), e.g. `sync --once`.
+   */
+  addSource(sourceId: number, options: { schedule?: boolean } = {}): void {
     if (this.closed || this.sources.has(sourceId)) return;
-    const st: SourceState = { sourceId };
+    const st: SourceState = { sourceId, manualOnly: options.schedule === false };
     this.sources.set(sourceId, st);
-    this.schedule(st, this.o.startDelayMs ?? 200, 'startup');
+    if (!st.manualOnly) this.schedule(st, this.o.startDelayMs ?? 200, 'startup');
   }
 
   removeSource(sourceId: number): void {
@@ -93,7 +97,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    for (const st of this.sources.values()) if (!st.running && !st.timer) this.schedule(st, 0, 'manual');
+    for (const st of this.sources.values()) if (!st.running && !st.timer && !st.manualOnly) this.schedule(st, 0, 'manual');
   }
 
   /** Run a pass now for one source or all; resolves when they finish. */
@@ -225,7 +229,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       durationMs: this.now().getTime() - started.getTime(),
       nextRunAt: this.closed ? undefined : next.toISOString(),
     });
-    if (!this.closed && !range && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
+    if (!this.closed && !range && !st.manualOnly && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
     return summary;
   }
 

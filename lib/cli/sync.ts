@@ -1,0 +1,127 @@
+// vtrack-onvif sync: one source made of every device found at --targets, synced by the same engine
+// as the nvr-sync node. Prints one JSON line per new file (--json) or a readable line.
+import { resolve } from 'node:path';
+import { discover } from '../onvif/discovery';
+import { parseTargets } from '../onvif/targets';
+import { openCatalog } from '../catalog';
+import { saveSourceFromDevices } from '../sources/save-from-devices';
+import { SyncEngine } from '../sync/engine';
+import type { FileEvent, SyncEvent } from '../sync/types';
+import { parseArgs, str, num, bool } from './args';
+
+const HELP = `usage: vtrack-onvif sync --targets LIST --user U --password P --dir DIR --db FILE
+                         [--cameras "A,B"] [--name NAME] [--once] [--json]
+                         [--interval MIN] [--segment-min 10] [--concurrency 2] [--since-hours 24]
+                         [--max-age-days N] [--max-gb N]
+
+  --targets LIST     the NVR's host and ports, e.g. 127.0.0.1:18000-18002 (one host)
+  --dir DIR          working directory; one folder per camera is created in it
+  --db FILE          SQLite catalog (created if missing)
+  --cameras "A,B"    only these cameras (by name); default all
+  --once             one pass, then exit (exit code 1 if anything failed)
+  --json             one JSON line per new file on stdout; events go to stderr
+  --since-hours N    first sync of a camera looks back N hours (0 = everything recorded)
+The password may also come from VTRACK_ONVIF_PASSWORD.`;
+
+function describeEvent(e: SyncEvent): string | undefined {
+  switch (e.event) {
+    case 'started':
+      return `sync ${e.source}: started (${e.reason})`;
+    case 'planned':
+      return `sync ${e.source}: ${e.segments} segment(s) to fetch for ${e.cameras} camera(s)`;
+    case 'finished':
+      return `sync ${e.source}: finished — ${e.files} file(s), ${(e.bytes / 1e6).toFixed(1)} MB, ${e.failed} failed, ${(e.durationMs / 1000).toFixed(1)} s`;
+    case 'error':
+      return `sync ${e.source}: error${e.camera ? ` (${e.camera})` : ''}: ${e.error}`;
+    case 'retention':
+      return `sync ${e.source}: retention removed ${e.deleted} file(s)`;
+    default:
+      return undefined;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, new Set(['once', 'json', 'help']));
+  if (bool(a, 'help')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const targets = str(a, 'targets');
+  const dir = str(a, 'dir');
+  const db = str(a, 'db');
+  if (!targets || !dir || !db) {
+    process.stderr.write(`vtrack-onvif sync: --targets, --dir and --db are required\n\n${HELP}\n`);
+    return 2;
+  }
+  const user = str(a, 'user');
+  const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD;
+  let hosts: Set<string>;
+  try {
+    hosts = new Set(parseTargets(targets).map((t) => t.host));
+  } catch (e) {
+    process.stderr.write(`vtrack-onvif sync: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (hosts.size !== 1) {
+    process.stderr.write(`vtrack-onvif sync: --targets must name one host (an NVR), got ${hosts.size}\n`);
+    return 2;
+  }
+  const host = [...hosts][0];
+  const json = bool(a, 'json');
+  const log = (line: string) => process.stderr.write(line + '\n');
+
+  const devices = (await discover({ targets, user, password, timeoutMs: num(a, 'timeout', 5000) })).filter((d) => d.onvif);
+  for (const d of devices) if (d.error) log(`device ${d.host}:${d.port}: ${d.error}`);
+  const usable = devices.filter((d) => !d.error && d.cameras.length > 0);
+  if (usable.length === 0) {
+    log('vtrack-onvif sync: no usable ONVIF device found at the targets');
+    return 1;
+  }
+  const catalog = openCatalog(resolve(db));
+  const names = str(a, 'cameras');
+  const saved = await saveSourceFromDevices(catalog, {
+    name: str(a, 'name') ?? `nvr ${host}`,
+    host,
+    ports: usable.map((d) => d.port),
+    devices: usable,
+    selection: names ? { names: names.split(',').map((s) => s.trim()).filter(Boolean) } : 'all',
+    workingDirectory: resolve(dir),
+    intervalMinutes: num(a, 'interval', 10),
+  });
+  const engine = new SyncEngine({
+    catalog,
+    credentialsFor: () => (user ? { user, password: password ?? '' } : undefined),
+    settings: {
+      segmentMinutes: num(a, 'segment-min', 10),
+      concurrency: num(a, 'concurrency', 2),
+      initialBackfillHours: num(a, 'since-hours', 24),
+    },
+    retention: { maxAgeDays: str(a, 'max-age-days') ? num(a, 'max-age-days', 0) : undefined, maxGB: str(a, 'max-gb') ? num(a, 'max-gb', 0) : undefined },
+  });
+  engine.on('file', (f: FileEvent) => {
+    if (json) process.stdout.write(JSON.stringify(f) + '\n');
+    else process.stdout.write(`${f.camera}: ${f.path} (${f.durationSec.toFixed(0)} s, ${(f.bytes / 1e6).toFixed(1)} MB, ${f.speedX}× real time)\n`);
+  });
+  engine.on('event', (e: SyncEvent) => {
+    const line = describeEvent(e);
+    if (line) log(line);
+  });
+
+  if (bool(a, 'once')) {
+    engine.addSource(saved.id, { schedule: false });
+    const [summary] = await engine.syncNow(saved.id);
+    await engine.close();
+    catalog.close();
+    return summary.errors.length ? 1 : 0;
+  }
+  engine.addSource(saved.id);
+  log(`syncing "${saved.name}" every ${saved.sync.intervalMinutes} min into ${saved.workingDirectory}; Ctrl+C stops`);
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await engine.close();
+  catalog.close();
+  return 0;
+}
