@@ -1,0 +1,112 @@
+// One output file being written: frames in, `<final>.part` on disk, then fsync + rename.
+// H.264/H.265 go through mediabunny's MP4 muxer. mediabunny cannot mux MPEG-4 Part 2 (its video
+// codecs are avc/hevc/vp8/vp9/av1/prores), so MPEG-4 Visual uses our own small MP4 writer
+// (mp4v sample entry + esds), which ffmpeg, VLC and most players decode.
+import { open, rename, rm } from 'node:fs/promises';
+import { EncodedPacket, EncodedVideoPacketSource, FilePathTarget, Mp4OutputFormat, Output } from 'mediabunny';
+import { SimpleMp4Writer } from './simple-mp4';
+import type { VideoCodec } from '../rtsp/sdp';
+
+export interface SegmentInfo {
+  codec: VideoCodec;
+  width: number;
+  height: number;
+  /** RFC 6381 codec string (from SPS/VOL). */
+  codecString: string;
+  /** MPEG-4 Visual decoder config (VOS/VOL headers). */
+  mpeg4Config?: Uint8Array;
+}
+
+export interface SegmentWriter {
+  /** Adds a frame; `timestampSec` from the file's first frame, `durationSec` until the next one. */
+  add(data: Uint8Array, keyframe: boolean, timestampSec: number, durationSec: number): Promise<void>;
+  /** Finishes the container, fsyncs, renames the .part file to `finalPath`. Returns its size in bytes. */
+  finish(finalPath: string): Promise<number>;
+  /** Stops and deletes the .part file. */
+  abort(): Promise<void>;
+}
+
+async function fsyncAndRename(part: string, final: string): Promise<number> {
+  const fh = await open(part, 'r+');
+  try {
+    await fh.sync();
+    const { size } = await fh.stat();
+    await rename(part, final);
+    return size;
+  } finally {
+    await fh.close();
+  }
+}
+
+class MediabunnyWriter implements SegmentWriter {
+  private readonly output: Output;
+  private readonly source: EncodedVideoPacketSource;
+  private started: Promise<void>;
+  private first = true;
+
+  constructor(
+    private readonly partPath: string,
+    private readonly info: SegmentInfo,
+  ) {
+    // Not fast-start: the moov box is written last, so nothing but sample tables stays in memory.
+    this.output = new Output({ format: new Mp4OutputFormat({ fastStart: false }), target: new FilePathTarget(partPath, { chunked: true, chunkSize: 4 * 1024 * 1024 }) });
+    this.source = new EncodedVideoPacketSource(info.codec === 'H265' ? 'hevc' : 'avc');
+    this.output.addVideoTrack(this.source);
+    this.started = this.output.start();
+  }
+
+  async add(data: Uint8Array, keyframe: boolean, ts: number, dur: number): Promise<void> {
+    await this.started;
+    const packet = new EncodedPacket(data, keyframe ? 'key' : 'delta', ts, dur);
+    if (this.first) {
+      this.first = false;
+      await this.source.add(packet, { decoderConfig: { codec: this.info.codecString, codedWidth: this.info.width, codedHeight: this.info.height } });
+    } else {
+      await this.source.add(packet);
+    }
+  }
+
+  async finish(finalPath: string): Promise<number> {
+    await this.started;
+    await this.output.finalize();
+    return fsyncAndRename(this.partPath, finalPath);
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.started;
+      await this.output.cancel();
+    } catch {
+      // cancelling a broken output may throw; the file is removed below anyway
+    }
+    await rm(this.partPath, { force: true });
+  }
+}
+
+class Mpeg4Writer implements SegmentWriter {
+  private readonly w: SimpleMp4Writer;
+  constructor(
+    private readonly partPath: string,
+    info: SegmentInfo,
+  ) {
+    this.w = new SimpleMp4Writer(partPath, { width: info.width, height: info.height, decoderConfig: info.mpeg4Config ?? new Uint8Array(0) });
+  }
+  add(data: Uint8Array, keyframe: boolean, ts: number, dur: number): Promise<void> {
+    return this.w.add(data, keyframe, dur);
+  }
+  async finish(finalPath: string): Promise<number> {
+    await this.w.finish();
+    return fsyncAndRename(this.partPath, finalPath);
+  }
+  async abort(): Promise<void> {
+    await this.w.close().catch(() => undefined);
+    await rm(this.partPath, { force: true });
+  }
+}
+
+/** Opens a writer on `partPath` (the caller names it `<final>.part`). */
+export function openSegmentWriter(partPath: string, info: SegmentInfo): SegmentWriter {
+  if (info.codec === 'H264' || info.codec === 'H265') return new MediabunnyWriter(partPath, info);
+  if (info.codec === 'MPEG4') return new Mpeg4Writer(partPath, info);
+  throw new Error(`writing ${info.codec} is not implemented`);
+}

@@ -1,0 +1,60 @@
+// RTSP authentication (RFC 2617 as used by RFC 2326): Digest (MD5, with or without qop=auth)
+// preferred over Basic, answering the server's WWW-Authenticate challenge.
+import { createHash, randomBytes } from 'node:crypto';
+
+export interface Challenge {
+  scheme: 'digest' | 'basic';
+  params: Map<string, string>;
+}
+
+/** Parses one or more WWW-Authenticate header values (joined by "\n"); Digest first. */
+export function parseChallenges(header: string | undefined): Challenge[] {
+  const out: Challenge[] = [];
+  for (const line of (header ?? '').split('\n')) {
+    const m = /^\s*(\w+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const scheme = m[1].toLowerCase();
+    if (scheme !== 'digest' && scheme !== 'basic') continue;
+    const params = new Map<string, string>();
+    for (const p of m[2].matchAll(/([\w-]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) params.set(p[1].toLowerCase(), p[2] ?? p[3]);
+    out.push({ scheme, params });
+  }
+  return out.sort((a, b) => (a.scheme === b.scheme ? 0 : a.scheme === 'digest' ? -1 : 1));
+}
+
+export class Authenticator {
+  private nc = 0;
+  private readonly cnonce = randomBytes(8).toString('hex');
+
+  constructor(
+    private readonly user: string,
+    private readonly password: string,
+    private readonly challenge: Challenge,
+  ) {}
+
+  header(method: string, uri: string): string {
+    if (this.challenge.scheme === 'basic') {
+      return 'Basic ' + Buffer.from(`${this.user}:${this.password}`).toString('base64');
+    }
+    const p = this.challenge.params;
+    const realm = p.get('realm') ?? '';
+    const nonce = p.get('nonce') ?? '';
+    const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
+    if (algorithm !== 'MD5' && algorithm !== 'MD5-SESS') throw new Error(`unsupported digest algorithm ${algorithm}`);
+    const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+    let ha1 = md5(`${this.user}:${realm}:${this.password}`);
+    if (algorithm === 'MD5-SESS') ha1 = md5(`${ha1}:${nonce}:${this.cnonce}`);
+    const ha2 = md5(`${method}:${uri}`);
+    const qop = (p.get('qop') ?? '').split(',').map((s) => s.trim()).includes('auth') ? 'auth' : '';
+    let h = `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}"`;
+    if (qop) {
+      const nc = (++this.nc).toString(16).padStart(8, '0');
+      h += `, response="${md5(`${ha1}:${nonce}:${nc}:${this.cnonce}:${qop}:${ha2}`)}", qop=${qop}, nc=${nc}, cnonce="${this.cnonce}"`;
+    } else {
+      h += `, response="${md5(`${ha1}:${nonce}:${ha2}`)}"`;
+    }
+    if (p.has('opaque')) h += `, opaque="${p.get('opaque')}"`;
+    if (p.has('algorithm')) h += `, algorithm=${p.get('algorithm')}`;
+    return h;
+  }
+}

@@ -1,0 +1,173 @@
+// RTP payload → access units. Each depacketizer takes the payloads of one frame (same RTP
+// timestamp) and returns the frame's data: Annex-B with 4-byte start codes for H.264 (RFC 6184:
+// single NAL, STAP-A, FU-A) and H.265 (RFC 7798: single, AP, FU), the concatenated bitstream for
+// MPEG-4 Visual (RFC 6416). Malformed payloads throw; the caller drops that frame.
+import type { VideoCodec, VideoTrack } from './sdp';
+import { joinAnnexB } from '../media/annexb';
+
+export interface AccessUnit {
+  data: Buffer;
+  keyframe: boolean;
+}
+
+export interface Depacketizer {
+  /** Adds one RTP payload of the current frame. */
+  push(payload: Buffer): void;
+  /** Ends the current frame; null when it produced no data. */
+  finish(): AccessUnit | null;
+  /** Drops a partly received frame (after packet loss). */
+  reset(): void;
+}
+
+abstract class NalDepacketizer implements Depacketizer {
+  protected nals: Buffer[] = [];
+  protected fu: Buffer[] | null = null;
+  protected fuHeader: Buffer | null = null;
+
+  abstract push(payload: Buffer): void;
+  protected abstract isKey(nal: Buffer): boolean;
+  protected abstract isParamSet(nal: Buffer): boolean;
+  /** Parameter sets from the SDP, put before a keyframe that lacks them in-band. */
+  constructor(private readonly params: Buffer[]) {}
+
+  protected fuStart(header: Buffer, frag: Buffer): void {
+    this.fuHeader = header;
+    this.fu = [frag];
+  }
+
+  protected fuContinue(frag: Buffer, last: boolean): void {
+    if (!this.fu || !this.fuHeader) throw new Error('FU fragment without a start');
+    this.fu.push(frag);
+    if (last) {
+      this.nals.push(Buffer.concat([this.fuHeader, ...this.fu]));
+      this.fu = null;
+      this.fuHeader = null;
+    }
+  }
+
+  finish(): AccessUnit | null {
+    if (this.fu) throw new Error('frame ended inside a fragmented NAL unit');
+    const nals = this.nals;
+    this.nals = [];
+    if (nals.length === 0) return null;
+    const keyframe = nals.some((n) => this.isKey(n));
+    const withParams = keyframe && this.params.length > 0 && !nals.some((n) => this.isParamSet(n)) ? [...this.params, ...nals] : nals;
+    return { data: joinAnnexB(withParams), keyframe };
+  }
+
+  reset(): void {
+    this.nals = [];
+    this.fu = null;
+    this.fuHeader = null;
+  }
+}
+
+export class H264Depacketizer extends NalDepacketizer {
+  push(p: Buffer): void {
+    if (p.length < 1) throw new Error('empty H.264 payload');
+    const type = p[0] & 0x1f;
+    if (type >= 1 && type <= 23) this.nals.push(p);
+    else if (type === 24) {
+      // STAP-A: 16-bit size + NAL, repeated.
+      for (let off = 1; off < p.length; ) {
+        if (off + 2 > p.length) throw new Error('truncated STAP-A');
+        const size = p.readUInt16BE(off);
+        if (size === 0 || off + 2 + size > p.length) throw new Error('truncated STAP-A');
+        this.nals.push(p.subarray(off + 2, off + 2 + size));
+        off += 2 + size;
+      }
+    } else if (type === 28) {
+      if (p.length < 3) throw new Error('truncated FU-A');
+      const start = (p[1] & 0x80) !== 0;
+      const end = (p[1] & 0x40) !== 0;
+      if (start) this.fuStart(Buffer.from([(p[0] & 0xe0) | (p[1] & 0x1f)]), p.subarray(2));
+      else this.fuContinue(p.subarray(2), end);
+      if (start && end) this.fuContinue(Buffer.alloc(0), true);
+    } else throw new Error(`unsupported H.264 payload type ${type}`);
+  }
+  protected isKey(n: Buffer): boolean {
+    return (n[0] & 0x1f) === 5;
+  }
+  protected isParamSet(n: Buffer): boolean {
+    return (n[0] & 0x1f) === 7;
+  }
+}
+
+export class H265Depacketizer extends NalDepacketizer {
+  push(p: Buffer): void {
+    if (p.length < 3) throw new Error('short H.265 payload');
+    const type = (p[0] >> 1) & 0x3f;
+    if (type < 48) this.nals.push(p);
+    else if (type === 48) {
+      // AP: 16-bit size + NAL, repeated (no DONL: sprop-max-don-diff is not used).
+      for (let off = 2; off < p.length; ) {
+        if (off + 2 > p.length) throw new Error('truncated AP');
+        const size = p.readUInt16BE(off);
+        if (size === 0 || off + 2 + size > p.length) throw new Error('truncated AP');
+        this.nals.push(p.subarray(off + 2, off + 2 + size));
+        off += 2 + size;
+      }
+    } else if (type === 49) {
+      const start = (p[2] & 0x80) !== 0;
+      const end = (p[2] & 0x40) !== 0;
+      const fuType = p[2] & 0x3f;
+      if (start) this.fuStart(Buffer.from([(p[0] & 0x81) | (fuType << 1), p[1]]), p.subarray(3));
+      else this.fuContinue(p.subarray(3), end);
+      if (start && end) this.fuContinue(Buffer.alloc(0), true);
+    } else throw new Error(`unsupported H.265 payload type ${type}`);
+  }
+  protected isKey(n: Buffer): boolean {
+    const t = (n[0] >> 1) & 0x3f;
+    return t >= 16 && t <= 21;
+  }
+  protected isParamSet(n: Buffer): boolean {
+    return ((n[0] >> 1) & 0x3f) === 33;
+  }
+}
+
+export class Mpeg4Depacketizer implements Depacketizer {
+  private parts: Buffer[] = [];
+  push(p: Buffer): void {
+    this.parts.push(p);
+  }
+  finish(): AccessUnit | null {
+    const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    this.parts = [];
+    if (data.length === 0) return null;
+    let keyframe = false;
+    for (let i = 0; i + 4 < data.length; i++) {
+      if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1 && data[i + 3] === 0xb6) {
+        keyframe = data[i + 4] >> 6 === 0;
+        break;
+      }
+    }
+    return { data, keyframe };
+  }
+  reset(): void {
+    this.parts = [];
+  }
+}
+
+/** Codec configuration from the SDP fmtp: parameter sets (no start codes) or the MPEG-4 config. */
+export function sdpParameterSets(track: VideoTrack): Buffer[] {
+  const f = track.fmtp;
+  const b64 = (s: string | undefined) => (s ? s.split(',').filter(Boolean).map((x) => Buffer.from(x, 'base64')) : []);
+  if (track.codec === 'H264') return b64(f.get('sprop-parameter-sets'));
+  if (track.codec === 'H265') return [...b64(f.get('sprop-vps')), ...b64(f.get('sprop-sps')), ...b64(f.get('sprop-pps'))];
+  if (track.codec === 'MPEG4' && f.get('config')) return [Buffer.from(f.get('config') ?? '', 'hex')];
+  return [];
+}
+
+export function createDepacketizer(track: VideoTrack): Depacketizer {
+  const codec: VideoCodec = track.codec;
+  switch (codec) {
+    case 'H264':
+      return new H264Depacketizer(sdpParameterSets(track));
+    case 'H265':
+      return new H265Depacketizer(sdpParameterSets(track));
+    case 'MPEG4':
+      return new Mpeg4Depacketizer();
+    default:
+      throw new Error(`${codec} depacketizing is not implemented`);
+  }
+}
