@@ -5,7 +5,8 @@ import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
 import { findRecordedIntervals, getReplayUri, type RecordingInfo } from '../onvif/search';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
-import { replayToFiles, type WrittenFile } from '../media/replay-to-files';
+import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
+import { deleteFiles } from '../storage';
 import { mapLimit } from '../onvif/concurrency';
 import { openDeviceSession, recordingFor, type DeviceSession } from './device-session';
 import { planSegments, plannedUntil, type Segment } from './planner';
@@ -220,6 +221,9 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         // No files at all (e.g. the NVR pruned the range meanwhile) is not an error: nothing to keep.
         return;
       } catch (e) {
+        // Files the failed attempt had finished are not catalogued: the segment is fetched again
+        // whole, so drop them rather than leave uncatalogued duplicates behind.
+        if (e instanceof ReplayToFilesError && e.completed.length) await deleteFiles(e.completed.map((f) => f.path));
         if (o.signal?.aborted || attempt === s.attempts || !isRetryable(e)) {
           fail(`segment ${segment.start.toISOString()}: ${errorMessage(e)}`, camera, e instanceof OnvifError ? e.code : undefined);
           noteFailure(job);

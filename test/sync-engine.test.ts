@@ -1,0 +1,126 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSimulator, type RunningSimulator } from '../lib/sim';
+import { RecordingTimeline } from '../lib/sim/timeline';
+import { discover } from '../lib/onvif/discovery';
+import { openCatalog, type Catalog } from '../lib/catalog';
+import { saveSourceFromDevices } from '../lib/sources/save-from-devices';
+import { SyncEngine } from '../lib/sync/engine';
+import type { FileEvent, SyncEvent } from '../lib/sync/types';
+import { probe } from './support/media';
+
+const AUTH = { user: 'admin', password: 'pw' };
+const CODEC: Record<string, string> = { H264: 'h264', H265: 'hevc', MPEG4: 'mpeg4' };
+
+describe('sync engine against the simulator (seed preset)', function () {
+  this.timeout(120_000);
+  let sim: RunningSimulator;
+  let dir: string;
+  let catalog: Catalog;
+  let sourceId: number;
+  const files: FileEvent[] = [];
+  const events: SyncEvent[] = [];
+  let engine: SyncEngine;
+
+  before(async () => {
+    sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 8 });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-sync-'));
+    catalog = openCatalog(path.join(dir, 'catalog.db'));
+    const devices = await discover({ targets: sim.devices.map((d) => `127.0.0.1:${d.port}`), ...AUTH, timeoutMs: 3000 });
+    const saved = await saveSourceFromDevices(catalog, {
+      name: 'seed',
+      host: '127.0.0.1',
+      ports: devices.map((d) => d.port),
+      devices,
+      selection: 'all',
+      workingDirectory: path.join(dir, 'downloads'),
+    });
+    sourceId = saved.id;
+    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 5, safetyMarginSec: 5 } });
+    engine.on('file', (f) => files.push(f));
+    engine.on('event', (e) => events.push(e));
+    engine.addSource(sourceId, { schedule: false });
+  });
+  after(async () => {
+    await engine.close();
+    catalog.close();
+    await sim.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('first pass: writes decodable files for all three cameras with the expected frames and durations', async () => {
+    const [summary] = await engine.syncNow(sourceId);
+    assert.deepEqual(summary.errors, []);
+    assert.deepEqual([...new Set(files.map((f) => f.camera))].sort(), ['Front Door Camera', 'Parking Lot Camera', 'Warehouse Camera']);
+    // Every file's packets are counted; the shortest file of each camera is decoded in full.
+    const shortest = new Map<string, FileEvent>();
+    for (const f of files) if (!shortest.has(f.camera) || f.durationSec < shortest.get(f.camera)!.durationSec) shortest.set(f.camera, f);
+    for (const f of files) {
+      const spec = sim.devices.flatMap((d) => d.spec.cameras).find((c) => c.name === f.camera)!;
+      const p = probe(f.path, { decode: shortest.get(f.camera) === f });
+      assert.equal(p.codec, CODEC[spec.codec], f.path);
+      assert.equal(p.width, spec.width);
+      assert.equal(p.height, spec.height);
+      const expectedFrames = Math.round((Date.parse(f.end) - Date.parse(f.start)) / 1000 * spec.fps);
+      assert.equal(p.frames, expectedFrames, `${f.path}: frames`);
+      assert.equal(f.frames, expectedFrames);
+      assert.ok(Math.abs(p.durationSec - f.durationSec) < 0.2, `${f.path}: duration ${p.durationSec} vs ${f.durationSec}`);
+      assert.ok(f.speedX > 1, 'faster than real time');
+    }
+  });
+
+  it('catalogues exactly the files on disk, with their sizes', () => {
+    const rows = catalog.listCameras(sourceId).flatMap((c) => catalog.listDownloads(c.id));
+    assert.equal(rows.length, files.length);
+    for (const r of rows) {
+      assert.equal(fs.statSync(r.path).size, r.bytes);
+      assert.equal(r.status, 'done');
+    }
+    const onDisk = fs.readdirSync(path.join(dir, 'downloads'), { recursive: true }).map(String).filter((f) => /\.(mp4|mkv)$/.test(f));
+    assert.equal(onDisk.length, rows.length);
+    assert.equal(fs.readdirSync(path.join(dir, 'downloads'), { recursive: true }).map(String).filter((f) => f.endsWith('.part')).length, 0, 'no .part left');
+  });
+
+  it('gives the motion-recording camera no file that covers a gap', () => {
+    const spec = sim.devices[2].spec.cameras[0];
+    const timeline = new RecordingTimeline(spec.recording);
+    const wh = files.filter((f) => f.camera === 'Warehouse Camera');
+    assert.ok(wh.length > 0);
+    for (const f of wh) {
+      const inside = timeline.intervals(new Date(f.start), new Date(f.end));
+      assert.equal(inside.length, 1, `${f.path} spans ${inside.length} recorded intervals`);
+      assert.equal(inside[0].start.toISOString(), f.start);
+      assert.equal(inside[0].end.toISOString(), f.end);
+    }
+  });
+
+  it('second pass downloads nothing new', async () => {
+    const before = files.length;
+    const [summary] = await engine.syncNow(sourceId);
+    assert.deepEqual(summary.errors, []);
+    assert.equal(files.length, before);
+    assert.ok(events.some((e) => e.event === 'planned' && e.segments === 0));
+  });
+
+  it('keeps the sync status current', () => {
+    const st = catalog.getSyncStatus(sourceId);
+    assert.equal(st?.consecutiveFailures, 0);
+    assert.equal(st?.lastError, null);
+    assert.ok(st?.lastSuccessAt);
+    for (const c of catalog.listCameras(sourceId)) assert.ok(catalog.getSyncStatus(sourceId, c.id)?.lastSyncedUntil, c.displayName);
+  });
+
+  it('reports wrong credentials as an auth error event and counts the failure', async () => {
+    const bad = new SyncEngine({ catalog, credentialsFor: () => ({ user: 'admin', password: 'wrong' }), settings: { segmentMinutes: 5 } });
+    const errs: SyncEvent[] = [];
+    bad.on('event', (e) => e.event === 'error' && errs.push(e));
+    bad.addSource(sourceId, { schedule: false });
+    const [summary] = await bad.syncNow(sourceId);
+    await bad.close();
+    assert.ok(summary.errors.length > 0);
+    assert.ok(errs.some((e) => e.event === 'error' && e.code === 'auth'), JSON.stringify(errs));
+    assert.equal(catalog.getSyncStatus(sourceId)?.consecutiveFailures, 1);
+  });
+});
