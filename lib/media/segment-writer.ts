@@ -49,7 +49,7 @@ class MediabunnyWriter implements SegmentWriter {
     private readonly info: SegmentInfo,
   ) {
     // Not fast-start: the moov box is written last, so nothing but sample tables stays in memory.
-    this.output = new Output({ format: new Mp4OutputFormat({ fastStart: false }), target: new FilePathTarget(partPath, { chunked: true, chunkSize: 4 * 1024 * 1024 }) });
+    this.output = new Output({ format: new Mp4OutputFormat({ fastStart: false }), target: new FilePathTarget(partPath, { chunked: false }) });
     this.source = new EncodedVideoPacketSource(info.codec === 'H265' ? 'hevc' : 'avc');
     this.output.addVideoTrack(this.source);
     this.started = this.output.start();

@@ -27,9 +27,22 @@ export class RtspStreamParser {
   constructor(private readonly h: StreamParserHandlers) {}
 
   push(chunk: Buffer): void {
-    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
+    let buf = chunk;
     let off = 0;
+    const p = this.pending;
+    this.pending = null;
+    if (p) {
+      // Usually the tail of a `$` frame cut by the chunk boundary: complete just that frame
+      // instead of copying the whole chunk behind it.
+      if (p[0] === 0x24 && p.length >= 4 && p.length < 4 + p.readUInt16BE(2) && p.length + chunk.length >= 4 + p.readUInt16BE(2)) {
+        const need = 4 + p.readUInt16BE(2) - p.length;
+        const frame = Buffer.concat([p, chunk.subarray(0, need)]);
+        off = need;
+        this.h.data(frame[1], frame.subarray(4));
+      } else {
+        buf = Buffer.concat([p, chunk]);
+      }
+    }
     const n = buf.length;
     while (off < n) {
       const b = buf[off];

@@ -37,6 +37,7 @@ export interface RtspServerHandle {
 
 const NTP_EPOCH_OFFSET_S = 2208988800;
 const REALM = 'VTrack Simulator';
+const SEND_QUEUE = 1024 * 1024;
 
 interface PlannedFrame {
   timeMs: number;
@@ -349,7 +350,10 @@ class Connection {
       const ts = (tsBase + Math.round((f.timeMs - mediaStart) * 90)) >>> 0;
       const buf = buildFrame(payloads[f.clipIndex], s, ts, s.replay ? f : undefined);
       sent++;
-      if (!this.sock.write(buf)) await drain();
+      this.sock.write(buf);
+      // Backpressure with a bounded queue: up to SEND_QUEUE bytes wait in the socket, then we wait
+      // for 'drain' (waiting at every write() === false would stall on each 16 KB).
+      if (this.sock.writableLength > SEND_QUEUE) await drain();
       else if ((sent & 63) === 0) await new Promise<void>((r) => setImmediate(r)); // let requests in
     }
     if (stopped || this.isClosed) return;
