@@ -1,0 +1,90 @@
+// The vtrack-onvif CLI as a user runs it: a child process against the simulator on loopback.
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSimulator, type RunningSimulator } from '../lib/sim';
+import { openCatalog } from '../lib/catalog';
+
+const CLI = path.join(__dirname, '..', 'lib', 'cli.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('vtrack-onvif CLI', function () {
+  this.timeout(120_000);
+  let sim: RunningSimulator;
+  let targets: string;
+  let dir: string;
+
+  before(async () => {
+    sim = await startSimulator({ preset: 'seed', basePort: 0, auth: { user: 'admin', password: 'pw' }, discovery: false, historyMinutes: 5 });
+    const ports = sim.devices.map((d) => d.port);
+    targets = ports.map((p) => `127.0.0.1:${p}`).join(',');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-cli-'));
+  });
+  after(async () => {
+    await sim.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('discover --json lists the seed cameras with exact resolutions and codecs', async () => {
+    const r = await cli(['discover', '--targets', targets, '--user', 'admin', '--password', 'pw', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const devices = JSON.parse(r.stdout) as Array<{ urn: string | null; host: string; port: number; xaddr: string; manufacturer: string; model: string; error: string | null; cameras: Array<{ name: string; token: string; profiles: Array<{ encoding: string; width: number; height: number; fps: number }> }> }>;
+    const cams = devices.flatMap((d) => d.cameras.map((c) => `${c.name} ${c.profiles[0].width}x${c.profiles[0].height} ${c.profiles[0].encoding}`)).sort();
+    assert.deepEqual(cams, ['Front Door Camera 1920x1080 H264', 'Parking Lot Camera 1280x720 H265', 'Warehouse Camera 800x600 MPEG4']);
+    for (const d of devices) for (const k of ['urn', 'host', 'port', 'xaddr', 'manufacturer', 'model', 'error', 'cameras']) assert.ok(k in d, k);
+  });
+
+  it('discover with a wrong password gives each device an auth error and exits 0', async () => {
+    const r = await cli(['discover', '--targets', targets, '--user', 'admin', '--password', 'wrong', '--json']);
+    assert.equal(r.code, 0);
+    const devices = JSON.parse(r.stdout) as Array<{ errorCode: string; error: string }>;
+    assert.equal(devices.length, 3);
+    assert.ok(devices.every((d) => d.errorCode === 'auth' && /authentication failed/.test(d.error)));
+  });
+
+  it('discover with a bad target list exits 2 and names the problem', async () => {
+    const r = await cli(['discover', '--targets', '127.0.0.1:0-5']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /127\.0\.0\.1:0-5/);
+  });
+
+  it('sync --once writes one JSON line per file; run twice, the second fetches nothing; rows match files', async () => {
+    const args = ['sync', '--targets', targets, '--user', 'admin', '--dir', path.join(dir, 'dl'), '--db', path.join(dir, 'db.sqlite'), '--once', '--json', '--segment-min', '2'];
+    // The password from the environment keeps it out of the process list.
+    const first = await cli(args, { VTRACK_ONVIF_PASSWORD: 'pw' });
+    assert.equal(first.code, 0, first.stderr);
+    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; camera: string; bytes: number });
+    assert.deepEqual([...new Set(lines.map((l) => l.camera))].sort(), ['Front Door Camera', 'Parking Lot Camera', 'Warehouse Camera']);
+    for (const l of lines) assert.equal(fs.statSync(l.path).size, l.bytes);
+    assert.ok(!first.stdout.includes('pw') && !first.stderr.includes('"pw"'));
+
+    const second = await cli(args, { VTRACK_ONVIF_PASSWORD: 'pw' });
+    assert.equal(second.code, 0, second.stderr);
+    // A 2-minute slot may have closed between the runs; anything fetched must be new.
+    const again = second.stdout.trim() ? second.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string }) : [];
+    for (const a of again) assert.ok(!lines.some((l) => l.path === a.path), `fetched twice: ${a.path}`);
+
+    const catalog = openCatalog(path.join(dir, 'db.sqlite'));
+    try {
+      const rows = catalog.listSources().flatMap((s) => catalog.listCameras(s.id)).flatMap((c) => catalog.listDownloads(c.id));
+      assert.deepEqual(rows.map((r) => r.path).sort(), [...lines, ...again].map((l) => l.path).sort());
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('sync without required options exits 2 with usage', async () => {
+    const r = await cli(['sync', '--targets', targets]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--targets, --dir and --db are required/);
+  });
+});
