@@ -1,0 +1,626 @@
+// The catalog: saved NVR sources, their cameras, sync progress and downloaded files, in one
+// SQLite file. Every multi-row change runs in one transaction, so a failure leaves nothing
+// half-saved. Credentials are never stored (there is no column for them).
+import type Database from 'better-sqlite3';
+import * as path from 'node:path';
+import { CatalogError, SourceNameTakenError } from './errors';
+import { openDatabase } from './open';
+import type {
+  CameraInput,
+  CameraPaths,
+  CameraRow,
+  DownloadInput,
+  DownloadedFileRow,
+  DownloadStatus,
+  IsoTime,
+  ListDownloadsOptions,
+  SavedSource,
+  SaveOptions,
+  SourceInput,
+  SyncStatusPatch,
+  SyncStatusRow,
+  TimeInput,
+  VideoSourceRow,
+} from './types';
+
+const DEFAULT_INTERVAL_MINUTES = 10;
+
+// Raw row shapes as SQLite returns them.
+interface SourceRecord {
+  id: number;
+  node_id: string | null;
+  name: string;
+  type: string;
+  host: string;
+  ports: string;
+  device_urn: string | null;
+  working_directory: string;
+  created_at: string;
+  updated_at: string;
+}
+interface CameraRecord {
+  id: number;
+  source_id: number;
+  display_name: string;
+  device_port: number;
+  video_source_token: string;
+  profile_token: string;
+  recording_token: string | null;
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+  folder_path: string;
+  enabled: number;
+}
+interface SyncRecord {
+  source_id: number;
+  camera_id: number | null;
+  enabled: number;
+  interval_minutes: number;
+  last_run_at: string | null;
+  last_success_at: string | null;
+  last_synced_until: string | null;
+  consecutive_failures: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+}
+interface DownloadRecord {
+  id: number;
+  camera_id: number;
+  recording_token: string;
+  start_time: string;
+  end_time: string;
+  path: string;
+  bytes: number;
+  codec: string;
+  frames: number;
+  width: number;
+  height: number;
+  status: DownloadStatus;
+  created_at: string;
+}
+
+function toSource(r: SourceRecord): VideoSourceRow {
+  return {
+    id: r.id,
+    nodeId: r.node_id,
+    name: r.name,
+    type: 'nvr',
+    host: r.host,
+    ports: JSON.parse(r.ports) as number[],
+    deviceUrn: r.device_urn,
+    workingDirectory: r.working_directory,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+function toCamera(r: CameraRecord): CameraRow {
+  return {
+    id: r.id,
+    sourceId: r.source_id,
+    displayName: r.display_name,
+    devicePort: r.device_port,
+    videoSourceToken: r.video_source_token,
+    profileToken: r.profile_token,
+    recordingToken: r.recording_token,
+    codec: r.codec,
+    width: r.width,
+    height: r.height,
+    fps: r.fps,
+    folderPath: r.folder_path,
+    enabled: r.enabled === 1,
+  };
+}
+function toSync(r: SyncRecord): SyncStatusRow {
+  return {
+    sourceId: r.source_id,
+    cameraId: r.camera_id,
+    enabled: r.enabled === 1,
+    intervalMinutes: r.interval_minutes,
+    lastRunAt: r.last_run_at,
+    lastSuccessAt: r.last_success_at,
+    lastSyncedUntil: r.last_synced_until,
+    consecutiveFailures: r.consecutive_failures,
+    lastError: r.last_error,
+    nextAttemptAt: r.next_attempt_at,
+  };
+}
+function toDownload(r: DownloadRecord): DownloadedFileRow {
+  return {
+    id: r.id,
+    cameraId: r.camera_id,
+    recordingToken: r.recording_token,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    path: r.path,
+    bytes: r.bytes,
+    codec: r.codec,
+    frames: r.frames,
+    width: r.width,
+    height: r.height,
+    status: r.status,
+    createdAt: r.created_at,
+  };
+}
+
+/** Normalises a time to the one ISO form we store, so string order is time order. */
+export function isoTime(t: TimeInput, what = 'time'): IsoTime {
+  const d = t instanceof Date ? t : new Date(t);
+  if (Number.isNaN(d.getTime())) throw new CatalogError('invalid-input', `${what} is not a valid time: ${String(t)}`);
+  return d.toISOString();
+}
+function isoOrNull(t: TimeInput | null | undefined, what: string): IsoTime | null {
+  return t === null || t === undefined ? null : isoTime(t, what);
+}
+
+function cameraKey(port: number, token: string): string {
+  return `${port}\u0000${token}`;
+}
+
+function invalid(message: string): CatalogError {
+  return new CatalogError('invalid-input', message);
+}
+
+function validateSourceInput(input: SourceInput): void {
+  if (typeof input.name !== 'string' || input.name.trim() === '') throw invalid('source name is empty');
+  if (typeof input.host !== 'string' || input.host.trim() === '') throw invalid(`source "${input.name}": host is empty`);
+  if (!Array.isArray(input.ports) || input.ports.length === 0) throw invalid(`source "${input.name}": no ports`);
+  for (const p of input.ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw invalid(`source "${input.name}": port ${String(p)} is not in 1-65535`);
+  }
+  if (!path.isAbsolute(input.workingDirectory)) {
+    throw invalid(`source "${input.name}": working directory ${input.workingDirectory} is not absolute`);
+  }
+  if (input.intervalMinutes !== undefined && !(input.intervalMinutes > 0)) {
+    throw invalid(`source "${input.name}": interval must be a positive number of minutes`);
+  }
+  const seen = new Set<string>();
+  for (const c of input.cameras) {
+    if (!input.ports.includes(c.devicePort)) {
+      throw invalid(`camera "${c.displayName}": port ${c.devicePort} is not one of the source's ports`);
+    }
+    if (!c.videoSourceToken) throw invalid(`camera "${c.displayName}": video source token is empty`);
+    const key = cameraKey(c.devicePort, c.videoSourceToken);
+    if (seen.has(key)) throw invalid(`camera "${c.displayName}" (port ${c.devicePort}, ${c.videoSourceToken}) is listed twice`);
+    seen.add(key);
+    if (!path.isAbsolute(c.folderPath)) throw invalid(`camera "${c.displayName}": folder ${c.folderPath} is not absolute`);
+  }
+}
+
+function sameCamera(r: CameraRecord, c: CameraInput): boolean {
+  return (
+    r.display_name === c.displayName &&
+    r.profile_token === c.profileToken &&
+    r.recording_token === (c.recordingToken ?? null) &&
+    r.codec === c.codec &&
+    r.width === c.width &&
+    r.height === c.height &&
+    r.fps === c.fps &&
+    r.folder_path === c.folderPath &&
+    r.enabled === 1
+  );
+}
+
+/**
+ * processing_config.camera_paths: camera display name → folder, over the enabled cameras of all
+ * sources. A name used by more than one camera is keyed "<source> / <camera>"; if that still
+ * collides (same name twice in one source) " [<port>/<token>]" is appended.
+ */
+export function buildCameraPaths(
+  rows: ReadonlyArray<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>,
+): CameraPaths {
+  const count = (keys: string[]): Map<string, number> => {
+    const m = new Map<string, number>();
+    for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+    return m;
+  };
+  const byName = count(rows.map((r) => r.displayName));
+  const firstKeys = rows.map((r) => ((byName.get(r.displayName) ?? 0) > 1 ? `${r.sourceName} / ${r.displayName}` : r.displayName));
+  const byFirst = count(firstKeys);
+  const out: CameraPaths = {};
+  rows.forEach((r, i) => {
+    const k = (byFirst.get(firstKeys[i]) ?? 0) > 1 ? `${firstKeys[i]} [${r.devicePort}/${r.videoSourceToken}]` : firstKeys[i];
+    out[k] = r.folderPath;
+  });
+  return out;
+}
+
+export class Catalog {
+  private readonly db: Database.Database;
+  /** Absolute path of the database file. */
+  readonly file: string;
+
+  constructor(file: string) {
+    const opened = openDatabase(file);
+    this.db = opened.db;
+    this.file = opened.file;
+  }
+
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- sources -------------------------------------------------------------------------------
+
+  getSource(id: number): VideoSourceRow | undefined {
+    const r = this.db.prepare('SELECT * FROM video_sources WHERE id = ?').get(id) as SourceRecord | undefined;
+    return r && toSource(r);
+  }
+
+  getSourceByName(name: string): VideoSourceRow | undefined {
+    const r = this.db.prepare('SELECT * FROM video_sources WHERE name = ?').get(name) as SourceRecord | undefined;
+    return r && toSource(r);
+  }
+
+  getSourceByNodeId(nodeId: string): VideoSourceRow | undefined {
+    const r = this.db.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined;
+    return r && toSource(r);
+  }
+
+  listSources(): VideoSourceRow[] {
+    return (this.db.prepare('SELECT * FROM video_sources ORDER BY name').all() as SourceRecord[]).map(toSource);
+  }
+
+  /** A source with all its cameras and its source-level sync row (`changed` is false). */
+  getSavedSource(id: number): SavedSource | undefined {
+    const source = this.getSource(id);
+    if (!source) return undefined;
+    const sync = this.getSyncStatus(id);
+    if (!sync) throw new CatalogError('not-found', `source ${id} has no sync status row`);
+    return { ...source, cameras: this.listCameras(id), sync, changed: false };
+  }
+
+  /**
+   * Upserts a source (found by node id, else by name) and its cameras (by port + video source
+   * token); saved cameras not in `input.cameras` are disabled, their rows and files kept. Creates
+   * or updates the sync_status rows and processing_config.camera_paths. One transaction.
+   */
+  saveSource(input: SourceInput, options: SaveOptions = {}): SavedSource {
+    validateSourceInput(input);
+    const run = this.db.transaction((): { id: number; changed: boolean } => {
+      const now = new Date().toISOString();
+      const nodeId = input.nodeId ?? null;
+      let existing = nodeId
+        ? (this.db.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined)
+        : undefined;
+      const named = this.db.prepare('SELECT * FROM video_sources WHERE name = ?').get(input.name) as SourceRecord | undefined;
+      if (named && existing && named.id !== existing.id) throw new SourceNameTakenError(input.name, named.node_id);
+      if (named && !existing) {
+        if (named.node_id && nodeId && named.node_id !== nodeId && !options.adoptName) {
+          throw new SourceNameTakenError(input.name, named.node_id);
+        }
+        existing = named;
+      }
+
+      const fields = {
+        node_id: nodeId ?? existing?.node_id ?? null,
+        name: input.name,
+        host: input.host,
+        ports: JSON.stringify(input.ports),
+        device_urn: input.deviceUrn ?? null,
+        working_directory: input.workingDirectory,
+      };
+      let changed = false;
+      let sourceId: number;
+      if (!existing) {
+        const info = this.db
+          .prepare(
+            `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, created_at, updated_at)
+             VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @now, @now)`,
+          )
+          .run({ ...fields, now });
+        sourceId = Number(info.lastInsertRowid);
+        changed = true;
+      } else {
+        sourceId = existing.id;
+        const e = existing;
+        const differs = (Object.keys(fields) as Array<keyof typeof fields>).some((k) => e[k] !== fields[k]);
+        if (differs) {
+          this.db
+            .prepare(
+              `UPDATE video_sources SET node_id = @node_id, name = @name, host = @host, ports = @ports,
+               device_urn = @device_urn, working_directory = @working_directory WHERE id = @id`,
+            )
+            .run({ ...fields, id: sourceId });
+          changed = true;
+        }
+      }
+
+      if (this.saveCameras(sourceId, input.cameras)) changed = true;
+      if (this.saveSyncRows(sourceId, input)) changed = true;
+      if (changed) this.db.prepare('UPDATE video_sources SET updated_at = ? WHERE id = ?').run(now, sourceId);
+      this.refreshCameraPaths();
+      return { id: sourceId, changed };
+    });
+    const { id, changed } = run.immediate();
+    const saved = this.getSavedSource(id);
+    if (!saved) throw new CatalogError('not-found', `source ${id} vanished after saving`);
+    return { ...saved, changed };
+  }
+
+  private saveCameras(sourceId: number, cameras: CameraInput[]): boolean {
+    const rows = this.db.prepare('SELECT * FROM camera_configurations WHERE source_id = ?').all(sourceId) as CameraRecord[];
+    const byKey = new Map(rows.map((r) => [cameraKey(r.device_port, r.video_source_token), r]));
+    const insert = this.db.prepare(
+      `INSERT INTO camera_configurations(source_id, display_name, device_port, video_source_token, profile_token,
+         recording_token, codec, width, height, fps, folder_path, enabled)
+       VALUES (@source_id, @display_name, @device_port, @video_source_token, @profile_token,
+         @recording_token, @codec, @width, @height, @fps, @folder_path, 1)`,
+    );
+    const update = this.db.prepare(
+      `UPDATE camera_configurations SET display_name = @display_name, profile_token = @profile_token,
+         recording_token = @recording_token, codec = @codec, width = @width, height = @height, fps = @fps,
+         folder_path = @folder_path, enabled = 1 WHERE id = @id`,
+    );
+    let changed = false;
+    const keep = new Set<string>();
+    for (const c of cameras) {
+      const key = cameraKey(c.devicePort, c.videoSourceToken);
+      keep.add(key);
+      const params = {
+        source_id: sourceId,
+        display_name: c.displayName,
+        device_port: c.devicePort,
+        video_source_token: c.videoSourceToken,
+        profile_token: c.profileToken,
+        recording_token: c.recordingToken ?? null,
+        codec: c.codec,
+        width: c.width,
+        height: c.height,
+        fps: c.fps,
+        folder_path: c.folderPath,
+      };
+      const row = byKey.get(key);
+      if (!row) {
+        insert.run(params);
+        changed = true;
+      } else if (!sameCamera(row, c)) {
+        update.run({ ...params, id: row.id });
+        changed = true;
+      }
+    }
+    const disable = this.db.prepare('UPDATE camera_configurations SET enabled = 0 WHERE id = ?');
+    for (const r of rows) {
+      if (!keep.has(cameraKey(r.device_port, r.video_source_token)) && r.enabled === 1) {
+        disable.run(r.id);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private saveSyncRows(sourceId: number, input: SourceInput): boolean {
+    let changed = false;
+    const sourceRow = this.db
+      .prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL')
+      .get(sourceId) as SyncRecord | undefined;
+    let interval: number;
+    if (!sourceRow) {
+      interval = input.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES;
+      this.db
+        .prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, NULL, ?, ?)')
+        .run(sourceId, input.syncEnabled === false ? 0 : 1, interval);
+      changed = true;
+    } else {
+      interval = input.intervalMinutes ?? sourceRow.interval_minutes;
+      const enabled = input.syncEnabled === undefined ? sourceRow.enabled : input.syncEnabled ? 1 : 0;
+      if (interval !== sourceRow.interval_minutes || enabled !== sourceRow.enabled) {
+        this.db
+          .prepare('UPDATE sync_status SET interval_minutes = ?, enabled = ? WHERE source_id = ? AND camera_id IS NULL')
+          .run(interval, enabled, sourceId);
+        changed = true;
+      }
+    }
+    // Camera rows follow the camera's enabled flag and the source's interval.
+    const cams = this.db
+      .prepare(
+        `SELECT c.id, c.enabled AS cam_enabled, s.enabled AS sync_enabled, s.interval_minutes
+         FROM camera_configurations c LEFT JOIN sync_status s ON s.source_id = c.source_id AND s.camera_id = c.id
+         WHERE c.source_id = ?`,
+      )
+      .all(sourceId) as Array<{ id: number; cam_enabled: number; sync_enabled: number | null; interval_minutes: number | null }>;
+    for (const c of cams) {
+      if (c.sync_enabled === null) {
+        this.db
+          .prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, ?, ?, ?)')
+          .run(sourceId, c.id, c.cam_enabled, interval);
+        changed = true;
+      } else if (c.sync_enabled !== c.cam_enabled || c.interval_minutes !== interval) {
+        this.db
+          .prepare('UPDATE sync_status SET enabled = ?, interval_minutes = ? WHERE source_id = ? AND camera_id = ?')
+          .run(c.cam_enabled, interval, sourceId, c.id);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private refreshCameraPaths(): void {
+    const rows = this.db
+      .prepare(
+        `SELECT s.name AS sourceName, c.display_name AS displayName, c.device_port AS devicePort,
+                c.video_source_token AS videoSourceToken, c.folder_path AS folderPath
+         FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id
+         WHERE c.enabled = 1 ORDER BY s.name, c.device_port, c.video_source_token`,
+      )
+      .all() as Array<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>;
+    this.db
+      .prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+      .run(JSON.stringify(buildCameraPaths(rows)));
+  }
+
+  // ---- cameras -------------------------------------------------------------------------------
+
+  listCameras(sourceId: number, options: { enabledOnly?: boolean } = {}): CameraRow[] {
+    const sql = `SELECT * FROM camera_configurations WHERE source_id = ? ${options.enabledOnly ? 'AND enabled = 1' : ''}
+                 ORDER BY device_port, video_source_token`;
+    return (this.db.prepare(sql).all(sourceId) as CameraRecord[]).map(toCamera);
+  }
+
+  getCamera(cameraId: number): CameraRow | undefined {
+    const r = this.db.prepare('SELECT * FROM camera_configurations WHERE id = ?').get(cameraId) as CameraRecord | undefined;
+    return r && toCamera(r);
+  }
+
+  /** processing_config.camera_paths (see buildCameraPaths for the key rule). */
+  getCameraPaths(): CameraPaths {
+    const r = this.db.prepare(`SELECT value FROM processing_config WHERE key = 'camera_paths'`).get() as { value: string } | undefined;
+    return r ? (JSON.parse(r.value) as CameraPaths) : {};
+  }
+
+  // ---- sync status ---------------------------------------------------------------------------
+
+  /** The source-level row when `cameraId` is omitted or null, else the camera's row. */
+  getSyncStatus(sourceId: number, cameraId?: number | null): SyncStatusRow | undefined {
+    const r = (
+      cameraId === undefined || cameraId === null
+        ? this.db.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL').get(sourceId)
+        : this.db.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id = ?').get(sourceId, cameraId)
+    ) as SyncRecord | undefined;
+    return r && toSync(r);
+  }
+
+  /** All sync rows of a source: the source-level row first, then cameras by id. */
+  listSyncStatus(sourceId: number): SyncStatusRow[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM sync_status WHERE source_id = ? ORDER BY camera_id IS NOT NULL, camera_id')
+        .all(sourceId) as SyncRecord[]
+    ).map(toSync);
+  }
+
+  /** Applies `patch` to the row (creating it if missing) and returns the row. */
+  updateSyncStatus(sourceId: number, cameraId: number | null, patch: SyncStatusPatch): SyncStatusRow {
+    const columns: Record<string, string | number | null> = {};
+    if (patch.enabled !== undefined) columns.enabled = patch.enabled ? 1 : 0;
+    if (patch.intervalMinutes !== undefined) {
+      if (!(patch.intervalMinutes > 0)) throw invalid('interval must be a positive number of minutes');
+      columns.interval_minutes = patch.intervalMinutes;
+    }
+    if (patch.lastRunAt !== undefined) columns.last_run_at = isoOrNull(patch.lastRunAt, 'lastRunAt');
+    if (patch.lastSuccessAt !== undefined) columns.last_success_at = isoOrNull(patch.lastSuccessAt, 'lastSuccessAt');
+    if (patch.lastSyncedUntil !== undefined) columns.last_synced_until = isoOrNull(patch.lastSyncedUntil, 'lastSyncedUntil');
+    if (patch.consecutiveFailures !== undefined) columns.consecutive_failures = patch.consecutiveFailures;
+    if (patch.lastError !== undefined) columns.last_error = patch.lastError;
+    if (patch.nextAttemptAt !== undefined) columns.next_attempt_at = isoOrNull(patch.nextAttemptAt, 'nextAttemptAt');
+
+    const run = this.db.transaction(() => {
+      if (!this.getSyncStatus(sourceId, cameraId)) {
+        if (!this.getSource(sourceId)) throw new CatalogError('not-found', `no source with id ${sourceId}`);
+        const interval = (this.getSyncStatus(sourceId)?.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES);
+        this.db
+          .prepare('INSERT INTO sync_status(source_id, camera_id, interval_minutes) VALUES (?, ?, ?)')
+          .run(sourceId, cameraId, interval);
+      }
+      const names = Object.keys(columns);
+      if (names.length > 0) {
+        // Column names come from the fixed list above, never from the caller.
+        const set = names.map((n) => `${n} = @${n}`).join(', ');
+        const where = cameraId === null ? 'camera_id IS NULL' : 'camera_id = @camera_id';
+        this.db
+          .prepare(`UPDATE sync_status SET ${set} WHERE source_id = @source_id AND ${where}`)
+          .run({ ...columns, source_id: sourceId, ...(cameraId === null ? {} : { camera_id: cameraId }) });
+      }
+    });
+    run.immediate();
+    const row = this.getSyncStatus(sourceId, cameraId);
+    if (!row) throw new CatalogError('not-found', `sync status for source ${sourceId} vanished`);
+    return row;
+  }
+
+  // ---- downloads -----------------------------------------------------------------------------
+
+  /** True when a segment starting at `start` is catalogued for the camera (done or deleted). */
+  isDownloaded(cameraId: number, start: TimeInput): boolean {
+    return (
+      this.db.prepare('SELECT 1 FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) !==
+      undefined
+    );
+  }
+
+  /** Records a finished file (call only once it is renamed into place). Throws on a duplicate start. */
+  recordDownload(row: DownloadInput): DownloadedFileRow {
+    const params = {
+      camera_id: row.cameraId,
+      recording_token: row.recordingToken,
+      start_time: isoTime(row.start, 'start'),
+      end_time: isoTime(row.end, 'end'),
+      path: row.path,
+      bytes: row.bytes,
+      codec: row.codec,
+      frames: row.frames,
+      width: row.width,
+      height: row.height,
+      created_at: new Date().toISOString(),
+    };
+    try {
+      const info = this.db
+        .prepare(
+          `INSERT INTO downloaded_files(camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
+           VALUES (@camera_id, @recording_token, @start_time, @end_time, @path, @bytes, @codec, @frames, @width, @height, 'done', @created_at)`,
+        )
+        .run(params);
+      const r = this.db.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(info.lastInsertRowid) as DownloadRecord;
+      return toDownload(r);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new CatalogError('duplicate-download', `camera ${row.cameraId} already has a file starting at ${params.start_time}`, { cause: err });
+      }
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw new CatalogError('not-found', `no camera with id ${row.cameraId}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** A camera's files ordered by start time. */
+  listDownloads(cameraId: number, options: ListDownloadsOptions = {}): DownloadedFileRow[] {
+    const rows = (
+      options.status
+        ? this.db.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? AND status = ? ORDER BY start_time').all(cameraId, options.status)
+        : this.db.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? ORDER BY start_time').all(cameraId)
+    ) as DownloadRecord[];
+    return rows.map(toDownload);
+  }
+
+  /** Marks files as deleted (rows kept so the segments are not fetched again). Returns rows changed. */
+  markDeleted(ids: readonly number[]): number {
+    const stmt = this.db.prepare(`UPDATE downloaded_files SET status = 'deleted' WHERE id = ? AND status = 'done'`);
+    const run = this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0));
+    return run.immediate();
+  }
+
+  /** Bytes of the source's files still on disk (status done). */
+  totalBytes(sourceId: number): number {
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(f.bytes), 0) AS total FROM downloaded_files f
+         JOIN camera_configurations c ON c.id = f.camera_id WHERE c.source_id = ? AND f.status = 'done'`,
+      )
+      .get(sourceId) as { total: number };
+    return r.total;
+  }
+
+  /** The source's oldest files still on disk, oldest end time first. */
+  oldestDownloads(sourceId: number, limit: number): DownloadedFileRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT f.* FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
+           WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.end_time, f.id LIMIT ?`,
+        )
+        .all(sourceId, limit) as DownloadRecord[]
+    ).map(toDownload);
+  }
+}
+
+/** Opens (creating and migrating if needed) the catalog at `file`. See open.ts for refusals. */
+export function openCatalog(file: string): Catalog {
+  return new Catalog(file);
+}

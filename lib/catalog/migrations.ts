@@ -1,0 +1,81 @@
+// Numbered schema migrations. Index i holds the step that takes user_version i to i + 1; each
+// step runs in its own transaction together with the user_version bump. Append, never edit.
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: initial schema (DESIGN.md §3).
+  `
+  CREATE TABLE video_sources (
+    id                INTEGER PRIMARY KEY,
+    node_id           TEXT UNIQUE,
+    name              TEXT NOT NULL UNIQUE,
+    type              TEXT NOT NULL DEFAULT 'nvr' CHECK (type IN ('nvr')),
+    host              TEXT NOT NULL,
+    ports             TEXT NOT NULL,          -- JSON array of port numbers
+    device_urn        TEXT,
+    working_directory TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+  );
+
+  CREATE TABLE camera_configurations (
+    id                 INTEGER PRIMARY KEY,
+    source_id          INTEGER NOT NULL REFERENCES video_sources(id) ON DELETE CASCADE,
+    display_name       TEXT NOT NULL,
+    device_port        INTEGER NOT NULL,
+    video_source_token TEXT NOT NULL,
+    profile_token      TEXT NOT NULL,
+    recording_token    TEXT,
+    codec              TEXT NOT NULL,
+    width              INTEGER NOT NULL,
+    height             INTEGER NOT NULL,
+    fps                REAL NOT NULL,
+    folder_path        TEXT NOT NULL,
+    enabled            INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    UNIQUE (source_id, device_port, video_source_token)
+  );
+
+  -- camera_id NULL is the source-level row. UNIQUE treats NULLs as distinct, so two partial
+  -- unique indexes give "one row per (source, camera)" including the NULL case.
+  CREATE TABLE sync_status (
+    id                   INTEGER PRIMARY KEY,
+    source_id            INTEGER NOT NULL REFERENCES video_sources(id) ON DELETE CASCADE,
+    camera_id            INTEGER REFERENCES camera_configurations(id) ON DELETE CASCADE,
+    enabled              INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    interval_minutes     REAL NOT NULL DEFAULT 10,
+    last_run_at          TEXT,
+    last_success_at      TEXT,
+    last_synced_until    TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error           TEXT,
+    next_attempt_at      TEXT
+  );
+  CREATE UNIQUE INDEX sync_status_camera ON sync_status(source_id, camera_id) WHERE camera_id IS NOT NULL;
+  CREATE UNIQUE INDEX sync_status_source ON sync_status(source_id) WHERE camera_id IS NULL;
+
+  CREATE TABLE downloaded_files (
+    id              INTEGER PRIMARY KEY,
+    camera_id       INTEGER NOT NULL REFERENCES camera_configurations(id) ON DELETE CASCADE,
+    recording_token TEXT NOT NULL,
+    start_time      TEXT NOT NULL,
+    end_time        TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    bytes           INTEGER NOT NULL,
+    codec           TEXT NOT NULL,
+    frames          INTEGER NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('done', 'deleted')),
+    created_at      TEXT NOT NULL,
+    UNIQUE (camera_id, start_time)
+  );
+  CREATE INDEX downloaded_files_end ON downloaded_files(camera_id, status, end_time);
+
+  CREATE TABLE processing_config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL            -- JSON
+  );
+  INSERT INTO processing_config(key, value) VALUES ('camera_paths', '{}');
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

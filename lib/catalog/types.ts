@@ -1,0 +1,150 @@
+// Row and input types of the catalog. Rows are plain JSON (times as ISO-8601 UTC strings, which
+// sort in time order) so they can travel in Node-RED messages. No type here holds a credential:
+// the database has no column for one.
+
+/** ISO-8601 UTC timestamp as produced by `Date.prototype.toISOString()`. */
+export type IsoTime = string;
+
+/** A time given to the catalog: a Date or any string `new Date()` understands. */
+export type TimeInput = Date | string;
+
+export interface VideoSourceRow {
+  id: number;
+  /** Node-RED id of the nvr-source node that holds this source's credentials. */
+  nodeId: string | null;
+  name: string;
+  type: 'nvr';
+  host: string;
+  /** Device service ports on `host` (a real NVR has one; the seed's simulator spans several). */
+  ports: number[];
+  deviceUrn: string | null;
+  workingDirectory: string;
+  createdAt: IsoTime;
+  updatedAt: IsoTime;
+}
+
+export interface CameraRow {
+  id: number;
+  sourceId: number;
+  displayName: string;
+  /** Which of the source's ports hosts the camera. */
+  devicePort: number;
+  videoSourceToken: string;
+  profileToken: string;
+  recordingToken: string | null;
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+  /** Absolute folder that receives this camera's files. */
+  folderPath: string;
+  enabled: boolean;
+}
+
+export interface SyncStatusRow {
+  sourceId: number;
+  /** null for the source-level row. */
+  cameraId: number | null;
+  enabled: boolean;
+  intervalMinutes: number;
+  lastRunAt: IsoTime | null;
+  lastSuccessAt: IsoTime | null;
+  /** Everything recorded before this point has been fetched. */
+  lastSyncedUntil: IsoTime | null;
+  consecutiveFailures: number;
+  lastError: string | null;
+  nextAttemptAt: IsoTime | null;
+}
+
+export type DownloadStatus = 'done' | 'deleted';
+
+export interface DownloadedFileRow {
+  id: number;
+  cameraId: number;
+  recordingToken: string;
+  startTime: IsoTime;
+  endTime: IsoTime;
+  path: string;
+  bytes: number;
+  codec: string;
+  frames: number;
+  width: number;
+  height: number;
+  status: DownloadStatus;
+  createdAt: IsoTime;
+}
+
+export interface CameraInput {
+  displayName: string;
+  devicePort: number;
+  videoSourceToken: string;
+  profileToken: string;
+  recordingToken?: string | null;
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+  folderPath: string;
+}
+
+export interface SourceInput {
+  nodeId?: string | null;
+  name: string;
+  host: string;
+  ports: number[];
+  deviceUrn?: string | null;
+  workingDirectory: string;
+  /** Sync interval for the source and its cameras; default 10 for new rows, unchanged otherwise. */
+  intervalMinutes?: number;
+  /** Source-level sync switch; default true for new rows, unchanged otherwise. */
+  syncEnabled?: boolean;
+  /** The selected cameras. Saved cameras missing here are disabled, never deleted. */
+  cameras: CameraInput[];
+}
+
+export interface SaveOptions {
+  /**
+   * Let this save take over a source name currently owned by another node id (for example after
+   * the owning node was deleted from the flow). Without it, that case throws SourceNameTakenError.
+   */
+  adoptName?: boolean;
+}
+
+export interface SavedSource extends VideoSourceRow {
+  /** Every camera of the source, enabled and disabled, ordered by port then token. */
+  cameras: CameraRow[];
+  sync: SyncStatusRow;
+  /** False when the save found everything already as given (nothing written). */
+  changed: boolean;
+}
+
+export interface SyncStatusPatch {
+  enabled?: boolean;
+  intervalMinutes?: number;
+  lastRunAt?: TimeInput | null;
+  lastSuccessAt?: TimeInput | null;
+  lastSyncedUntil?: TimeInput | null;
+  consecutiveFailures?: number;
+  lastError?: string | null;
+  nextAttemptAt?: TimeInput | null;
+}
+
+export interface DownloadInput {
+  cameraId: number;
+  recordingToken: string;
+  start: TimeInput;
+  end: TimeInput;
+  path: string;
+  bytes: number;
+  codec: string;
+  frames: number;
+  width: number;
+  height: number;
+}
+
+export interface ListDownloadsOptions {
+  status?: DownloadStatus;
+}
+
+/** processing_config.camera_paths: camera key → absolute folder. */
+export type CameraPaths = Record<string, string>;

@@ -1,0 +1,89 @@
+// Sync progress and the downloaded-files ledger that keeps a segment from being fetched twice.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Catalog, CatalogError, openCatalog } from '../lib/catalog';
+import type { DownloadInput, SavedSource } from '../lib/catalog';
+
+describe('catalog: sync status and downloads', () => {
+  let dir: string;
+  let catalog: Catalog;
+  let source: SavedSource;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-catalog-'));
+    catalog = openCatalog(path.join(dir, 'c.db'));
+    source = catalog.saveSource({
+      name: 'nvr', host: '127.0.0.1', ports: [80], workingDirectory: dir,
+      cameras: ['A', 'B'].map((n) => ({
+        displayName: n, devicePort: 80, videoSourceToken: n, profileToken: `${n}p`, codec: 'H264', width: 640, height: 480, fps: 10,
+        folderPath: path.join(dir, n),
+      })),
+    });
+  });
+  afterEach(() => {
+    catalog.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const file = (cameraId: number, start: string, end: string, bytes = 100): DownloadInput => ({
+    cameraId, recordingToken: 'REC', start, end, path: path.join(dir, `${start}.mp4`), bytes, codec: 'H264', frames: 50, width: 640, height: 480,
+  });
+
+  it('patches sync status rows, storing times as ISO UTC and leaving other fields alone', () => {
+    const cam = source.cameras[0];
+    const row = catalog.updateSyncStatus(source.id, cam.id, {
+      lastRunAt: new Date('2026-11-02T12:00:00+02:00'),
+      lastSyncedUntil: '2026-11-02T09:59:59Z',
+      consecutiveFailures: 2,
+      lastError: 'timeout',
+    });
+    assert.equal(row.lastRunAt, '2026-11-02T10:00:00.000Z');
+    assert.equal(row.lastSyncedUntil, '2026-11-02T09:59:59.000Z');
+    assert.equal(row.consecutiveFailures, 2);
+    assert.equal(row.intervalMinutes, 10);
+    const cleared = catalog.updateSyncStatus(source.id, cam.id, { lastError: null, consecutiveFailures: 0 });
+    assert.equal(cleared.lastError, null);
+    assert.equal(cleared.lastRunAt, '2026-11-02T10:00:00.000Z');
+    const sourceRow = catalog.updateSyncStatus(source.id, null, { nextAttemptAt: '2026-11-02T10:10:00Z' });
+    assert.equal(sourceRow.cameraId, null);
+    assert.equal(catalog.getSyncStatus(source.id)?.nextAttemptAt, '2026-11-02T10:10:00.000Z');
+    assert.equal(catalog.getSyncStatus(source.id, source.cameras[1].id)?.nextAttemptAt, null);
+  });
+
+  it('rejects an invalid time and an unknown source', () => {
+    assert.throws(() => catalog.updateSyncStatus(source.id, null, { lastRunAt: 'yesterday-ish' }), CatalogError);
+    assert.throws(() => catalog.updateSyncStatus(12345, null, { enabled: false }), (e: unknown) => e instanceof CatalogError && e.code === 'not-found');
+  });
+
+  it('records a file once: (camera, start) is unique and isDownloaded sees it whatever the time zone', () => {
+    const cam = source.cameras[0].id;
+    const row = catalog.recordDownload(file(cam, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z'));
+    assert.equal(row.status, 'done');
+    assert.equal(row.startTime, '2026-11-01T10:00:00.000Z');
+    assert.ok(catalog.isDownloaded(cam, new Date('2026-11-01T11:00:00+01:00')));
+    assert.ok(!catalog.isDownloaded(cam, new Date('2026-11-01T10:05:00Z')));
+    assert.ok(!catalog.isDownloaded(source.cameras[1].id, new Date('2026-11-01T10:00:00Z')));
+    assert.throws(
+      () => catalog.recordDownload(file(cam, '2026-11-01T10:00:00.000Z', '2026-11-01T10:06:00Z')),
+      (e: unknown) => e instanceof CatalogError && e.code === 'duplicate-download',
+    );
+    // The same start on another camera is a different segment.
+    catalog.recordDownload(file(source.cameras[1].id, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z'));
+  });
+
+  it('marks files deleted (kept as rows, still counted as downloaded) and sums bytes on disk', () => {
+    const [a, b] = source.cameras.map((c) => c.id);
+    const f1 = catalog.recordDownload(file(a, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z', 100));
+    const f2 = catalog.recordDownload(file(b, '2026-11-01T09:00:00Z', '2026-11-01T09:05:00Z', 200));
+    const f3 = catalog.recordDownload(file(a, '2026-11-01T11:00:00Z', '2026-11-01T11:05:00Z', 400));
+    assert.equal(catalog.totalBytes(source.id), 700);
+    assert.deepEqual(catalog.oldestDownloads(source.id, 2).map((f) => f.id), [f2.id, f1.id]);
+    assert.equal(catalog.markDeleted([f2.id, f1.id, f1.id]), 2);
+    assert.equal(catalog.totalBytes(source.id), 400);
+    assert.deepEqual(catalog.oldestDownloads(source.id, 10).map((f) => f.id), [f3.id]);
+    assert.deepEqual(catalog.listDownloads(a, { status: 'deleted' }).map((f) => f.id), [f1.id]);
+    assert.deepEqual(catalog.listDownloads(a).map((f) => f.id), [f1.id, f3.id]);
+    assert.ok(catalog.isDownloaded(a, '2026-11-01T10:00:00Z'), 'a deleted segment is not fetched again');
+  });
+});

@@ -1,0 +1,155 @@
+// The catalog file: created and migrated from nothing, reopened with data intact, and refused —
+// untouched — when it is newer than we know, corrupt, or not writable.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { CatalogError, SCHEMA_VERSION, openCatalog } from '../lib/catalog';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-catalog-'));
+}
+
+const sampleSource = (dir: string) => ({
+  name: 'nvr_localhost',
+  host: '127.0.0.1',
+  ports: [18000],
+  workingDirectory: dir,
+  cameras: [
+    {
+      displayName: 'Front Door Camera',
+      devicePort: 18000,
+      videoSourceToken: 'VS1',
+      profileToken: 'P1',
+      codec: 'H264',
+      width: 1280,
+      height: 720,
+      fps: 25,
+      folderPath: path.join(dir, 'Front_Door_Camera'),
+    },
+  ],
+});
+
+describe('catalog: opening the database file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('creates the parent folder and every table from an empty start, in WAL mode with foreign keys', () => {
+    const file = path.join(dir, 'nested', 'deeper', 'vtrack-onvif.db');
+    const catalog = openCatalog(file);
+    catalog.close();
+    assert.ok(fs.existsSync(file));
+    const db = new Database(file, { readonly: true });
+    try {
+      const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map(
+        (t) => t.name,
+      );
+      assert.deepEqual(tables, ['camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('turns foreign keys on: a camera for a missing source is rejected', () => {
+    const catalog = openCatalog(path.join(dir, 'c.db'));
+    try {
+      assert.throws(
+        () => catalog.recordDownload({ cameraId: 999, recordingToken: 'R', start: new Date(), end: new Date(), path: '/x', bytes: 1, codec: 'H264', frames: 1, width: 1, height: 1 }),
+        (err: unknown) => err instanceof CatalogError && err.code === 'not-found',
+      );
+    } finally {
+      catalog.close();
+    }
+  });
+
+  it('keeps the data when reopened, and reopening does not migrate again', () => {
+    const file = path.join(dir, 'c.db');
+    const first = openCatalog(file);
+    const saved = first.saveSource(sampleSource(dir));
+    first.close();
+    const second = openCatalog(file);
+    try {
+      const again = second.getSourceByName('nvr_localhost');
+      assert.equal(again?.id, saved.id);
+      assert.equal(second.listCameras(saved.id).length, 1);
+      assert.deepEqual(second.getCameraPaths(), { 'Front Door Camera': path.join(dir, 'Front_Door_Camera') });
+    } finally {
+      second.close();
+    }
+  });
+
+  it('refuses a database written by a newer schema, with a clear message, and leaves it as it was', () => {
+    const file = path.join(dir, 'newer.db');
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE future (x)');
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+    raw.close();
+    const before = fs.readFileSync(file);
+    assert.throws(
+      () => openCatalog(file),
+      (err: unknown) =>
+        err instanceof CatalogError && err.code === 'newer-version' && /written by a newer version/.test(err.message) && err.message.includes(file),
+    );
+    assert.deepEqual(fs.readFileSync(file), before);
+    assert.ok(!fs.existsSync(`${file}-wal`), 'no WAL file was created next to the refused database');
+  });
+
+  it('refuses a file of junk bytes, naming the file, and never overwrites it', () => {
+    const file = path.join(dir, 'junk.db');
+    const junk = Buffer.alloc(8192);
+    for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919 + 13) & 0xff;
+    fs.writeFileSync(file, junk);
+    assert.throws(
+      () => openCatalog(file),
+      (err: unknown) => err instanceof CatalogError && err.code === 'corrupt' && err.message.includes(file),
+    );
+    assert.deepEqual(fs.readFileSync(file), junk);
+    assert.deepEqual(fs.readdirSync(dir), ['junk.db']);
+  });
+
+  it('refuses a SQLite file whose pages are damaged, leaving its bytes untouched', () => {
+    const file = path.join(dir, 'damaged.db');
+    const catalog = openCatalog(file);
+    catalog.saveSource(sampleSource(dir));
+    catalog.close();
+    // Checkpointed by close(); damage page 2 onwards but keep the header intact.
+    const bytes = fs.readFileSync(file);
+    const pageSize = bytes.readUInt16BE(16);
+    bytes.fill(0xa5, pageSize, Math.min(bytes.length, pageSize * 3));
+    fs.writeFileSync(file, bytes);
+    assert.throws(
+      () => openCatalog(file),
+      (err: unknown) => err instanceof CatalogError && err.code === 'corrupt' && err.message.includes(file),
+    );
+    assert.deepEqual(fs.readFileSync(file), bytes);
+  });
+
+  it('gives a clear read-only error when the location cannot be written', function () {
+    let file: string;
+    let restore = (): void => undefined;
+    if (process.getuid?.() === 0) {
+      // root ignores permission bits; sysfs refuses new entries even to root.
+      file = '/sys/vtrack-onvif-test/vtrack-onvif.db';
+      if (!fs.existsSync('/sys')) this.skip();
+    } else {
+      const locked = path.join(dir, 'locked');
+      fs.mkdirSync(locked, { mode: 0o555 });
+      file = path.join(locked, 'sub', 'vtrack-onvif.db');
+      restore = () => fs.chmodSync(locked, 0o755);
+    }
+    try {
+      assert.throws(
+        () => openCatalog(file),
+        (err: unknown) => err instanceof CatalogError && err.code === 'read-only' && /read-only/.test(err.message),
+      );
+    } finally {
+      restore();
+    }
+  });
+});
