@@ -3,7 +3,6 @@
 // single NAL, STAP-A, FU-A) and H.265 (RFC 7798: single, AP, FU), the concatenated bitstream for
 // MPEG-4 Visual (RFC 6416). Malformed payloads throw; the caller drops that frame.
 import type { VideoCodec, VideoTrack } from './sdp';
-import { joinAnnexB } from '../media/annexb';
 
 export interface AccessUnit {
   data: Buffer;
@@ -20,9 +19,9 @@ export interface Depacketizer {
 }
 
 abstract class NalDepacketizer implements Depacketizer {
-  protected nals: Buffer[] = [];
+  /** NAL units of the frame, each as its parts (FU header + fragments), copied once in finish(). */
+  protected nals: Buffer[][] = [];
   protected fu: Buffer[] | null = null;
-  protected fuHeader: Buffer | null = null;
 
   abstract push(payload: Buffer): void;
   protected abstract isKey(nal: Buffer): boolean;
@@ -31,17 +30,15 @@ abstract class NalDepacketizer implements Depacketizer {
   constructor(private readonly params: Buffer[]) {}
 
   protected fuStart(header: Buffer, frag: Buffer): void {
-    this.fuHeader = header;
-    this.fu = [frag];
+    this.fu = [header, frag];
   }
 
   protected fuContinue(frag: Buffer, last: boolean): void {
-    if (!this.fu || !this.fuHeader) throw new Error('FU fragment without a start');
+    if (!this.fu) throw new Error('FU fragment without a start');
     this.fu.push(frag);
     if (last) {
-      this.nals.push(Buffer.concat([this.fuHeader, ...this.fu]));
+      this.nals.push(this.fu);
       this.fu = null;
-      this.fuHeader = null;
     }
   }
 
@@ -50,15 +47,30 @@ abstract class NalDepacketizer implements Depacketizer {
     const nals = this.nals;
     this.nals = [];
     if (nals.length === 0) return null;
-    const keyframe = nals.some((n) => this.isKey(n));
-    const withParams = keyframe && this.params.length > 0 && !nals.some((n) => this.isParamSet(n)) ? [...this.params, ...nals] : nals;
-    return { data: joinAnnexB(withParams), keyframe };
+    const keyframe = nals.some((n) => this.isKey(n[0]));
+    const all = keyframe && this.params.length > 0 && !nals.some((n) => this.isParamSet(n[0])) ? [...this.params.map((p) => [p]), ...nals] : nals;
+    // One allocation per frame: start codes and NAL parts copied straight in.
+    let len = 0;
+    for (const parts of all) {
+      len += 4;
+      for (const p of parts) len += p.length;
+    }
+    const out = Buffer.allocUnsafe(len);
+    let o = 0;
+    for (const parts of all) {
+      out.writeUInt32BE(1, o);
+      o += 4;
+      for (const p of parts) {
+        p.copy(out, o);
+        o += p.length;
+      }
+    }
+    return { data: out, keyframe };
   }
 
   reset(): void {
     this.nals = [];
     this.fu = null;
-    this.fuHeader = null;
   }
 }
 
@@ -66,14 +78,14 @@ export class H264Depacketizer extends NalDepacketizer {
   push(p: Buffer): void {
     if (p.length < 1) throw new Error('empty H.264 payload');
     const type = p[0] & 0x1f;
-    if (type >= 1 && type <= 23) this.nals.push(p);
+    if (type >= 1 && type <= 23) this.nals.push([p]);
     else if (type === 24) {
       // STAP-A: 16-bit size + NAL, repeated.
       for (let off = 1; off < p.length; ) {
         if (off + 2 > p.length) throw new Error('truncated STAP-A');
         const size = p.readUInt16BE(off);
         if (size === 0 || off + 2 + size > p.length) throw new Error('truncated STAP-A');
-        this.nals.push(p.subarray(off + 2, off + 2 + size));
+        this.nals.push([p.subarray(off + 2, off + 2 + size)]);
         off += 2 + size;
       }
     } else if (type === 28) {
@@ -97,14 +109,14 @@ export class H265Depacketizer extends NalDepacketizer {
   push(p: Buffer): void {
     if (p.length < 3) throw new Error('short H.265 payload');
     const type = (p[0] >> 1) & 0x3f;
-    if (type < 48) this.nals.push(p);
+    if (type < 48) this.nals.push([p]);
     else if (type === 48) {
       // AP: 16-bit size + NAL, repeated (no DONL: sprop-max-don-diff is not used).
       for (let off = 2; off < p.length; ) {
         if (off + 2 > p.length) throw new Error('truncated AP');
         const size = p.readUInt16BE(off);
         if (size === 0 || off + 2 + size > p.length) throw new Error('truncated AP');
-        this.nals.push(p.subarray(off + 2, off + 2 + size));
+        this.nals.push([p.subarray(off + 2, off + 2 + size)]);
         off += 2 + size;
       }
     } else if (type === 49) {
