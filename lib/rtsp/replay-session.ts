@@ -174,7 +174,7 @@ class ReplaySession {
     if (!sess) throw new RtspError('protocol', 'SETUP reply has no Session header');
     this.sessionId = sess.split(';')[0].trim();
     const tm = /timeout=(\d+)/i.exec(sess);
-    if (tm) this.sessionTimeoutSec = Math.max(2, Number(tm[1]));
+    if (tm) this.sessionTimeoutSec = Math.max(1, Number(tm[1]));
     const il = /interleaved=(\d+)(?:-(\d+))?/.exec(setup.headers.get('transport') ?? '');
     if (il) {
       this.rtpChannel = Number(il[1]);
