@@ -23,7 +23,10 @@ export class RecordingTimeline {
   dataTo(): Date {
     const now = this.now();
     const end = this.spec.end && this.spec.end < now ? this.spec.end : now;
-    const last = this.intervals(this.spec.start, end).pop();
+    // Only the last motion period can hold the last data: O(1), however old the recording is.
+    const gaps = this.spec.gaps;
+    const from = gaps && gaps.offSec > 0 ? new Date(Math.max(this.spec.start.getTime(), end.getTime() - (gaps.onSec + gaps.offSec) * 1000)) : this.spec.start;
+    const last = this.intervals(from, end).pop();
     return last ? last.end : this.spec.start;
   }
 
