@@ -1,0 +1,38 @@
+// Settings and credentials of the nvr-source node (shared by its runtime and tests).
+import type { Node, NodeDef } from 'node-red';
+
+/** A camera ticked in the editor's grid (display fields let the grid redraw without discovery). */
+export interface ChosenCamera {
+  port: number;
+  token: string;
+  name: string;
+  codec?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+export interface NvrSourceCredentials {
+  user?: string;
+  password?: string;
+}
+
+export interface NvrSourceNode extends Node<NvrSourceCredentials> {
+  /** For nvr-sync (same process): the NVR login. Never put it in a message. */
+  getCredentials(): NvrSourceCredentials;
+}
+
+export interface NvrSourceDef extends NodeDef {
+  host: string;
+  /** "80", "18000-18002", "8000,8001". */
+  ports: string;
+  selection: 'all' | 'chosen';
+  cameras: ChosenCamera[];
+  /** Empty: <userDir>/nvr_downloads/<source name> (or /media/vtrack/<source name> in Home Assistant). */
+  workdir: string;
+  interval: number | string;
+  /** Empty: <userDir>/vtrack-onvif.db. */
+  dbPath: string;
+  /** Discovery timeout, ms. */
+  timeout?: number | string;
+}
