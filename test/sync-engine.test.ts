@@ -38,7 +38,7 @@ describe('sync engine against the simulator (seed preset)', function () {
       workingDirectory: path.join(dir, 'downloads'),
     });
     sourceId = saved.id;
-    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 5, safetyMarginSec: 5 } });
+    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
     engine.on('file', (f) => files.push(f));
     engine.on('event', (e) => events.push(e));
     engine.addSource(sourceId, { schedule: false });
@@ -122,5 +122,33 @@ describe('sync engine against the simulator (seed preset)', function () {
     assert.ok(summary.errors.length > 0);
     assert.ok(errs.some((e) => e.event === 'error' && e.code === 'auth'), JSON.stringify(errs));
     assert.equal(catalog.getSyncStatus(sourceId)?.consecutiveFailures, 1);
+  });
+});
+
+describe('sync engine with an NVR whose clock runs an hour ahead', function () {
+  this.timeout(60_000);
+  it('plans in the NVR\'s time: recent recordings are fetched, none still being written', async () => {
+    const sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 4, clockOffsetSec: 3600 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-skew-'));
+    const catalog = openCatalog(path.join(dir, 'c.db'));
+    try {
+      const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, timeoutMs: 3000 });
+      const saved = await saveSourceFromDevices(catalog, { name: 'skewed', host: '127.0.0.1', ports: [sim.devices[0].port], devices, selection: 'all', workingDirectory: path.join(dir, 'dl') });
+      const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
+      const got: FileEvent[] = [];
+      engine.on('file', (f) => got.push(f));
+      engine.addSource(saved.id, { schedule: false });
+      const [summary] = await engine.syncNow(saved.id);
+      await engine.close();
+      assert.deepEqual(summary.errors, []);
+      assert.ok(got.length >= 3, `${got.length} files`);
+      const deviceNow = Date.now() + 3_600_000;
+      for (const f of got) assert.ok(Date.parse(f.end) <= deviceNow, `${f.end} is not in the NVR's future`);
+      assert.ok(Date.parse(got[got.length - 1].end) > deviceNow - 3 * 60_000, 'the newest closed minute is included');
+    } finally {
+      catalog.close();
+      await sim.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

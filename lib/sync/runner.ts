@@ -95,7 +95,10 @@ function toFileEvent(f: WrittenFile, camera: CameraRow, source: VideoSourceRow):
 
 async function planCamera(o: RunOptions, session: DeviceSession, camera: CameraRow, camerasOnPort: number, now: Date): Promise<CameraPlan> {
   const s = o.settings;
-  const horizon = new Date(now.getTime() - s.safetyMarginSec * 1000);
+  // Recordings are stamped by the NVR's clock: plan in its time, so a fast or slow NVR clock
+  // neither hides recent recordings nor makes us fetch a segment it is still writing.
+  const deviceNow = new Date(now.getTime() + session.ctx.clockOffsetMs);
+  const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
   const recording = recordingFor(session, camera, camerasOnPort);
   if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
   let from: Date;
@@ -106,7 +109,7 @@ async function planCamera(o: RunOptions, session: DeviceSession, camera: CameraR
   } else {
     const st = o.catalog.getSyncStatus(o.source.id, camera.id);
     const last = st?.lastSyncedUntil ? new Date(st.lastSyncedUntil) : undefined;
-    from = last ?? (s.initialBackfillHours > 0 ? new Date(now.getTime() - s.initialBackfillHours * 3_600_000) : new Date(0));
+    from = last ?? (s.initialBackfillHours > 0 ? new Date(deviceNow.getTime() - s.initialBackfillHours * 3_600_000) : new Date(0));
     to = horizon;
   }
   if (to <= from) return { camera, jobs: [], until: from };
