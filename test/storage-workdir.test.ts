@@ -20,7 +20,8 @@ describe('storage: working directory', () => {
     assert.ok(fs.statSync(dir).isDirectory());
     assert.deepEqual(fs.readdirSync(dir), []);
     assert.ok(result.freeBytes > 0);
-    assert.equal(result.freeBytes, await freeSpace(dir));
+    // Other processes write meanwhile: the two readings agree closely, not exactly.
+    assert.ok(Math.abs(result.freeBytes - (await freeSpace(dir))) < 512 * 1024 * 1024);
   });
 
   it('resolves a relative path against the given base and refuses it without one', async () => {
