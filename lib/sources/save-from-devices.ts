@@ -54,7 +54,8 @@ export async function saveSourceFromDevices(catalog: Catalog, input: SaveFromDev
   if (picked.length === 0) throw new Error('no cameras selected: pick at least one camera');
   const { path: workDir } = await validateWorkingDirectory(input.workingDirectory);
 
-  const prior = catalog.getSourceByName(input.name) ?? (input.nodeId ? catalog.getSourceByNodeId(input.nodeId) : undefined);
+  // The owning node first: a renamed source keeps its cameras' folders.
+  const prior = (input.nodeId ? catalog.getSourceByNodeId(input.nodeId) : undefined) ?? catalog.getSourceByName(input.name);
   const existing = new Map<string, string>();
   if (prior) for (const c of catalog.listCameras(prior.id)) existing.set(cameraKey(c.devicePort, c.videoSourceToken), c.folderPath);
   const folders = assignCameraFolders(
