@@ -1,11 +1,21 @@
 // `npm run bench`: every benchmark, one after the other, figures on stdout.
 import { runReplayBench } from './replay';
 
+const FLAT_MARGIN_MB = 10;
+
 async function main(): Promise<void> {
   const replay = await runReplayBench([10, 60]);
   const fast = replay.every((r) => r.speedX >= 300);
   const lean = replay.every((r) => r.peakRssMB < 150);
-  process.stdout.write(`targets: ≥300× real time ${fast ? 'met' : 'NOT met'}; peak RSS < 150 MB ${lean ? 'met' : 'NOT met'}\n`);
+  const shortest = replay[0];
+  const longest = replay[replay.length - 1];
+  const growth = longest.peakRssMB - shortest.peakRssMB;
+  // "Flat": the longer replay's peak stays within 10 MB of the shorter one's.
+  const flat = growth < FLAT_MARGIN_MB;
+  process.stdout.write(
+    `peak RSS ${shortest.minutes} → ${longest.minutes} min: ${shortest.peakRssMB.toFixed(1)} → ${longest.peakRssMB.toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB): ${flat ? 'flat' : 'GREW'}\n`,
+  );
+  process.stdout.write(`targets: ≥300× real time ${fast ? 'met' : 'NOT met'}; peak RSS < 150 MB ${lean ? 'met' : 'NOT met'}; no growth with length ${flat ? 'met' : 'NOT met'}\n`);
 }
 
 main().catch((e: unknown) => {

@@ -5,7 +5,8 @@ import { RtspStreamParser, type RtspMessage } from '../lib/rtsp/stream-parser';
 import { parseRtp, rtcpHasBye } from '../lib/rtsp/rtp';
 import { H264Depacketizer, H265Depacketizer } from '../lib/rtsp/depacketize';
 import { packetizeH264, packetizeH265 } from '../lib/sim/rtp-packetize';
-import { joinAnnexB, splitAnnexB } from '../lib/media/annexb';
+import { joinAnnexB } from '../lib/media/annexb';
+import { joinLengthPrefixed, splitLengthPrefixed } from '../lib/media/length-prefixed';
 
 type Event = { kind: 'msg'; status: number; cseq?: string; body: string } | { kind: 'data'; channel: number; hex: string };
 
@@ -78,8 +79,9 @@ describe('RTSP stream parser', () => {
 describe('RTP depacketizers', () => {
   const bigNal = (header: number[], len: number) => Buffer.concat([Buffer.from(header), Buffer.alloc(len, 0x5a)]);
 
-  it('H.264: single NAL + FU-A round trip through the packetizer gives the same access unit', () => {
-    const au = joinAnnexB([Buffer.from([0x67, 1, 2, 3]), Buffer.from([0x68, 4]), bigNal([0x65], 5000)]);
+  it('H.264: single NAL + FU-A round trip through the packetizer gives the same NAL units, length-prefixed', () => {
+    const nals = [Buffer.from([0x67, 1, 2, 3]), Buffer.from([0x68, 4]), bigNal([0x65], 5000)];
+    const au = joinAnnexB(nals);
     const d = new H264Depacketizer([]);
     const payloads = packetizeH264(au);
     assert.ok(payloads.length > 3, 'the IDR slice is fragmented');
@@ -87,7 +89,7 @@ describe('RTP depacketizers', () => {
     const out = d.finish();
     assert.ok(out);
     assert.equal(out.keyframe, true);
-    assert.deepEqual(out.data, au);
+    assert.deepEqual(out.data, joinLengthPrefixed(nals));
   });
 
   it('H.264: STAP-A is split into its NAL units', () => {
@@ -97,7 +99,7 @@ describe('RTP depacketizers', () => {
     const out = d.finish();
     assert.ok(out);
     assert.equal(out.keyframe, false);
-    assert.deepEqual(splitAnnexB(out.data).map((n) => [...n]), [[0x67, 9], [0x68], [0x41, 1, 2]]);
+    assert.deepEqual(splitLengthPrefixed(out.data).map((n) => [...n]), [[0x67, 9], [0x68], [0x41, 1, 2]]);
   });
 
   it('H.264: puts SDP parameter sets before a keyframe that lacks them', () => {
@@ -105,21 +107,22 @@ describe('RTP depacketizers', () => {
     d.push(Buffer.from([0x65, 9]));
     const out = d.finish();
     assert.ok(out);
-    assert.deepEqual(splitAnnexB(out.data).map((n) => n[0]), [0x67, 0x68, 0x65]);
+    assert.deepEqual(splitLengthPrefixed(out.data).map((n) => n[0]), [0x67, 0x68, 0x65]);
   });
 
   it('H.265: FU and AP round trip', () => {
-    const au = joinAnnexB([Buffer.from([0x40, 1, 7]), Buffer.from([0x42, 1, 8]), Buffer.from([0x44, 1, 9]), bigNal([0x28, 0x01], 4000)]);
+    const nals = [Buffer.from([0x40, 1, 7]), Buffer.from([0x42, 1, 8]), Buffer.from([0x44, 1, 9]), bigNal([0x28, 0x01], 4000)];
+    const au = joinAnnexB(nals);
     const d = new H265Depacketizer([]);
     for (const p of packetizeH265(au)) d.push(p);
     const out = d.finish();
     assert.ok(out);
     assert.equal(out.keyframe, true);
-    assert.deepEqual(out.data, au);
+    assert.deepEqual(out.data, joinLengthPrefixed(nals));
     d.push(Buffer.from([48 << 1, 1, 0, 3, 0x02, 0x01, 0xaa, 0, 2, 0x02, 0x01]));
     const ap = d.finish();
     assert.ok(ap);
-    assert.deepEqual(splitAnnexB(ap.data).map((n) => n.length), [3, 2]);
+    assert.deepEqual(splitLengthPrefixed(ap.data).map((n) => n.length), [3, 2]);
   });
 
   it('a fragment without its start throws (the session drops that frame)', () => {

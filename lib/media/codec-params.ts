@@ -59,6 +59,10 @@ export interface PictureInfo {
   height: number;
   /** RFC 6381 codec string, e.g. avc1.640028 / hvc1.1.6.L93.B0 / mp4v.20.8. */
   codecString: string;
+  /** H.264/H.265 (for the avcC/hvcC record): chroma_format_idc and bit depths. */
+  chromaFormat?: number;
+  bitDepthLuma?: number;
+  bitDepthChroma?: number;
 }
 
 const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
@@ -71,11 +75,13 @@ export function parseH264Sps(nal: Uint8Array): PictureInfo {
   const level = r.u(8);
   r.ue(); // seq_parameter_set_id
   let chroma = 1;
+  let depthLuma = 8;
+  let depthChroma = 8;
   if (HIGH_PROFILES.has(profile)) {
     chroma = r.ue();
     if (chroma === 3) r.skip(1);
-    r.ue(); // bit_depth_luma_minus8
-    r.ue(); // bit_depth_chroma_minus8
+    depthLuma = 8 + r.ue();
+    depthChroma = 8 + r.ue();
     r.skip(1);
     if (r.u(1)) {
       for (let i = 0; i < (chroma !== 3 ? 8 : 12); i++) {
@@ -118,6 +124,9 @@ export function parseH264Sps(nal: Uint8Array): PictureInfo {
     width: wMbs * 16 - cropX * (crop[0] + crop[1]),
     height: (2 - frameMbsOnly) * hMapUnits * 16 - cropY * (crop[2] + crop[3]),
     codecString: `avc1.${hex(profile)}${hex(constraints)}${hex(level)}`,
+    chromaFormat: chroma,
+    bitDepthLuma: depthLuma,
+    bitDepthChroma: depthChroma,
   };
 }
 
@@ -153,6 +162,8 @@ export function parseH265Sps(nal: Uint8Array): PictureInfo {
   const h = r.ue();
   let crop = [0, 0, 0, 0];
   if (r.u(1)) crop = [r.ue(), r.ue(), r.ue(), r.ue()];
+  const depthLuma = 8 + r.ue();
+  const depthChroma = 8 + r.ue();
   const subW = chroma === 1 || chroma === 2 ? 2 : 1;
   const subH = chroma === 1 ? 2 : 1;
   // Codec string per ISO 14496-15 Annex E: compatibility flags bit-reversed, trailing zero bytes dropped.
@@ -165,6 +176,9 @@ export function parseH265Sps(nal: Uint8Array): PictureInfo {
     width: w - subW * (crop[0] + crop[1]),
     height: h - subH * (crop[2] + crop[3]),
     codecString: `hvc1.${space}${profileIdc}.${rev.toString(16).toUpperCase()}.${tier ? 'H' : 'L'}${level}${cons}`,
+    chromaFormat: chroma,
+    bitDepthLuma: depthLuma,
+    bitDepthChroma: depthChroma,
   };
 }
 

@@ -9,7 +9,8 @@ import { RtspError, type RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec, VideoTrack } from '../rtsp/sdp';
 import { sdpParameterSets } from '../rtsp/depacketize';
 import { maskUrl } from '../rtsp/url';
-import { splitAnnexB } from './annexb';
+import { splitLengthPrefixed } from './length-prefixed';
+import { avcDecoderConfig, hevcDecoderConfig } from './decoder-config';
 import { parseH264Sps, parseH265Sps, parseMpeg4Vol, type PictureInfo } from './codec-params';
 import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
 
@@ -184,16 +185,25 @@ export async function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFil
   }
 }
 
-/** Picture size and codec string from the keyframe's in-band config, else from the SDP. */
+/** Picture size, codec string and decoder config from the keyframe's in-band parameter sets,
+ * else from the SDP. */
 function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
   const sdpSets = sdpParameterSets(track);
   let pic: PictureInfo | undefined;
   let mpeg4Config: Uint8Array | undefined;
+  let description: Uint8Array | undefined;
   if (track.codec === 'H264' || track.codec === 'H265') {
     const h265 = track.codec === 'H265';
-    const isSps = (n: Uint8Array) => (h265 ? ((n[0] >> 1) & 0x3f) === 33 : (n[0] & 0x1f) === 7);
-    const sps = splitAnnexB(keyframe).find(isSps) ?? sdpSets.find(isSps);
-    if (sps) pic = h265 ? parseH265Sps(sps) : parseH264Sps(sps);
+    const typeOf = (n: Uint8Array) => (h265 ? (n[0] >> 1) & 0x3f : n[0] & 0x1f);
+    const inBand = splitLengthPrefixed(keyframe);
+    // One source for all sets, so SPS and PPS always belong together.
+    const sets = inBand.some((n) => typeOf(n) === (h265 ? 33 : 7)) ? inBand : sdpSets;
+    const ofType = (t: number) => sets.filter((n) => n.length > 0 && typeOf(n) === t);
+    const sps = ofType(h265 ? 33 : 7);
+    if (sps.length > 0) {
+      pic = h265 ? parseH265Sps(sps[0]) : parseH264Sps(sps[0]);
+      description = h265 ? hevcDecoderConfig(ofType(32), sps, ofType(34), pic) : avcDecoderConfig(sps, ofType(8), pic);
+    }
   } else if (track.codec === 'MPEG4') {
     const cfg = sdpSets[0];
     mpeg4Config = cfg && cfg.length > 0 ? cfg : mpeg4HeadersOf(keyframe);
@@ -202,7 +212,8 @@ function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
   const width = pic?.width ?? track.width;
   const height = pic?.height ?? track.height;
   if (!width || !height) throw new Error(`cannot tell the picture size of the ${track.codec} stream (no SPS/VOL in the stream or SDP)`);
-  return { codec: track.codec, width, height, codecString: pic?.codecString ?? '', mpeg4Config };
+  if ((track.codec === 'H264' || track.codec === 'H265') && !description) throw new Error(`${track.codec} stream without an SPS (neither in-band nor in the SDP)`);
+  return { codec: track.codec, width, height, codecString: pic?.codecString ?? '', description, mpeg4Config };
 }
 
 /** MPEG-4 Visual: the VOS/VO/VOL headers in front of the first GOV/VOP of a keyframe. */

@@ -1,7 +1,9 @@
 // RTP payload → access units. Each depacketizer takes the payloads of one frame (same RTP
-// timestamp) and returns the frame's data: Annex-B with 4-byte start codes for H.264 (RFC 6184:
-// single NAL, STAP-A, FU-A) and H.265 (RFC 7798: single, AP, FU), the concatenated bitstream for
-// MPEG-4 Visual (RFC 6416). Malformed payloads throw; the caller drops that frame.
+// timestamp) and returns the frame's data: for H.264 (RFC 6184: single NAL, STAP-A, FU-A) and
+// H.265 (RFC 7798: single, AP, FU) the NAL units each behind a 4-byte big-endian length — the MP4
+// sample format, so the muxer stores frames as they are instead of converting (copying) each one;
+// for MPEG-4 Visual (RFC 6416) the concatenated bitstream. Malformed payloads throw; the caller
+// drops that frame.
 import type { VideoCodec, VideoTrack } from './sdp';
 
 export interface AccessUnit {
@@ -49,7 +51,7 @@ abstract class NalDepacketizer implements Depacketizer {
     if (nals.length === 0) return null;
     const keyframe = nals.some((n) => this.isKey(n[0]));
     const all = keyframe && this.params.length > 0 && !nals.some((n) => this.isParamSet(n[0])) ? [...this.params.map((p) => [p]), ...nals] : nals;
-    // One allocation per frame: start codes and NAL parts copied straight in.
+    // One allocation per frame: lengths and NAL parts copied straight in.
     let len = 0;
     for (const parts of all) {
       len += 4;
@@ -58,12 +60,13 @@ abstract class NalDepacketizer implements Depacketizer {
     const out = Buffer.allocUnsafe(len);
     let o = 0;
     for (const parts of all) {
-      out.writeUInt32BE(1, o);
+      const sizeAt = o;
       o += 4;
       for (const p of parts) {
         p.copy(out, o);
         o += p.length;
       }
+      out.writeUInt32BE(o - sizeAt - 4, sizeAt);
     }
     return { data: out, keyframe };
   }
