@@ -19,6 +19,13 @@ commands:
 
 run "vtrack-onvif <command> --help" for the options of one command.`;
 
+// A reader that goes away (`vtrack-onvif sync --json | head -3`) must not crash a download half
+// way: further output is dropped, the work finishes and cleans up as usual.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {

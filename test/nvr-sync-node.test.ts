@@ -48,7 +48,7 @@ describe('nvr-sync node', function () {
       { id: 'holder', type: 'onvif-discover', targets: '', wsdMode: 'off', timeout: 1000, output: 'array', onDeploy: false, wires: [[]] },
       { id: 'files', type: 'helper' },
       { id: 'events', type: 'helper' },
-      { id: 'c1', type: 'catch', scope: ['s1'], uncaught: false, wires: [['caught']] },
+      { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
     ] as never;
   const creds = { holder: AUTH };
@@ -152,6 +152,19 @@ describe('nvr-sync node', function () {
     } finally {
       catalog.close();
     }
+  });
+
+  it('lets only one nvr-sync use a database; a second stays idle and says why', async () => {
+    await helper.unload();
+    const extra = [
+      { id: 's2', type: 'nvr-sync', dbPath, segmentMinutes: 2, concurrency: 2, sinceHours: 0.05, fastReplay: true, wires: [[], []] },
+    ];
+    await helper.load(mods as never, [...(flow() as unknown as object[]), ...extra] as never, creds);
+    const warned = (helper.log().args as unknown[][]).map((a) => JSON.stringify(a[0])).filter((l) => l.includes('"id":"s2"'));
+    assert.ok(warned.some((l) => /another nvr-sync \(s1\) already syncs vtrack-onvif\.db/.test(l)), warned.join('\n'));
+    const caught = new Promise<Msg>((resolve) => (helper.getNode('caught') as unknown as TestNode).on('input', resolve));
+    (helper.getNode('s2') as unknown as TestNode).receive({ topic: 'sync' });
+    assert.match((await caught).error?.message ?? '', /another nvr-sync \(s1\)/);
   });
 
   it('closes within 15 s while a download runs, leaving no .part file', async () => {

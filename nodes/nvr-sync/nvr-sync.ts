@@ -42,16 +42,31 @@ function parseDate(v: unknown, what: string): Date {
 }
 
 export = function register(RED: NodeAPI): void {
+  // One engine per database in this process: two nvr-sync nodes on one catalog would both fetch
+  // every segment (the catalog would keep one row, but the NVR would serve it twice).
+  const ownerOfDb = new Map<string, string>();
+
   function NvrSyncNode(this: Node, def: NvrSyncDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const dbFile = def.dbPath?.trim() || path.join(RED.settings.userDir ?? process.cwd(), 'vtrack-onvif.db');
+    const dbFile = path.resolve(def.dbPath?.trim() || path.join(RED.settings.userDir ?? process.cwd(), 'vtrack-onvif.db'));
+    const owner = ownerOfDb.get(dbFile);
+    if (owner && owner !== node.id) {
+      const text = `another nvr-sync (${owner}) already syncs ${path.basename(dbFile)}`;
+      node.status({ fill: 'yellow', shape: 'ring', text });
+      node.warn(`${text}; this node stays idle. Use one nvr-sync per database.`);
+      node.on('input', (_msg, _send, done) => done(new Error(text)));
+      return;
+    }
+    ownerOfDb.set(dbFile, node.id);
     let catalog: Catalog;
     try {
       catalog = openCatalog(dbFile);
     } catch (e) {
       node.status({ fill: 'red', shape: 'ring', text: `database: ${errorMessage(e)}`.slice(0, 80) });
       node.error(`cannot open the catalog ${dbFile}: ${errorMessage(e)}`);
+      ownerOfDb.delete(dbFile);
+      node.on('input', (_msg, _send, done) => done(new Error(`cannot open the catalog ${dbFile}: ${errorMessage(e)}`)));
       return;
     }
 
@@ -194,6 +209,7 @@ export = function register(RED: NodeAPI): void {
         if (finished) return;
         finished = true;
         clearTimeout(guard);
+        if (ownerOfDb.get(dbFile) === node.id) ownerOfDb.delete(dbFile);
         try {
           catalog.close();
         } catch {
