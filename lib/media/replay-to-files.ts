@@ -154,6 +154,11 @@ export async function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFil
     if (f.flags.end) await closeFile(); // last frame before a gap
   };
 
+  // The session may fail (abort, timeout) while a frame is still being written or a file opened:
+  // cleanup must wait for that frame, or a .part created just after the cleanup would stay behind.
+  let inflight: Promise<void> = Promise.resolve();
+  const trackedOnFrame = (f: ReplayFrame): Promise<void> => (inflight = onFrame(f));
+
   try {
     await replay({
       url: o.url,
@@ -168,12 +173,13 @@ export async function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFil
       onTrack: (t) => {
         track = t;
       },
-      onFrame,
+      onFrame: trackedOnFrame,
     });
     await closeFile();
     o.onProgress?.({ bytes: total.bytes, frames: total.frames, mediaTime: completed.length ? completed[completed.length - 1].end : o.from });
     return completed;
   } catch (e) {
+    await inflight.catch(() => undefined);
     const cur = file;
     file = undefined;
     held = undefined;
