@@ -152,3 +152,83 @@ describe('sync engine with an NVR whose clock runs an hour ahead', function () {
     }
   });
 });
+
+describe('sync engine retries and retention', function () {
+  this.timeout(60_000);
+  let sim: RunningSimulator | undefined;
+  let dir: string;
+  let catalog: Catalog;
+
+  async function setUp(busyReplays: number): Promise<number> {
+    sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 4, faults: { busyReplays } });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-retry-'));
+    catalog = openCatalog(path.join(dir, 'c.db'));
+    const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, timeoutMs: 3000 });
+    const saved = await saveSourceFromDevices(catalog, { name: 'front', host: '127.0.0.1', ports: [sim.devices[0].port], devices, selection: 'all', workingDirectory: path.join(dir, 'dl') });
+    return saved.id;
+  }
+  afterEach(async () => {
+    catalog.close();
+    await sim?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('retries a segment the NVR refuses (replay sessions busy) and then fetches it', async () => {
+    const id = await setUp(2);
+    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 4, retryBaseMs: 50, concurrency: 1 } });
+    const files: FileEvent[] = [];
+    engine.on('file', (f) => files.push(f));
+    engine.addSource(id, { schedule: false });
+    const [summary] = await engine.syncNow(id);
+    await engine.close();
+    assert.deepEqual(summary.errors, []);
+    assert.ok(files.length >= 3);
+  });
+
+  it('gives up after the last attempt, reports it, and keeps the synced point before the failed segment', async () => {
+    const id = await setUp(1000);
+    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 2, retryBaseMs: 20 } });
+    engine.addSource(id, { schedule: false });
+    const [summary] = await engine.syncNow(id);
+    await engine.close();
+    assert.ok(summary.failed >= 3, `${summary.failed} failed`);
+    assert.match(summary.errors.join('\n'), /503/);
+    const cam = catalog.listCameras(id)[0];
+    const st = catalog.getSyncStatus(id, cam.id);
+    const firstStart = sim!.devices[0].spec.cameras[0].recording.start;
+    assert.ok(!st?.lastSyncedUntil || Date.parse(st.lastSyncedUntil) <= firstStart.getTime(), `synced point ${st?.lastSyncedUntil} moved past the failures`);
+    assert.equal(catalog.getSyncStatus(id)?.consecutiveFailures, 1);
+    assert.ok(catalog.getSyncStatus(id)?.nextAttemptAt);
+  });
+
+  it('applies retention: oldest files deleted until under the size cap, rows marked deleted, never fetched again', async () => {
+    const id = await setUp(0);
+    const first = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
+    first.addSource(id, { schedule: false });
+    const [pass1] = await first.syncNow(id);
+    await first.close();
+    const byAge = [...pass1.files].sort((a, b) => Date.parse(a.end) - Date.parse(b.end));
+    assert.ok(byAge.length >= 3);
+    const keep = byAge.slice(-2);
+    const capGB = keep.reduce((n, f) => n + f.bytes, 0) / 1024 ** 3;
+
+    // A wide safety margin: no new minute can close between the passes and shift what is newest.
+    const second = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 180 }, retention: { maxGB: capGB } });
+    const events: SyncEvent[] = [];
+    const refetched: FileEvent[] = [];
+    second.on('event', (e) => events.push(e));
+    second.on('file', (f) => refetched.push(f));
+    second.addSource(id, { schedule: false });
+    await second.syncNow(id);
+    await second.syncNow(id);
+    await second.close();
+
+    const removed = byAge.slice(0, -2);
+    for (const f of removed) assert.equal(fs.existsSync(f.path), false, `${f.path} deleted`);
+    for (const f of keep) assert.equal(fs.existsSync(f.path), true, `${f.path} kept`);
+    const rows = catalog.listDownloads(catalog.listCameras(id)[0].id);
+    assert.equal(rows.filter((r) => r.status === 'deleted').length, removed.length);
+    assert.ok(events.some((e) => e.event === 'retention' && e.deleted === removed.length));
+    assert.ok(!refetched.some((f) => removed.some((r) => r.start === f.start)), 'a deleted segment is not fetched again');
+  });
+});

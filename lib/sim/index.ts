@@ -8,6 +8,7 @@ import { deviceScopes } from './soap-device';
 import { SearchStore } from './soap-search-sessions';
 import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
+import { startRtspServer } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
@@ -32,6 +33,13 @@ export interface SimulatorOptions {
   discovery?: { port?: number; multicast?: boolean; announceTo?: { address: string; port: number }; replyPerDevice?: boolean } | false;
   /** Start the RTSP server per device (lib/sim/rtsp-server). Default true. */
   rtsp?: boolean;
+  /** Misbehaviour to reproduce in tests and demos. */
+  faults?: {
+    /** The first N replay PLAY requests per device get 503 (replay sessions busy). */
+    busyReplays?: number;
+    /** Replay in real time even when asked for Rate-Control: no. */
+    ignoreRateControl?: boolean;
+  };
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -55,25 +63,6 @@ export interface RunningSimulator {
   stop(): Promise<void>;
 }
 
-interface RtspServerHandle {
-  port: number;
-  close(): Promise<void>;
-}
-type StartRtspServer = (o: { host: string; port: number; auth?: SimAuth; device: SimDeviceSpec; now?: () => Date }) => Promise<RtspServerHandle>;
-
-/** The RTSP server lives in its own module (written separately); load it only when wanted. */
-function loadRtspServer(log?: (line: string) => void): StartRtspServer | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional module, resolved at run time
-    const mod = require('./rtsp-server') as { startRtspServer?: StartRtspServer };
-    return mod.startRtspServer;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-    log?.('rtsp: lib/sim/rtsp-server is not available; stream and replay URIs will not answer');
-    return undefined;
-  }
-}
-
 export function resolveDevices(o: SimulatorOptions): SimDeviceSpec[] {
   if (o.devices) return o.devices;
   const presetOpts = { basePort: o.basePort ?? 18000, historyMinutes: o.historyMinutes ?? 30, channels: o.channels ?? 4 };
@@ -86,7 +75,6 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
   const deviceNow = (): Date => new Date(Date.now() + offsetMs);
   const specs = resolveDevices(opts);
-  const startRtsp = opts.rtsp === false ? undefined : loadRtspServer(log);
 
   const closers: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
@@ -104,8 +92,16 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   try {
     for (const spec of specs) {
       let rtspPort = spec.rtspPort || 554;
-      if (startRtsp) {
-        const rtsp = await startRtsp({ host, port: spec.rtspPort, auth: opts.auth, device: spec, now: deviceNow });
+      if (opts.rtsp !== false) {
+        const rtsp = await startRtspServer({
+          host,
+          port: spec.rtspPort,
+          auth: opts.auth,
+          device: spec,
+          now: deviceNow,
+          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : undefined,
+          rateControl: opts.faults?.ignoreRateControl ? 'ignore' : 'honour',
+        });
         closers.push(() => rtsp.close());
         rtspPort = rtsp.port;
       }

@@ -28,6 +28,11 @@ export interface RtspServerOptions {
   supportsReplay?: boolean;
   /** Test faults: stop sending (connection kept open) after this many frames of a PLAY. */
   stallAfterFrames?: number;
+  /**
+   * Test faults: answer this many replay PLAY requests (counted over the server's life) with
+   * 503, like an NVR whose few replay sessions are all taken.
+   */
+  busyReplays?: { remaining: number };
 }
 
 export interface RtspServerHandle {
@@ -247,6 +252,10 @@ class Connection {
         s.playCseq = Number(req.headers.get('cseq') ?? 0) & 0xff;
         const range = req.headers.get('range');
         let rangeHeader = '';
+        if (s.replay && this.o.busyReplays && this.o.busyReplays.remaining > 0) {
+          this.o.busyReplays.remaining--;
+          return this.reply(req, '503 Service Unavailable', { 'Retry-After': '1' });
+        }
         if (s.replay) {
           if (range || !s.plan) {
             const r = parseClockRange(range ?? '');
