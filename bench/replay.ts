@@ -17,6 +17,10 @@ export interface ReplayBenchResult {
   MBps: number;
   speedX: number;
   peakRssMB: number;
+  /** Longest the client's main event loop waited (the replay runs in a worker thread). */
+  maxLoopLagMs: number;
+  /** Share of the wall time the client's main thread was busy. */
+  mainLoopBusy: number;
   framesOk: boolean;
 }
 
@@ -33,7 +37,7 @@ function makeClip(dir: string): string {
   return file;
 }
 
-function runClient(url: string, from: Date, to: Date, outDir: string): Promise<{ frames: number; bytes: number; mediaSec: number; wallSec: number; peakRssMB: number; files: string[] }> {
+function runClient(url: string, from: Date, to: Date, outDir: string): Promise<{ frames: number; bytes: number; mediaSec: number; wallSec: number; peakRssMB: number; maxLoopLagMs: number; mainLoopBusy: number; files: string[] }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [join(__dirname, 'replay-client.js'), url, from.toISOString(), to.toISOString(), outDir], { timeout: 600_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`client failed: ${stderr || err.message}`));
@@ -73,11 +77,13 @@ export async function runReplayBench(minutesList: number[] = [10, 60]): Promise<
           MBps: r.bytes / 1e6 / r.wallSec,
           speedX: r.mediaSec / r.wallSec,
           peakRssMB: r.peakRssMB,
+          maxLoopLagMs: r.maxLoopLagMs,
+          mainLoopBusy: r.mainLoopBusy,
           framesOk: r.frames === minutes * 60 * 15,
         };
         results.push(res);
         process.stdout.write(
-          `replay ${String(minutes).padStart(3)} min: ${res.frames} frames${res.framesOk ? '' : ' (EXPECTED ' + minutes * 900 + ')'}, ${res.MB.toFixed(1)} MB in ${res.wallSec.toFixed(2)} s → ${res.MBps.toFixed(1)} MB/s, ${res.speedX.toFixed(0)}× real time, client peak RSS ${res.peakRssMB.toFixed(1)} MB\n`,
+          `replay ${String(minutes).padStart(3)} min: ${res.frames} frames${res.framesOk ? '' : ' (EXPECTED ' + minutes * 900 + ')'}, ${res.MB.toFixed(1)} MB in ${res.wallSec.toFixed(2)} s → ${res.MBps.toFixed(1)} MB/s, ${res.speedX.toFixed(0)}× real time, client peak RSS ${res.peakRssMB.toFixed(1)} MB, main loop max lag ${res.maxLoopLagMs.toFixed(0)} ms (busy ${(res.mainLoopBusy * 100).toFixed(0)}%)\n`,
         );
         rmSync(outDir, { recursive: true, force: true });
       }

@@ -1,166 +1,60 @@
-// Replays one time range from an ONVIF replay URI into MP4 files: frames stream from the RTSP
-// session into the muxer (the muxer's pace pauses the socket), each file goes to `<final>.part`,
-// then fsync + rename. A gap (E flag on the last frame before it, D flag after it) ends the file;
-// the next file starts at the next keyframe, so no file ever spans a gap.
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { replay, type ReplayFrame, type ReplayTimeouts } from '../rtsp/replay-session';
-import { RtspError, type RtspErrorKind } from '../rtsp/errors';
-import type { VideoCodec, VideoTrack } from '../rtsp/sdp';
-import { sdpParameterSets } from '../rtsp/depacketize';
+// replayToFiles: one time range from an ONVIF replay URI into MP4 files (see replay-in-process.ts
+// for how), run in a worker thread per call. Why a worker: RTSP parsing and MP4 muxing at hundreds
+// of MB/s would otherwise hold Node-RED's event loop (editor and other flows stall during a sync),
+// and the worker's own heap limits keep memory flat without V8 flags on the whole process
+// (measured: the default young generation grows from ~17 to ~50 MB during an hour-long replay,
+// because the muxer keeps a small record per frame until the file is finished).
+// The main thread only proxies: finalPath as request/response, progress/log/files as messages,
+// abort as a message; if the worker dies, the .part files it may have left are removed here.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { RtspError } from '../rtsp/errors';
 import { maskUrl } from '../rtsp/url';
-import { splitLengthPrefixed } from './length-prefixed';
-import { avcDecoderConfig, hevcDecoderConfig } from './decoder-config';
-import { parseH264Sps, parseH265Sps, parseMpeg4Vol, type PictureInfo } from './codec-params';
-import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
+import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerToMain } from './replay-worker-protocol';
 
-export interface WrittenFile {
-  path: string;
-  /** Time of the first frame. */
-  start: Date;
-  /** End of the last frame (start + durationSec). */
-  end: Date;
-  durationSec: number;
-  frames: number;
-  bytes: number;
-  codec: VideoCodec;
-  width: number;
-  height: number;
-  /** Media seconds per wall-clock second while this file was written. */
-  speedX: number;
+export { ReplayToFilesError } from './replay-types';
+export type { ReplayErrorKind, ReplayProgress, ReplayToFilesOptions, WrittenFile } from './replay-types';
+
+const WORKER_FILE = join(__dirname, 'replay-worker.js');
+
+/** Young generation of the worker: small semi-spaces keep the heap from ballooning while the
+ * per-frame records survive; measured no loss of speed (bench/replay.ts). */
+const YOUNG_GENERATION_MB = 8;
+/** Old generation: a base for code and buffers plus the muxer's per-frame records, which grow
+ * with the length of one file (~8 MB per hour at 15 fps; this allows 60 fps with headroom). */
+const OLD_GENERATION_BASE_MB = 96;
+const OLD_GENERATION_PER_HOUR_MB = 48;
+/** After an abort, how long the worker gets to clean up before it is terminated. */
+const ABORT_GRACE_MS = 5000;
+
+/** Heap limits of the replay worker for a range of this length. */
+export function replayWorkerLimits(from: Date, to: Date): ResourceLimits {
+  const hours = Math.max(0, to.getTime() - from.getTime()) / 3600_000;
+  return { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: Math.ceil(OLD_GENERATION_BASE_MB + hours * OLD_GENERATION_PER_HOUR_MB) };
 }
 
-export interface ReplayProgress {
-  bytes: number;
-  frames: number;
-  mediaTime: Date;
-}
+/** For specs only: see each worker as it starts, or override its heap limits. */
+export const replayWorkerTestHooks: { onWorker?(w: Worker): void; resourceLimits?: ResourceLimits } = {};
 
-export interface ReplayToFilesOptions {
-  url: string;
-  user?: string;
-  password?: string;
-  from: Date;
-  to: Date;
-  /** Where a finished file goes; called when the file is complete (end known). The `.part` name is
-   * derived from finalPath(start, to, codec) while writing. Folders are created as needed. */
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
-  /** true = ask the server for real-time pacing; default false (as fast as possible). */
-  rateControl?: boolean;
-  timeouts?: ReplayTimeouts;
-  signal?: AbortSignal;
-  onProgress?(p: ReplayProgress): void;
-  log?(message: string): void;
-}
-
-/** Rejection of replayToFiles: files finished before the failure are in `completed` (kept on disk). */
-export class ReplayToFilesError extends Error {
-  constructor(
-    message: string,
-    readonly completed: WrittenFile[],
-    readonly kind: RtspErrorKind | 'write',
-    override readonly cause?: unknown,
-  ) {
-    super(message);
-    this.name = 'ReplayToFilesError';
+export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
+  // Escape hatch for hosts without worker threads, and for running the TypeScript sources directly
+  // (there is no compiled replay-worker.js next to a .ts file).
+  // Loaded only then: the main thread need not hold the muxer's code.
+  if (process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts')) {
+    return (require('./replay-in-process') as typeof import('./replay-in-process')).replayInProcess(o);
   }
+  return replayInWorker(o);
 }
 
-interface OpenFile {
-  writer: SegmentWriter;
-  info: SegmentInfo;
-  start: Date;
-  firstRtp: number;
-  frames: number;
-  bytes: number;
-  openedAt: number;
-  lastDelta: number;
-  /** Media seconds covered so far: last frame's offset + its (expected) duration. */
-  mediaSec: number;
-}
+function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
+  const failure = (msg: string, completed: WrittenFile[], kind: ReplayToFilesError['kind'], cause?: unknown) =>
+    new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, cause);
+  if (o.signal?.aborted) return Promise.reject(failure('replay aborted', [], 'aborted', new RtspError('aborted', 'replay aborted')));
 
-const PROGRESS_EVERY_MS = 250;
-
-export async function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
-  const completed: WrittenFile[] = [];
-  let track: VideoTrack | undefined;
-  let file: OpenFile | undefined;
-  let held: ReplayFrame | undefined;
-  let total = { bytes: 0, frames: 0 };
-  let lastProgress = 0;
-  let wallMark = Date.now();
-  const clock = () => track?.clockRate ?? 90000;
-  const nominal = () => 1 / (track?.fps ?? 15);
-
-  const openFile = async (f: ReplayFrame): Promise<OpenFile> => {
-    if (!track) throw new Error('no track');
-    const info = segmentInfo(track, f.data);
-    const part = o.finalPath(f.ntpTime, o.to, track.codec) + '.part';
-    await mkdir(dirname(part), { recursive: true });
-    return { writer: openSegmentWriter(part, info), info, start: f.ntpTime, firstRtp: f.rtpTimestamp, frames: 0, bytes: 0, openedAt: wallMark, lastDelta: nominal(), mediaSec: 0 };
-  };
-
-  const write = async (cur: OpenFile, f: ReplayFrame, durationSec: number) => {
-    await cur.writer.add(f.data, f.keyframe, (f.rtpTimestamp - cur.firstRtp) / clock(), durationSec);
-    cur.frames++;
-    cur.bytes += f.data.length;
-  };
-
-  const closeFile = async () => {
-    const cur = file;
-    if (!cur) return;
-    if (held) {
-      await write(cur, held, cur.lastDelta);
-      held = undefined;
-    }
-    file = undefined;
-    if (cur.frames === 0) {
-      await cur.writer.abort();
-      return;
-    }
-    const durationSec = cur.mediaSec;
-    const end = new Date(cur.start.getTime() + Math.round(durationSec * 1000));
-    const path = o.finalPath(cur.start, end, cur.info.codec);
-    await mkdir(dirname(path), { recursive: true });
-    const bytes = await cur.writer.finish(path);
-    const now = Date.now();
-    const wall = Math.max(1, now - cur.openedAt) / 1000;
-    wallMark = now;
-    completed.push({ path, start: cur.start, end, durationSec, frames: cur.frames, bytes, codec: cur.info.codec, width: cur.info.width, height: cur.info.height, speedX: durationSec / wall });
-  };
-
-  const onFrame = async (f: ReplayFrame) => {
-    if (file && f.flags.discontinuity) await closeFile();
-    if (!file) {
-      if (!f.keyframe) return; // a file must start at a keyframe
-      file = await openFile(f);
-    }
-    const cur = file;
-    if (held) {
-      let delta = (f.rtpTimestamp - held.rtpTimestamp) / clock();
-      if (!(delta > 0 && delta < 5)) delta = cur.lastDelta; // broken timestamps: keep the rhythm
-      cur.lastDelta = delta;
-      await write(cur, held, delta);
-    }
-    held = f;
-    cur.mediaSec = (f.rtpTimestamp - cur.firstRtp) / clock() + cur.lastDelta;
-    total.bytes += f.data.length;
-    total.frames++;
-    const now = Date.now();
-    if (o.onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
-      lastProgress = now;
-      o.onProgress({ bytes: total.bytes, frames: total.frames, mediaTime: f.ntpTime });
-    }
-    if (f.flags.end) await closeFile(); // last frame before a gap
-  };
-
-  // The session may fail (abort, timeout) while a frame is still being written or a file opened:
-  // cleanup must wait for that frame, or a .part created just after the cleanup would stay behind.
-  let inflight: Promise<void> = Promise.resolve();
-  const trackedOnFrame = (f: ReplayFrame): Promise<void> => (inflight = onFrame(f));
-
-  try {
-    await replay({
+  return new Promise<WrittenFile[]>((resolve, reject) => {
+    const input: ReplayWorkerInput = {
       url: o.url,
       user: o.user,
       password: o.password,
@@ -168,64 +62,120 @@ export async function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFil
       to: o.to,
       rateControl: o.rateControl,
       timeouts: o.timeouts,
-      signal: o.signal,
-      log: o.log,
-      onTrack: (t) => {
-        track = t;
-      },
-      onFrame: trackedOnFrame,
-    });
-    await closeFile();
-    o.onProgress?.({ bytes: total.bytes, frames: total.frames, mediaTime: completed.length ? completed[completed.length - 1].end : o.from });
-    return completed;
-  } catch (e) {
-    await inflight.catch(() => undefined);
-    const cur = file;
-    file = undefined;
-    held = undefined;
-    if (cur) await cur.writer.abort();
-    total = { bytes: 0, frames: 0 };
-    const kind = e instanceof RtspError ? e.kind : 'write';
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, e);
-  }
-}
-
-/** Picture size, codec string and decoder config from the keyframe's in-band parameter sets,
- * else from the SDP. */
-function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
-  const sdpSets = sdpParameterSets(track);
-  let pic: PictureInfo | undefined;
-  let mpeg4Config: Uint8Array | undefined;
-  let description: Uint8Array | undefined;
-  if (track.codec === 'H264' || track.codec === 'H265') {
-    const h265 = track.codec === 'H265';
-    const typeOf = (n: Uint8Array) => (h265 ? (n[0] >> 1) & 0x3f : n[0] & 0x1f);
-    const inBand = splitLengthPrefixed(keyframe);
-    // One source for all sets, so SPS and PPS always belong together.
-    const sets = inBand.some((n) => typeOf(n) === (h265 ? 33 : 7)) ? inBand : sdpSets;
-    const ofType = (t: number) => sets.filter((n) => n.length > 0 && typeOf(n) === t);
-    const sps = ofType(h265 ? 33 : 7);
-    if (sps.length > 0) {
-      pic = h265 ? parseH265Sps(sps[0]) : parseH264Sps(sps[0]);
-      description = h265 ? hevcDecoderConfig(ofType(32), sps, ofType(34), pic) : avcDecoderConfig(sps, ofType(8), pic);
+      wantProgress: !!o.onProgress,
+      wantLog: !!o.log,
+    };
+    const limits = replayWorkerTestHooks.resourceLimits ?? replayWorkerLimits(o.from, o.to);
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_FILE, { workerData: input, resourceLimits: limits });
+    } catch (e) {
+      reject(failure(`cannot start the replay worker: ${e instanceof Error ? e.message : String(e)}`, [], 'write', e));
+      return;
     }
-  } else if (track.codec === 'MPEG4') {
-    const cfg = sdpSets[0];
-    mpeg4Config = cfg && cfg.length > 0 ? cfg : mpeg4HeadersOf(keyframe);
-    pic = parseMpeg4Vol(mpeg4Config.length ? mpeg4Config : keyframe);
-  }
-  const width = pic?.width ?? track.width;
-  const height = pic?.height ?? track.height;
-  if (!width || !height) throw new Error(`cannot tell the picture size of the ${track.codec} stream (no SPS/VOL in the stream or SDP)`);
-  if ((track.codec === 'H264' || track.codec === 'H265') && !description) throw new Error(`${track.codec} stream without an SPS (neither in-band nor in the SDP)`);
-  return { codec: track.codec, width, height, codecString: pic?.codecString ?? '', description, mpeg4Config };
+    replayWorkerTestHooks.onWorker?.(worker);
+
+    const completed: WrittenFile[] = [];
+    // Every path finalPath answered, as a .part: the worker writes `<finalPath(start, to)>.part`.
+    const parts = new Set<string>();
+    let outcome: { files: WrittenFile[] } | { error: ReplayToFilesError } | undefined;
+    let workerError: unknown;
+    let callerError: unknown; // a callback of ours threw: fail the replay, as in-process would
+    let forcedAbort = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+
+    const send = (m: MainToWorker) => worker.postMessage(m);
+    const abort = () => {
+      send({ type: 'abort' });
+      graceTimer ??= setTimeout(() => {
+        forcedAbort = true;
+        void worker.terminate();
+      }, ABORT_GRACE_MS);
+    };
+    const failFromCaller = (e: unknown) => {
+      callerError ??= e;
+      abort();
+    };
+    o.signal?.addEventListener('abort', abort, { once: true });
+
+    worker.on('message', (m: WorkerToMain) => {
+      try {
+        switch (m.type) {
+          case 'finalPath': {
+            let path: string;
+            try {
+              path = o.finalPath(m.start, m.end, m.codec);
+            } catch (e) {
+              send({ type: 'finalPath', id: m.id, error: e instanceof Error ? e.message : String(e) });
+              return;
+            }
+            parts.add(`${path}.part`);
+            send({ type: 'finalPath', id: m.id, path });
+            return;
+          }
+          case 'progress':
+            o.onProgress?.(m.progress);
+            return;
+          case 'log':
+            o.log?.(m.message);
+            return;
+          case 'file':
+            completed.push(m.file);
+            return;
+          case 'done':
+            outcome = callerError === undefined ? { files: m.files } : { error: failure(errorText(callerError), m.files, 'write', callerError) };
+            break;
+          case 'failed': {
+            outcome = {
+              error: callerError === undefined ? new ReplayToFilesError(m.message, m.completed, m.kind, rebuildCause(m.cause)) : failure(errorText(callerError), m.completed, 'write', callerError),
+            };
+            break;
+          }
+        }
+      } catch (e) {
+        failFromCaller(e);
+        return;
+      }
+      // The worker has cleaned up after itself; terminating frees its heap at once.
+      void worker.terminate();
+    });
+    worker.on('messageerror', (e) => {
+      workerError ??= e;
+      void worker.terminate();
+    });
+    worker.on('error', (e) => {
+      workerError ??= e;
+    });
+    worker.on('exit', (code) => {
+      if (graceTimer) clearTimeout(graceTimer);
+      o.signal?.removeEventListener('abort', abort);
+      if (outcome && 'files' in outcome) return resolve(outcome.files);
+      if (outcome) return reject(outcome.error);
+      // Died without a result (crash, out of memory, terminated): its .part file may be left.
+      const error = forcedAbort
+        ? failure('replay aborted (the replay worker did not stop in time)', completed, 'aborted', new RtspError('aborted', 'replay aborted'))
+        : failure(`replay worker ${deathReason(workerError, code, limits)}`, completed, 'write', workerError);
+      void Promise.all([...parts].map((p) => rm(p, { force: true }).catch(() => undefined))).then(() => reject(error));
+    });
+  });
 }
 
-/** MPEG-4 Visual: the VOS/VO/VOL headers in front of the first GOV/VOP of a keyframe. */
-function mpeg4HeadersOf(frame: Uint8Array): Uint8Array {
-  for (let i = 0; i + 3 < frame.length; i++) {
-    if (frame[i] === 0 && frame[i + 1] === 0 && frame[i + 2] === 1 && (frame[i + 3] === 0xb3 || frame[i + 3] === 0xb6)) return frame.subarray(0, i);
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function rebuildCause(c: WireCause | undefined): Error | undefined {
+  if (!c) return undefined;
+  if (c.rtspKind) return new RtspError(c.rtspKind, c.message, c.status);
+  const e = new Error(c.message);
+  e.name = c.name;
+  return e;
+}
+
+function deathReason(err: unknown, code: number, limits: ResourceLimits): string {
+  if (err && typeof err === 'object' && (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return `ran out of memory (heap limit ${limits.maxOldGenerationSizeMb ?? '?'} MB)`;
   }
-  return new Uint8Array(0);
+  if (err !== undefined) return `crashed: ${errorText(err)}`;
+  return `exited unexpectedly (exit code ${code})`;
 }

@@ -1,0 +1,198 @@
+// Replays one time range from an ONVIF replay URI into MP4 files, on the calling thread: frames
+// stream from the RTSP session into the muxer (the muxer's pace pauses the socket), each file goes
+// to `<final>.part`, then fsync + rename. A gap (E flag on the last frame before it, D flag after
+// it) ends the file; the next file starts at the next keyframe, so no file ever spans a gap.
+// replayToFiles runs this inside a worker thread (replay-worker.ts); tests may call it directly.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { replay, type ReplayFrame } from '../rtsp/replay-session';
+import { RtspError } from '../rtsp/errors';
+import type { VideoCodec, VideoTrack } from '../rtsp/sdp';
+import { sdpParameterSets } from '../rtsp/depacketize';
+import { maskUrl } from '../rtsp/url';
+import { splitLengthPrefixed } from './length-prefixed';
+import { avcDecoderConfig, hevcDecoderConfig } from './decoder-config';
+import { parseH264Sps, parseH265Sps, parseMpeg4Vol, type PictureInfo } from './codec-params';
+import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
+
+export interface ReplayInProcessOptions extends Omit<ReplayToFilesOptions, 'finalPath'> {
+  /** As in ReplayToFilesOptions; may answer asynchronously (the worker asks the main thread). */
+  finalPath(start: Date, end: Date, codec: VideoCodec): string | Promise<string>;
+  /** Each file as soon as it is finished (before the whole range is done). */
+  onFileWritten?(f: WrittenFile): void;
+}
+
+interface OpenFile {
+  writer: SegmentWriter;
+  info: SegmentInfo;
+  start: Date;
+  firstRtp: number;
+  frames: number;
+  bytes: number;
+  openedAt: number;
+  lastDelta: number;
+  /** Media seconds covered so far: last frame's offset + its (expected) duration. */
+  mediaSec: number;
+}
+
+const PROGRESS_EVERY_MS = 250;
+
+export async function replayInProcess(o: ReplayInProcessOptions): Promise<WrittenFile[]> {
+  const completed: WrittenFile[] = [];
+  let track: VideoTrack | undefined;
+  let file: OpenFile | undefined;
+  let held: ReplayFrame | undefined;
+  let total = { bytes: 0, frames: 0 };
+  let lastProgress = 0;
+  let wallMark = Date.now();
+  const clock = () => track?.clockRate ?? 90000;
+  const nominal = () => 1 / (track?.fps ?? 15);
+
+  const openFile = async (f: ReplayFrame): Promise<OpenFile> => {
+    if (!track) throw new Error('no track');
+    const info = segmentInfo(track, f.data);
+    const part = (await o.finalPath(f.ntpTime, o.to, track.codec)) + '.part';
+    await mkdir(dirname(part), { recursive: true });
+    return { writer: openSegmentWriter(part, info), info, start: f.ntpTime, firstRtp: f.rtpTimestamp, frames: 0, bytes: 0, openedAt: wallMark, lastDelta: nominal(), mediaSec: 0 };
+  };
+
+  const write = async (cur: OpenFile, f: ReplayFrame, durationSec: number) => {
+    await cur.writer.add(f.data, f.keyframe, (f.rtpTimestamp - cur.firstRtp) / clock(), durationSec);
+    cur.frames++;
+    cur.bytes += f.data.length;
+  };
+
+  const closeFile = async () => {
+    const cur = file;
+    if (!cur) return;
+    if (held) {
+      await write(cur, held, cur.lastDelta);
+      held = undefined;
+    }
+    file = undefined;
+    if (cur.frames === 0) {
+      await cur.writer.abort();
+      return;
+    }
+    const durationSec = cur.mediaSec;
+    const end = new Date(cur.start.getTime() + Math.round(durationSec * 1000));
+    let path: string;
+    let bytes: number;
+    try {
+      path = await o.finalPath(cur.start, end, cur.info.codec);
+      await mkdir(dirname(path), { recursive: true });
+      bytes = await cur.writer.finish(path);
+    } catch (e) {
+      // `file` is already cleared, so the failure path below would not see this .part: drop it here.
+      await cur.writer.abort();
+      throw e;
+    }
+    const now = Date.now();
+    const wall = Math.max(1, now - cur.openedAt) / 1000;
+    wallMark = now;
+    const written: WrittenFile = { path, start: cur.start, end, durationSec, frames: cur.frames, bytes, codec: cur.info.codec, width: cur.info.width, height: cur.info.height, speedX: durationSec / wall };
+    completed.push(written);
+    o.onFileWritten?.(written);
+  };
+
+  const onFrame = async (f: ReplayFrame) => {
+    if (file && f.flags.discontinuity) await closeFile();
+    if (!file) {
+      if (!f.keyframe) return; // a file must start at a keyframe
+      file = await openFile(f);
+    }
+    const cur = file;
+    if (held) {
+      let delta = (f.rtpTimestamp - held.rtpTimestamp) / clock();
+      if (!(delta > 0 && delta < 5)) delta = cur.lastDelta; // broken timestamps: keep the rhythm
+      cur.lastDelta = delta;
+      await write(cur, held, delta);
+    }
+    held = f;
+    cur.mediaSec = (f.rtpTimestamp - cur.firstRtp) / clock() + cur.lastDelta;
+    total.bytes += f.data.length;
+    total.frames++;
+    const now = Date.now();
+    if (o.onProgress && now - lastProgress >= PROGRESS_EVERY_MS) {
+      lastProgress = now;
+      o.onProgress({ bytes: total.bytes, frames: total.frames, mediaTime: f.ntpTime });
+    }
+    if (f.flags.end) await closeFile(); // last frame before a gap
+  };
+
+  // The session may fail (abort, timeout) while a frame is still being written or a file opened:
+  // cleanup must wait for that frame, or a .part created just after the cleanup would stay behind.
+  let inflight: Promise<void> = Promise.resolve();
+  const trackedOnFrame = (f: ReplayFrame): Promise<void> => (inflight = onFrame(f));
+
+  try {
+    await replay({
+      url: o.url,
+      user: o.user,
+      password: o.password,
+      from: o.from,
+      to: o.to,
+      rateControl: o.rateControl,
+      timeouts: o.timeouts,
+      signal: o.signal,
+      log: o.log,
+      onTrack: (t) => {
+        track = t;
+      },
+      onFrame: trackedOnFrame,
+    });
+    await closeFile();
+    o.onProgress?.({ bytes: total.bytes, frames: total.frames, mediaTime: completed.length ? completed[completed.length - 1].end : o.from });
+    return completed;
+  } catch (e) {
+    await inflight.catch(() => undefined);
+    const cur = file;
+    file = undefined;
+    held = undefined;
+    if (cur) await cur.writer.abort();
+    total = { bytes: 0, frames: 0 };
+    const kind = e instanceof RtspError ? e.kind : 'write';
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, e);
+  }
+}
+
+/** Picture size, codec string and decoder config from the keyframe's in-band parameter sets,
+ * else from the SDP. */
+function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
+  const sdpSets = sdpParameterSets(track);
+  let pic: PictureInfo | undefined;
+  let mpeg4Config: Uint8Array | undefined;
+  let description: Uint8Array | undefined;
+  if (track.codec === 'H264' || track.codec === 'H265') {
+    const h265 = track.codec === 'H265';
+    const typeOf = (n: Uint8Array) => (h265 ? (n[0] >> 1) & 0x3f : n[0] & 0x1f);
+    const inBand = splitLengthPrefixed(keyframe);
+    // One source for all sets, so SPS and PPS always belong together.
+    const sets = inBand.some((n) => typeOf(n) === (h265 ? 33 : 7)) ? inBand : sdpSets;
+    const ofType = (t: number) => sets.filter((n) => n.length > 0 && typeOf(n) === t);
+    const sps = ofType(h265 ? 33 : 7);
+    if (sps.length > 0) {
+      pic = h265 ? parseH265Sps(sps[0]) : parseH264Sps(sps[0]);
+      description = h265 ? hevcDecoderConfig(ofType(32), sps, ofType(34), pic) : avcDecoderConfig(sps, ofType(8), pic);
+    }
+  } else if (track.codec === 'MPEG4') {
+    const cfg = sdpSets[0];
+    mpeg4Config = cfg && cfg.length > 0 ? cfg : mpeg4HeadersOf(keyframe);
+    pic = parseMpeg4Vol(mpeg4Config.length ? mpeg4Config : keyframe);
+  }
+  const width = pic?.width ?? track.width;
+  const height = pic?.height ?? track.height;
+  if (!width || !height) throw new Error(`cannot tell the picture size of the ${track.codec} stream (no SPS/VOL in the stream or SDP)`);
+  if ((track.codec === 'H264' || track.codec === 'H265') && !description) throw new Error(`${track.codec} stream without an SPS (neither in-band nor in the SDP)`);
+  return { codec: track.codec, width, height, codecString: pic?.codecString ?? '', description, mpeg4Config };
+}
+
+/** MPEG-4 Visual: the VOS/VO/VOL headers in front of the first GOV/VOP of a keyframe. */
+function mpeg4HeadersOf(frame: Uint8Array): Uint8Array {
+  for (let i = 0; i + 3 < frame.length; i++) {
+    if (frame[i] === 0 && frame[i + 1] === 0 && frame[i + 2] === 1 && (frame[i + 3] === 0xb3 || frame[i + 3] === 0xb6)) return frame.subarray(0, i);
+  }
+  return new Uint8Array(0);
+}

@@ -1,0 +1,59 @@
+// Public types of replayToFiles, in their own module so the worker-side implementation and the
+// main-thread proxy share them without importing each other.
+import type { ReplayTimeouts } from '../rtsp/replay-session';
+import type { RtspErrorKind } from '../rtsp/errors';
+import type { VideoCodec } from '../rtsp/sdp';
+
+export interface WrittenFile {
+  path: string;
+  /** Time of the first frame. */
+  start: Date;
+  /** End of the last frame (start + durationSec). */
+  end: Date;
+  durationSec: number;
+  frames: number;
+  bytes: number;
+  codec: VideoCodec;
+  width: number;
+  height: number;
+  /** Media seconds per wall-clock second while this file was written. */
+  speedX: number;
+}
+
+export interface ReplayProgress {
+  bytes: number;
+  frames: number;
+  mediaTime: Date;
+}
+
+export interface ReplayToFilesOptions {
+  url: string;
+  user?: string;
+  password?: string;
+  from: Date;
+  to: Date;
+  /** Where a finished file goes; called when the file is complete (end known). The `.part` name is
+   * derived from finalPath(start, to, codec) while writing. Folders are created as needed. */
+  finalPath(start: Date, end: Date, codec: VideoCodec): string;
+  /** true = ask the server for real-time pacing; default false (as fast as possible). */
+  rateControl?: boolean;
+  timeouts?: ReplayTimeouts;
+  signal?: AbortSignal;
+  onProgress?(p: ReplayProgress): void;
+  log?(message: string): void;
+}
+
+export type ReplayErrorKind = RtspErrorKind | 'write';
+
+/** Rejection of replayToFiles: files finished before the failure are in `completed` (kept on disk). */
+export class ReplayToFilesError extends Error {
+  constructor(
+    message: string,
+    readonly completed: WrittenFile[],
+    readonly kind: ReplayErrorKind,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'ReplayToFilesError';
+  }
+}
