@@ -40,11 +40,15 @@ async function fsyncAndRename(part: string, final: string): Promise<number> {
   }
 }
 
+const TRIM_EVERY_FRAMES = 64;
+
 class MediabunnyWriter implements SegmentWriter {
   private readonly output: Output;
   private readonly source: EncodedVideoPacketSource;
   private started: Promise<void>;
   private first = true;
+  private added = 0;
+  private trimmedChunks = 0;
 
   constructor(
     private readonly partPath: string,
@@ -68,6 +72,31 @@ class MediabunnyWriter implements SegmentWriter {
     } else {
       await this.source.add(packet);
     }
+    if (++this.added % TRIM_EVERY_FRAMES === 0) this.trimWrittenFragments();
+  }
+
+  /** mediabunny keeps every written fragment's sample records (~150 B per frame, ~8 MB per hour)
+   * until finalize, yet its fragmented finalize (the mfra index) reads only each fragment's first
+   * sample. Dropping the rest keeps the muxer's memory flat whatever the file's length. This
+   * reaches into mediabunny internals: if their shape differs, it does nothing. */
+  private trimWrittenFragments(): void {
+    const chunks = this.writtenFragments();
+    if (!chunks) return;
+    for (; this.trimmedChunks < chunks.length; this.trimmedChunks++) {
+      const samples = chunks[this.trimmedChunks]?.samples;
+      if (Array.isArray(samples) && samples.length > 1) samples.length = 1;
+    }
+  }
+
+  private writtenFragments(): Array<{ samples?: unknown[] }> | undefined {
+    const muxer = (this.output as unknown as { _muxer?: { trackDatas?: Array<{ finalizedChunks?: Array<{ samples?: unknown[] }> }> } })._muxer;
+    const chunks = muxer?.trackDatas?.[0]?.finalizedChunks;
+    return Array.isArray(chunks) ? chunks : undefined;
+  }
+
+  /** Sample records the muxer still holds for written fragments (undefined: internals unknown). */
+  retainedSampleRecords(): number | undefined {
+    return this.writtenFragments()?.reduce((n, c) => n + (Array.isArray(c.samples) ? c.samples.length : 0), 0);
   }
 
   async finish(finalPath: string): Promise<number> {
@@ -106,6 +135,12 @@ class Mpeg4Writer implements SegmentWriter {
     await this.w.close().catch(() => undefined);
     await rm(this.partPath, { force: true });
   }
+}
+
+/** For specs: how many per-frame records the H.264/H.265 muxer still holds for fragments already
+ * on disk (stays about one per fragment while the trimming works). */
+export function retainedSampleRecords(w: SegmentWriter): number | undefined {
+  return w instanceof MediabunnyWriter ? w.retainedSampleRecords() : undefined;
 }
 
 /** Opens a writer on `partPath` (the caller names it `<final>.part`). */
