@@ -1,9 +1,12 @@
 // `npm run bench`: every benchmark, one after the other, figures on stdout.
 import { runReplayBench } from './replay';
+import { benchDiscovery } from './discovery';
 
 const FLAT_MARGIN_MB = 10;
 
 async function main(): Promise<void> {
+  const d = await benchDiscovery();
+  process.stdout.write(`discovery: probed ${d.targets} loopback targets, found ${d.found} devices with cameras in ${d.ms.toFixed(0)} ms (target < 2000 ms: ${d.ms < 2000 && d.found === 3 ? 'met' : 'NOT met'})\n`);
   const replay = await runReplayBench([10, 60]);
   const fast = replay.every((r) => r.speedX >= 300);
   const lean = replay.every((r) => r.peakRssMB < 150);
