@@ -31,6 +31,8 @@ export async function probeClock(url: string, timeoutMs: number, signal?: AbortS
   if (parts.some((p) => p === undefined)) return { clockOffsetMs: 0 }; // some devices send local time only; assume in sync
   const [Y, M, D, h, m, s] = parts as number[];
   const device = Date.UTC(Y, M - 1, D, h, m, s);
+  // An absurd date (year 999999999) gives NaN, which would break every WS-Security timestamp.
+  if (!Number.isFinite(device)) return { clockOffsetMs: 0 };
   // Whole seconds on the wire: compare with the midpoint of the round trip.
   return { clockOffsetMs: device - Math.round((before + after) / 2) };
 }

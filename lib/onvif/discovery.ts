@@ -23,6 +23,11 @@ export interface DiscoverOptions {
   concurrency?: number;
   /** List cameras and profiles (default true). */
   details?: boolean;
+  /**
+   * Budget for listing one device (all its calls together), so a device that stalls on every
+   * call cannot hold discover() up call after call. Default max(2 × timeoutMs, 10 s).
+   */
+  detailsTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -59,7 +64,7 @@ async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal): 
   }
 }
 
-async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials | undefined, timeoutMs: number, signal?: AbortSignal): Promise<DiscoveredDevice> {
+async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials | undefined, callTimeoutMs: number, budgetMs: number, signal?: AbortSignal): Promise<DiscoveredDevice> {
   const dev: DiscoveredDevice = {
     urn: c.urn,
     host: c.host,
@@ -71,7 +76,14 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
     clockOffsetMs,
     cameras: [],
   };
-  const ctx: CallCtx = { credentials: creds, clockOffsetMs, timeoutMs, signal };
+  const budget = new AbortController();
+  const budgetTimer = setTimeout(() => budget.abort(), budgetMs);
+  const ctx: CallCtx = {
+    credentials: creds,
+    clockOffsetMs,
+    timeoutMs: Math.min(callTimeoutMs, budgetMs),
+    signal: signal ? AbortSignal.any([signal, budget.signal]) : budget.signal,
+  };
   try {
     if (!dev.scopes) dev.scopes = await getScopes(c.xaddr, ctx).catch((e: unknown) => {
       if (e instanceof OnvifError && (e.code === 'auth' || e.code === 'clock-skew')) throw e;
@@ -83,7 +95,12 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
     dev.services = await getServices(c.xaddr, ctx);
     dev.cameras = await getCameras(dev.services, ctx, dev.name);
   } catch (e) {
-    const err = e instanceof OnvifError ? e : new OnvifError('protocol', errorMessage(e));
+    const err =
+      budget.signal.aborted && !signal?.aborted
+        ? new OnvifError('timeout', `${c.host}:${c.port}: listing the device's cameras did not finish within ${budgetMs} ms`)
+        : e instanceof OnvifError
+          ? e
+          : new OnvifError('protocol', errorMessage(e));
     dev.errorCode = err.code;
     dev.error =
       err.code === 'auth' && !creds
@@ -91,6 +108,8 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
         : err.code === 'clock-skew'
           ? `${err.message} (device clock is ${Math.round(clockOffsetMs / 1000)} s off ours)`
           : err.message;
+  } finally {
+    clearTimeout(budgetTimer);
   }
   return dev;
 }
@@ -142,7 +161,7 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     if (o.details === false) {
       return { urn: c.urn, host: c.host, port: c.port, xaddr: c.xaddr, via: c.via, onvif: true, scopes: c.scopes, name: scopeValue(c.scopes, 'name'), clockOffsetMs: offset, cameras: [] } satisfies DiscoveredDevice;
     }
-    return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.signal);
+    return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.detailsTimeoutMs ?? Math.max(2 * timeoutMs, 10_000), o.signal);
   });
   results.push(...described);
   const ipKey = (h: string) => h.split('.').map((p) => p.padStart(3, '0')).join('.');

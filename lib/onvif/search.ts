@@ -11,7 +11,13 @@ export interface SearchCtx {
   clockOffsetMs: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** How long one search may stay unfinished (polls included). Default max(3 × timeoutMs, 30 s). */
+  searchTimeoutMs?: number;
 }
+
+// A device that answers "Searching" at once, without results, is polled no faster than this
+// (WaitTime asks it to hold the reply; some ignore that and would be hammered).
+const EMPTY_POLL_DELAY_MS = 200;
 
 export interface TrackInfo {
   token: string;
@@ -83,19 +89,24 @@ async function drainSearch<T>(
   pick: (resultList: XmlValue) => T[],
 ): Promise<T[]> {
   const out: T[] = [];
-  const deadline = Date.now() + Math.max(c.timeoutMs * 3, 30_000);
+  const budgetMs = c.searchTimeoutMs ?? Math.max(c.timeoutMs * 3, 30_000);
+  const deadline = Date.now() + budgetMs;
   try {
     for (;;) {
+      const polledAt = Date.now();
       const body =
         `<tse:${op}><tse:SearchToken>${escapeXml(token)}</tse:SearchToken><tse:MinResults>1</tse:MinResults>` +
         `<tse:MaxResults>100</tse:MaxResults><tse:WaitTime>PT1S</tse:WaitTime></tse:${op}>`;
       const list = path(await call(url, body, c), `${op}Response`, 'ResultList');
-      out.push(...pick(list));
+      const page = pick(list);
+      out.push(...page);
       const state = text(child(list, 'SearchState'));
       if (state === 'Completed') return out;
       if (state === undefined) throw new OnvifError('protocol', `${op}: reply without SearchState`);
-      if (Date.now() > deadline) throw new OnvifError('timeout', `${op}: search did not complete in time (state ${state})`);
+      if (Date.now() > deadline) throw new OnvifError('timeout', `${op}: search still "${state}" after ${budgetMs} ms; gave up`);
       if (c.signal?.aborted) throw new OnvifError('timeout', `${op}: aborted`);
+      const early = EMPTY_POLL_DELAY_MS - (Date.now() - polledAt);
+      if (page.length === 0 && early > 0) await new Promise((r) => setTimeout(r, Math.min(early, Math.max(0, deadline - Date.now()))));
     }
   } finally {
     await call(url, `<tse:EndSearch><tse:SearchToken>${escapeXml(token)}</tse:SearchToken></tse:EndSearch>`, c).catch(() => undefined);

@@ -82,23 +82,30 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       agent: false,
     });
     let connected = false;
+    let responded = false;
     req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     const timer = setTimeout(() => {
       req.destroy();
       // Something accepted the connection but never spoke HTTP: a vendor SDK port, not ONVIF.
+      // Headers that arrived say it is HTTP, only stuck: that is a timeout.
       finish(
-        connected
-          ? new OnvifError('not-onvif', `${where}: accepted the connection but sent no HTTP reply within ${timeoutMs} ms (not an ONVIF service)`)
-          : new OnvifError('timeout', `${where}: no answer within ${timeoutMs} ms`),
+        responded
+          ? new OnvifError('timeout', `${where}: the reply did not complete within ${timeoutMs} ms`)
+          : connected
+            ? new OnvifError('not-onvif', `${where}: accepted the connection but sent no HTTP reply within ${timeoutMs} ms (not an ONVIF service)`)
+            : new OnvifError('timeout', `${where}: no answer within ${timeoutMs} ms`),
       );
     }, timeoutMs);
     const onAbort = () => {
       req.destroy();
       finish(new OnvifError('timeout', `${where}: aborted`));
     };
+    // An already-aborted signal never fires 'abort': check it now (e.g. a spent discovery budget).
+    if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err: NodeJS.ErrnoException) => finish(fromSocketError(err, where)));
+    req.on('error', (err: NodeJS.ErrnoException) => finish(responded ? cutReply(where) : fromSocketError(err, where)));
     req.on('response', (res) => {
+      responded = true;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -110,12 +117,15 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
         }
         chunks.push(c);
       });
-      res.on('error', (err: NodeJS.ErrnoException) => finish(fromSocketError(err, where)));
+      // After the status line it is HTTP; a reset now is a cut reply, not a non-ONVIF port.
+      res.on('error', () => finish(cutReply(where)));
       res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.end(payload);
   });
 }
+
+const cutReply = (where: string) => new OnvifError('protocol', `${where}: the device closed the connection in the middle of the reply`);
 
 /** The URL without user info, for messages. */
 export function safeUrl(url: string): string {
