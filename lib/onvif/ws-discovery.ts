@@ -10,6 +10,8 @@ import { parseXml, child, path, text, all } from './xml';
 
 export const WSD_MULTICAST = '239.255.255.250';
 export const WSD_PORT = 3702;
+/** Distinct endpoints kept per discovery: a flood of made-up replies must not grow memory. */
+export const MAX_PROBE_MATCHES = 1024;
 
 export type ProbeTarget =
   | { kind: 'multicast'; interfaceAddress: string }
@@ -111,6 +113,7 @@ export async function wsDiscover(o: WsDiscoveryOptions): Promise<ProbeMatch[]> {
   const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     for (const m of parseProbeMatches(msg.toString('utf8'), ids, rinfo.address)) {
       const prev = found.get(m.urn);
+      if (!prev && found.size >= MAX_PROBE_MATCHES) continue;
       // Several interfaces may see the same device: keep the newest metadata.
       if (!prev || (m.metadataVersion ?? 0) > (prev.metadataVersion ?? 0)) found.set(m.urn, m);
     }

@@ -17,6 +17,10 @@ const TO_ANONYMOUS = `${NS_WSA}/role/anonymous`;
 const DEVICE_TYPES = 'dn:NetworkVideoTransmitter tds:Device';
 /** Local names of the types we answer to (any prefix). */
 const KNOWN_TYPES = new Set(['NetworkVideoTransmitter', 'Device']);
+/** Retransmitted probes (same MessageID) are answered once (SOAP-over-UDP duplicate detection). */
+const REMEMBERED_PROBES = 512;
+/** Answers per second at most: a probe flood must not turn the responder into an amplifier. */
+const MAX_ANSWERS_PER_SECOND = 100;
 
 export interface DiscoverableDevice {
   urn: string;
@@ -137,12 +141,27 @@ export async function startWsDiscoveryResponder(o: WsDiscoveryResponderOptions):
   const instanceId = Math.floor(Date.now() / 1000);
   let messageNumber = 0;
   let closed = false;
+  const seen = new Set<string>();
+  let windowStart = 0;
+  let answersInWindow = 0;
+  const allowAnswer = (): boolean => {
+    const now = Date.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      answersInWindow = 0;
+    }
+    return ++answersInWindow <= MAX_ANSWERS_PER_SECOND;
+  };
 
   socket.on('error', (err) => o.log?.(`ws-discovery: socket error: ${err.message}`));
   socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => {
     const probe = parseProbe(buf.toString('utf8'));
     if (!probe) return; // junk, our own announcements, or other WS-Discovery actions
     if (!typesMatch(probe.types)) return;
+    if (seen.has(probe.messageId)) return;
+    seen.add(probe.messageId);
+    if (seen.size > REMEMBERED_PROBES) seen.delete(seen.values().next().value as string);
+    if (!allowAnswer()) return;
     const devices = o.devices().filter((d) => scopesMatch(probe.scopes, d.scopes));
     if (devices.length === 0) return;
     const groups = o.replyPerDevice ? devices.map((d) => [d]) : [devices];
