@@ -90,7 +90,13 @@ interface FrameInProgress {
   ts: number;
   onvif?: ReturnType<typeof parseRtp>['onvif'];
   damaged: boolean;
+  /** Payload bytes handed to the depacketizer so far. */
+  bytes: number;
 }
+
+// One frame larger than this is dropped instead of collected: a server that never ends a frame
+// (no marker, same timestamp) must not grow memory without bound. 4K intra frames stay far below.
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 class ReplaySession {
   private readonly url: string;
@@ -169,9 +175,15 @@ class ReplaySession {
     await this.connect();
     const describe = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp', Require: 'onvif-replay' });
     const base = describe.headers.get('content-base') ?? describe.headers.get('content-location') ?? this.url;
-    const track = parseSdp(describe.body.toString('utf8'), base);
+    let track: VideoTrack;
+    try {
+      track = parseSdp(describe.body.toString('utf8'), base);
+      this.depack = createDepacketizer(track);
+    } catch (e) {
+      // The server's SDP is the problem: say so with the kind callers sort errors by.
+      throw new RtspError('protocol', `DESCRIBE ${maskUrl(this.url)}: unusable SDP: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.track = track;
-    this.depack = createDepacketizer(track);
     await this.o.onTrack?.(track);
     if (this.settled) return;
     const setup = await this.request('SETUP', track.controlUrl, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1', Require: 'onvif-replay' });
@@ -336,13 +348,18 @@ class ReplaySession {
       this.needKey = true;
       if (this.cur && this.cur.ts !== pkt.timestamp) {
         this.completeFrame();
-        this.cur = { ts: pkt.timestamp, onvif: pkt.onvif, damaged: true };
+        this.cur = { ts: pkt.timestamp, onvif: pkt.onvif, damaged: true, bytes: 0 };
       }
     }
     this.expectedSeq = (pkt.seq + 1) & 0xffff;
     if (this.cur && this.cur.ts !== pkt.timestamp) this.completeFrame(); // marker lost or absent
-    if (!this.cur) this.cur = { ts: pkt.timestamp, onvif: pkt.onvif, damaged: false };
+    if (!this.cur) this.cur = { ts: pkt.timestamp, onvif: pkt.onvif, damaged: false, bytes: 0 };
     this.cur.onvif ??= pkt.onvif;
+    this.cur.bytes += pkt.payload.length;
+    if (!this.cur.damaged && this.cur.bytes > MAX_FRAME_BYTES) {
+      this.cur.damaged = true;
+      this.depack.reset(); // frees what was collected; the rest of this frame is ignored
+    }
     if (!this.cur.damaged) {
       try {
         this.depack.push(pkt.payload);

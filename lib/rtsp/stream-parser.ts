@@ -1,6 +1,9 @@
 // One parser for everything a server sends on an RTSP-over-TCP connection: RTSP responses (and
 // server requests) and `$`-framed interleaved RTP/RTCP (RFC 2326 §10.12), in any order and split
 // at any byte. Bytes that fit neither are skipped up to the next plausible frame start.
+// A head longer than MAX_HEAD or a Content-Length that is not a plain number up to MAX_BODY throws
+// an RtspError ('protocol'): nothing a real server sends, and buffering it would be unbounded.
+import { RtspError } from './errors';
 
 export interface RtspMessage {
   /** Status code of a response; 0 for a request sent by the server. */
@@ -17,7 +20,9 @@ export interface StreamParserHandlers {
   data(channel: number, payload: Buffer): void;
 }
 
-const MAX_HEAD = 64 * 1024;
+export const MAX_HEAD = 64 * 1024;
+/** Largest message body (SDP, GET_PARAMETER replies are a few KB). */
+export const MAX_BODY = 1024 * 1024;
 
 export class RtspStreamParser {
   private pending: Buffer | null = null;
@@ -64,10 +69,10 @@ export class RtspStreamParser {
           continue;
         }
         const end = buf.indexOf('\r\n\r\n', off, 'latin1');
-        if (end < 0) {
-          if (n - off > MAX_HEAD) off = this.resync(buf, off + 1);
-          else break;
-          continue;
+        if (end < 0 || end - off > MAX_HEAD) {
+          // Skipping one byte and searching again would be quadratic; a head this long is hostile.
+          if (n - off > MAX_HEAD) throw new RtspError('protocol', `RTSP header from the server is larger than ${MAX_HEAD} bytes (no end of header)`);
+          break;
         }
         const head = buf.subarray(off, end).toString('latin1');
         const lines = head.split('\r\n');
@@ -81,7 +86,12 @@ export class RtspStreamParser {
           const prev = headers.get(k);
           headers.set(k, prev === undefined ? v : prev + '\n' + v);
         }
-        const bodyLen = Number(headers.get('content-length') ?? 0) || 0;
+        const cl = headers.get('content-length');
+        // Only digits: "-40" would move the read position backwards and parse the same head forever.
+        if (cl !== undefined && (!/^\d+$/.test(cl) || Number(cl) > MAX_BODY)) {
+          throw new RtspError('protocol', `RTSP message from the server with Content-Length ${cl.slice(0, 20)} (expected 0-${MAX_BODY})`);
+        }
+        const bodyLen = cl === undefined ? 0 : Number(cl);
         if (n - (end + 4) < bodyLen) break;
         const body = Buffer.from(buf.subarray(end + 4, end + 4 + bodyLen));
         off = end + 4 + bodyLen;
