@@ -43,6 +43,9 @@ export interface RtspServerHandle {
 const NTP_EPOCH_OFFSET_S = 2208988800;
 const REALM = 'VTrack Simulator';
 const SEND_QUEUE = 1024 * 1024;
+/** Request head and body limits: a client that sends more is cut off, not buffered. */
+const MAX_HEAD = 64 * 1024;
+const MAX_BODY = 64 * 1024;
 
 interface PlannedFrame {
   timeMs: number;
@@ -131,6 +134,7 @@ class Connection {
   }
 
   private onData(d: Buffer): void {
+    if (this.isClosed) return;
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     for (;;) {
       if (this.buf.length === 0) return;
@@ -143,8 +147,8 @@ class Connection {
         continue;
       }
       const end = this.buf.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (this.buf.length > 65536) this.sock.destroy();
+      if (end < 0 || end > MAX_HEAD) {
+        if (this.buf.length > MAX_HEAD) this.sock.destroy();
         return;
       }
       const head = this.buf.subarray(0, end).toString('latin1');
@@ -154,13 +158,36 @@ class Connection {
         const c = line.indexOf(':');
         if (c > 0) headers.set(line.slice(0, c).trim().toLowerCase(), line.slice(c + 1).trim());
       }
-      const bodyLen = Number(headers.get('content-length') ?? 0);
+      const cl = headers.get('content-length') ?? '0';
+      // Digits only: NaN or a negative length would re-read the same request forever.
+      if (!/^\d+$/.test(cl) || Number(cl) > MAX_BODY) {
+        this.badRequest(headers, `Content-Length ${cl.slice(0, 20)} is not 0-${MAX_BODY}`);
+        return;
+      }
+      const bodyLen = Number(cl);
       if (this.buf.length < end + 4 + bodyLen) return;
       this.buf = this.buf.subarray(end + 4 + bodyLen);
-      const [method, url] = lines[0].split(' ');
+      const m = /^([A-Z_]+) (\S+) RTSP\/1\.0$/.exec(lines[0]);
+      if (!m) return this.badRequest(headers, 'malformed request line');
+      if (!/^\d{1,9}$/.test(headers.get('cseq') ?? '')) return this.badRequest(headers, 'missing or malformed CSeq');
       this.lastRequest = Date.now();
-      this.handle({ method, url, headers });
+      this.handle({ method: m[1], url: m[2], headers });
+      if (this.isClosed) return;
     }
+    // A client that pipelines requests but never reads the replies: stop reading until it does.
+    if (this.sock.writableLength > SEND_QUEUE && !this.sock.isPaused()) {
+      this.sock.pause();
+      this.sock.once('drain', () => this.sock.resume());
+    }
+  }
+
+  /** 400 and close: after a malformed request the byte stream cannot be trusted to resync. */
+  private badRequest(headers: Map<string, string>, why: string): void {
+    const cseq = /^\d{1,9}$/.test(headers.get('cseq') ?? '') ? (headers.get('cseq') as string) : '0';
+    this.buf = Buffer.alloc(0);
+    if (!this.isClosed) this.sock.end(`RTSP/1.0 400 Bad Request\r\nCSeq: ${cseq}\r\nServer: VTrack Simulator\r\nX-Reason: ${why}\r\nConnection: close\r\n\r\n`);
+    this.isClosed = true;
+    this.session?.stop?.();
   }
 
   private reply(req: Request, status: string, headers: Record<string, string | number> = {}, body = ''): void {
@@ -335,6 +362,7 @@ class Connection {
       });
     const clip = this.clips[s.cam];
     const payloads = clipPayloads(clip);
+    const pt = payloadTypeOf(clip);
     const plan = s.plan;
     if (!plan) return;
     const wallStart = Date.now();
@@ -357,7 +385,7 @@ class Connection {
         if (stopped || this.isClosed) return;
       }
       const ts = (tsBase + Math.round((f.timeMs - mediaStart) * 90)) >>> 0;
-      const buf = buildFrame(payloads[f.clipIndex], s, ts, s.replay ? f : undefined);
+      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay ? f : undefined);
       sent++;
       this.sock.write(buf);
       // Backpressure with a bounded queue: up to SEND_QUEUE bytes wait in the socket, then we wait
@@ -384,8 +412,13 @@ function pathOf(url: string): string {
   return (m ? m[1] ?? '/' : url).replace(/\/+$/, '');
 }
 
+/** JPEG has the static payload type 26 (RFC 3551); the others a dynamic one. */
+function payloadTypeOf(clip: Clip): number {
+  return clip.codec === 'JPEG' ? 26 : 96;
+}
+
 /** One frame as interleaved RTP packets in a single buffer (one socket write per frame). */
-function buildFrame(payloads: Buffer[], s: Session, ts: number, onvif?: PlannedFrame): Buffer {
+function buildFrame(payloads: Buffer[], s: Session, ts: number, pt: number, onvif?: PlannedFrame): Buffer {
   let total = 0;
   for (const p of payloads) total += 4 + 12 + p.length;
   if (onvif) total += 16;
@@ -399,7 +432,7 @@ function buildFrame(payloads: Buffer[], s: Session, ts: number, onvif?: PlannedF
     out[o + 1] = s.channel;
     out.writeUInt16BE(rtpLen, o + 2);
     out[o + 4] = ext ? 0x90 : 0x80;
-    out[o + 5] = (i === payloads.length - 1 ? 0x80 : 0) | 96;
+    out[o + 5] = (i === payloads.length - 1 ? 0x80 : 0) | pt;
     out.writeUInt16BE(s.seq, o + 6);
     s.seq = (s.seq + 1) & 0xffff;
     out.writeUInt32BE(ts, o + 8);
@@ -489,7 +522,7 @@ function sdpFor(cam: SimCameraSpec, clip: Clip, replay: boolean, now: Date): str
     const tl = new RecordingTimeline(cam.recording, () => now);
     lines.push(`a=range:clock=${formatClock(tl.dataFrom())}-${formatClock(recordedUntil(tl, now))}`);
   }
-  lines.push('m=video 0 RTP/AVP 96', 'c=IN IP4 0.0.0.0');
+  lines.push(`m=video 0 RTP/AVP ${payloadTypeOf(clip)}`, 'c=IN IP4 0.0.0.0');
   const b64 = (b?: Buffer) => (b ?? Buffer.alloc(0)).toString('base64');
   switch (clip.codec) {
     case 'H264': {
@@ -506,6 +539,10 @@ function sdpFor(cam: SimCameraSpec, clip: Clip, replay: boolean, now: Date): str
       lines.push('a=rtpmap:96 MP4V-ES/90000', `a=fmtp:96 profile-level-id=${vos ? vos[1] : 1};config=${vol.toString('hex').toUpperCase()}`);
       break;
     }
+    case 'JPEG':
+      // Static payload type: the rtpmap is optional but most cameras send it.
+      lines.push('a=rtpmap:26 JPEG/90000');
+      break;
     default:
       throw new Error(`SDP for ${clip.codec} is not implemented`);
   }
