@@ -64,6 +64,9 @@ interface RawReply {
 
 export function httpPost(url: string, payload: string, headers: Record<string, string>, o: SoapOptions): Promise<RawReply> {
   const where = safeUrl(url);
+  // An already-aborted signal never fires 'abort': refuse before opening a request (e.g. a spent
+  // discovery budget), which would otherwise run to its own timeout.
+  if (o.signal?.aborted) return Promise.reject(new OnvifError('timeout', `${where}: aborted`));
   return new Promise((resolve, reject) => {
     const timeoutMs = o.timeoutMs ?? 10_000;
     const maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
@@ -100,8 +103,6 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       req.destroy();
       finish(new OnvifError('timeout', `${where}: aborted`));
     };
-    // An already-aborted signal never fires 'abort': check it now (e.g. a spent discovery budget).
-    if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => finish(responded ? cutReply(where) : fromSocketError(err, where)));
     req.on('response', (res) => {
