@@ -3,11 +3,14 @@
 # Every clip: 10 s, 15 fps (150 frames), a keyframe every 15 frames (closed GOPs), no B-frames so
 # decode order = presentation order, parameter sets repeated on every keyframe so any second of a
 # looped clip can start a stream. A burnt-in frame counter makes frame mix-ups visible.
+# The Motion-JPEG clip differs: 640x480, 5 fps (50 frames, every one a keyframe), baseline 4:2:0
+# with the standard Huffman tables (RFC 2435 receivers rebuild the JPEG headers with those), about
+# 1 MB; the frames are concatenated JPEG files.
 set -eu
 out="$(dirname "$0")/../assets/clips"
 mkdir -p "$out"
-src() { # $1 = WxH
-  echo "testsrc2=size=$1:rate=15:duration=10,drawtext=text='%{frame_num}':start_number=0:x=20:y=20:fontsize=48:fontcolor=white:box=1:boxcolor=black"
+src() { # $1 = WxH, $2 = fps (default 15)
+  echo "testsrc2=size=$1:rate=${2:-15}:duration=10,drawtext=text='%{frame_num}':start_number=0:x=20:y=20:fontsize=48:fontcolor=white:box=1:boxcolor=black"
 }
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 1920x1080)" -pix_fmt yuv420p \
   -c:v libx264 -profile:v high -preset veryfast -b:v 1000k -maxrate 1200k -bufsize 1000k \
@@ -20,4 +23,7 @@ ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 1280x720)" -pix_fmt yu
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 800x600)" -pix_fmt yuv420p \
   -c:v mpeg4 -b:v 500k -g 15 -bf 0 \
   -f m4v "$out/warehouse-600p-mpeg4.m4v"
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 640x480 5)" -pix_fmt yuvj420p \
+  -c:v mjpeg -huffman default -q:v 10 \
+  -f mjpeg "$out/loading-dock-480p-jpeg.mjpeg"
 ls -l "$out"

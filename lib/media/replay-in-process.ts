@@ -13,6 +13,7 @@ import { maskUrl } from '../rtsp/url';
 import { splitLengthPrefixed } from './length-prefixed';
 import { avcDecoderConfig, hevcDecoderConfig } from './decoder-config';
 import { parseH264Sps, parseH265Sps, parseMpeg4Vol, type PictureInfo } from './codec-params';
+import { parseJpeg } from './jpeg';
 import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
 import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
 
@@ -159,7 +160,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
 }
 
 /** Picture size, codec string and decoder config from the keyframe's in-band parameter sets,
- * else from the SDP. */
+ * else from the SDP. A JPEG frame's size is in its SOF (the depacketizer built it). */
 function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
   const sdpSets = sdpParameterSets(track);
   let pic: PictureInfo | undefined;
@@ -181,6 +182,9 @@ function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
     const cfg = sdpSets[0];
     mpeg4Config = cfg && cfg.length > 0 ? cfg : mpeg4HeadersOf(keyframe);
     pic = parseMpeg4Vol(mpeg4Config.length ? mpeg4Config : keyframe);
+  } else if (track.codec === 'JPEG') {
+    const { width, height } = parseJpeg(Buffer.from(keyframe.buffer, keyframe.byteOffset, keyframe.byteLength));
+    pic = { width, height, codecString: 'jpeg' };
   }
   const width = pic?.width ?? track.width;
   const height = pic?.height ?? track.height;

@@ -1,7 +1,8 @@
 // One output file being written: frames in, `<final>.part` on disk, then fsync + rename.
 // H.264/H.265 go through mediabunny's MP4 muxer. mediabunny cannot mux MPEG-4 Part 2 (its video
 // codecs are avc/hevc/vp8/vp9/av1/prores), so MPEG-4 Visual uses our own small MP4 writer
-// (mp4v sample entry + esds), which ffmpeg, VLC and most players decode.
+// (mp4v sample entry + esds), which ffmpeg, VLC and most players decode. Motion-JPEG goes through
+// the same writer with object type 0x6C (ffmpeg and VLC decode it; browsers do not play MJPEG in MP4).
 import { open, rename, rm } from 'node:fs/promises';
 import { EncodedPacket, EncodedVideoPacketSource, FilePathTarget, Mp4OutputFormat, Output } from 'mediabunny';
 import { SimpleMp4Writer } from './simple-mp4';
@@ -18,6 +19,9 @@ export interface SegmentInfo {
   /** MPEG-4 Visual decoder config (VOS/VOL headers). */
   mpeg4Config?: Uint8Array;
 }
+
+/** ISO/IEC 14496-1 objectTypeIndication of the codecs written through SimpleMp4Writer. */
+const OBJECT_TYPE: Partial<Record<VideoCodec, number>> = { MPEG4: 0x20, JPEG: 0x6c };
 
 export interface SegmentWriter {
   /** Adds a frame; `timestampSec` from the file's first frame, `durationSec` until the next one. */
@@ -116,13 +120,14 @@ class MediabunnyWriter implements SegmentWriter {
   }
 }
 
-class Mpeg4Writer implements SegmentWriter {
+/** MPEG-4 Visual or Motion-JPEG: our own writer (mp4v + esds). */
+class EsdsWriter implements SegmentWriter {
   private readonly w: SimpleMp4Writer;
   constructor(
     private readonly partPath: string,
     info: SegmentInfo,
   ) {
-    this.w = new SimpleMp4Writer(partPath, { width: info.width, height: info.height, decoderConfig: info.mpeg4Config ?? new Uint8Array(0) });
+    this.w = new SimpleMp4Writer(partPath, { width: info.width, height: info.height, decoderConfig: info.mpeg4Config ?? new Uint8Array(0), objectTypeIndication: OBJECT_TYPE[info.codec] });
   }
   add(data: Uint8Array, keyframe: boolean, ts: number, dur: number): Promise<void> {
     return this.w.add(data, keyframe, dur);
@@ -146,6 +151,6 @@ export function retainedSampleRecords(w: SegmentWriter): number | undefined {
 /** Opens a writer on `partPath` (the caller names it `<final>.part`). */
 export function openSegmentWriter(partPath: string, info: SegmentInfo): SegmentWriter {
   if (info.codec === 'H264' || info.codec === 'H265') return new MediabunnyWriter(partPath, info);
-  if (info.codec === 'MPEG4') return new Mpeg4Writer(partPath, info);
+  if (info.codec === 'MPEG4' || info.codec === 'JPEG') return new EsdsWriter(partPath, info);
   throw new Error(`writing ${info.codec} is not implemented`);
 }

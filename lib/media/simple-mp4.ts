@@ -1,13 +1,17 @@
-// A small streaming MP4 (ISO BMFF) writer for one MPEG-4 Visual track: ftyp, one mdat written as
-// frames arrive (64-bit size patched at the end), moov last. Memory: a write buffer plus the
-// sample tables (a few bytes per frame).
+// A small streaming MP4 (ISO BMFF) writer for one video track described by an MPEG-4 elementary
+// stream descriptor ('mp4v' sample entry + esds): MPEG-4 Visual, or Motion-JPEG (object type
+// 0x6C, how ffmpeg itself muxes MJPEG into MP4). ftyp, one mdat written as frames arrive (64-bit
+// size patched at the end), moov last. Memory: a write buffer plus the sample tables (a few bytes
+// per frame).
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface SimpleMp4Track {
   width: number;
   height: number;
-  /** DecoderSpecificInfo: the VOS/VO/VOL headers. */
+  /** DecoderSpecificInfo: the VOS/VO/VOL headers (MPEG-4 Visual); empty = none (JPEG). */
   decoderConfig: Uint8Array;
+  /** ISO/IEC 14496-1 objectTypeIndication: 0x20 MPEG-4 Visual (default), 0x6C JPEG. */
+  objectTypeIndication?: number;
 }
 
 const TIMESCALE = 90000;
@@ -134,7 +138,15 @@ export class SimpleMp4Writer {
       3,
       Buffer.concat([
         Buffer.from([0, 1, 0]), // ES_ID 1, no flags
-        descriptor(4, Buffer.concat([Buffer.from([0x20, 0x11]), Buffer.from([(this.maxSize >> 16) & 0xff, (this.maxSize >> 8) & 0xff, this.maxSize & 0xff]), u32s(0, 0), descriptor(5, Buffer.from(this.track.decoderConfig))])),
+        descriptor(
+          4,
+          Buffer.concat([
+            Buffer.from([this.track.objectTypeIndication ?? 0x20, 0x11]), // streamType visual, upStream 0, reserved 1
+            Buffer.from([(this.maxSize >> 16) & 0xff, (this.maxSize >> 8) & 0xff, this.maxSize & 0xff]),
+            u32s(0, 0),
+            ...(this.track.decoderConfig.length > 0 ? [descriptor(5, Buffer.from(this.track.decoderConfig))] : []),
+          ]),
+        ),
         descriptor(6, Buffer.from([2])),
       ]),
     );

@@ -2,9 +2,10 @@
 // timestamp) and returns the frame's data: for H.264 (RFC 6184: single NAL, STAP-A, FU-A) and
 // H.265 (RFC 7798: single, AP, FU) the NAL units each behind a 4-byte big-endian length — the MP4
 // sample format, so the muxer stores frames as they are instead of converting (copying) each one;
-// for MPEG-4 Visual (RFC 6416) the concatenated bitstream. Malformed payloads throw; the caller
-// drops that frame.
+// for MPEG-4 Visual (RFC 6416) the concatenated bitstream; for Motion-JPEG (RFC 2435,
+// depacketize-jpeg.ts) a complete JPEG file. Malformed payloads throw; the caller drops that frame.
 import type { VideoCodec, VideoTrack } from './sdp';
+import { JpegDepacketizer } from './depacketize-jpeg';
 
 export interface AccessUnit {
   data: Buffer;
@@ -182,6 +183,8 @@ export function createDepacketizer(track: VideoTrack): Depacketizer {
       return new H265Depacketizer(sdpParameterSets(track));
     case 'MPEG4':
       return new Mpeg4Depacketizer();
+    case 'JPEG':
+      return new JpegDepacketizer();
     default:
       throw new Error(`${codec} depacketizing is not implemented`);
   }

@@ -87,5 +87,5 @@ export function parseSdp(sdp: string, baseUrl: string): VideoTrack {
     return { codec, payloadType: pt, clockRate: map.clock, controlUrl: resolveControl(base, control), fmtp: fmtp.get(pt) ?? new Map(), fps, width, height };
   }
   const names = pts.map((p) => rtpmap.get(p)?.name ?? String(p)).join(', ');
-  throw new Error(`unsupported video payload format in SDP (${names}); supported: H264, H265, MP4V-ES`);
+  throw new Error(`unsupported video payload format in SDP (${names}); supported: H264, H265, MP4V-ES, JPEG`);
 }

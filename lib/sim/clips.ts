@@ -1,14 +1,16 @@
 // Sample clips for the simulator: elementary streams under assets/clips cut into access units
 // (one per frame, decode order = presentation order, see scripts/make-clips.sh) plus the codec
-// configuration the SDP advertises. Loaded once per process and cached.
+// configuration the SDP advertises. Loaded once per process and cached. Motion-JPEG clips (.mjpeg,
+// concatenated JPEG files) are cut into one JPEG per frame, every frame a keyframe.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { SimCodec } from './types';
 import { joinAnnexB, splitAnnexB } from '../media/annexb';
 import { parseH264Sps, parseH265Sps, parseMpeg4Vol } from '../media/codec-params';
+import { parseJpeg, splitJpegs } from '../media/jpeg';
 
 export interface ClipFrame {
-  /** One access unit: Annex-B with 4-byte start codes (H.264/H.265) or the VOP with any headers before it (MPEG-4). */
+  /** One access unit: Annex-B with 4-byte start codes (H.264/H.265), the VOP with any headers before it (MPEG-4), or a JPEG file. */
   data: Buffer;
   keyframe: boolean;
 }
@@ -32,7 +34,7 @@ export interface Clip {
   codecString: string;
 }
 
-const EXT: Record<string, SimCodec> = { '.h264': 'H264', '.264': 'H264', '.h265': 'H265', '.265': 'H265', '.hevc': 'H265', '.m4v': 'MPEG4' };
+const EXT: Record<string, SimCodec> = { '.h264': 'H264', '.264': 'H264', '.h265': 'H265', '.265': 'H265', '.hevc': 'H265', '.m4v': 'MPEG4', '.mjpeg': 'JPEG', '.mjpg': 'JPEG' };
 
 /** The package root: the nearest folder upwards with our package.json (works from lib/ and dist/lib/). */
 export function packageRoot(): string {
@@ -56,7 +58,7 @@ function resolveClip(idOrPath: string): { file: string; codec: SimCodec } {
   const extOf = (f: string) => f.slice(f.lastIndexOf('.')).toLowerCase();
   if (isAbsolute(idOrPath)) {
     const codec = EXT[extOf(idOrPath)];
-    if (!codec) throw new Error(`clip ${idOrPath}: unknown extension (use .h264, .h265 or .m4v)`);
+    if (!codec) throw new Error(`clip ${idOrPath}: unknown extension (use .h264, .h265, .m4v or .mjpeg)`);
     return { file: idOrPath, codec };
   }
   const dir = join(packageRoot(), 'assets', 'clips');
@@ -74,7 +76,7 @@ export function loadClip(idOrPath: string): Clip {
   if (hit) return hit;
   const { file, codec } = resolveClip(idOrPath);
   const buf = readFileSync(file);
-  const clip = codec === 'MPEG4' ? cutMpeg4(idOrPath, buf) : cutAnnexB(idOrPath, buf, codec);
+  const clip = codec === 'MPEG4' ? cutMpeg4(idOrPath, buf) : codec === 'JPEG' ? cutJpeg(idOrPath, buf) : cutAnnexB(idOrPath, buf, codec);
   if (clip.frames.length === 0 || !clip.frames[0].keyframe) throw new Error(`clip ${file}: must start with a keyframe`);
   cache.set(idOrPath, clip);
   return clip;
@@ -147,4 +149,11 @@ function cutMpeg4(id: string, buf: Buffer): Clip {
   if (vopSeen) frames.push({ data: buf.subarray(auStart), keyframe: pendingKey });
   if (!vol || vol.length === 0) throw new Error(`clip ${id}: no VOL header before the first VOP`);
   return { id, codec: 'MPEG4', frames, config: { vol }, ...parseMpeg4Vol(vol) };
+}
+
+function cutJpeg(id: string, buf: Buffer): Clip {
+  const frames = splitJpegs(buf).map((data) => ({ data, keyframe: true }));
+  if (frames.length === 0) throw new Error(`clip ${id}: no JPEG frames`);
+  const { width, height } = parseJpeg(frames[0].data);
+  return { id, codec: 'JPEG', frames, config: {}, width, height, codecString: 'jpeg' };
 }

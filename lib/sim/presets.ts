@@ -1,5 +1,6 @@
 // Ready-made device sets. `seed` reproduces the seed project's three mock cameras, one device
-// each on consecutive ports; `nvr` is one recorder exposing N cameras as channels on one port.
+// each on consecutive ports; `nvr` is one recorder exposing N cameras as channels on one port,
+// cycling through the seed cameras and a Motion-JPEG one (NVR_CAMERAS).
 import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
 
 export interface PresetOptions {
@@ -16,6 +17,12 @@ export const SEED_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [
   { name: 'Parking Lot Camera', codec: 'H265', width: 1280, height: 720, fps: 15, bitrateKbps: 512, clip: 'parking-720p-h265' },
   { name: 'Warehouse Camera', codec: 'MPEG4', width: 800, height: 600, fps: 15, bitrateKbps: 512, clip: 'warehouse-600p-mpeg4' },
 ];
+
+/** A Motion-JPEG camera (RFC 2435), only on the NVR: the seed preset stays the seed project's three. */
+export const LOADING_DOCK_CAMERA: Omit<SimCameraSpec, 'recording'> = { name: 'Loading Dock Camera', codec: 'JPEG', width: 640, height: 480, fps: 5, bitrateKbps: 800, clip: 'loading-dock-480p-jpeg' };
+
+/** The NVR's channels cycle through these: channel 4 (of the default 4) is the JPEG camera. */
+export const NVR_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [...SEED_CAMERAS, LOADING_DOCK_CAMERA];
 
 /** Recording start aligned to a whole minute so segment boundaries fall on keyframes. */
 export function historyStart(historyMinutes: number, now = new Date()): Date {
@@ -61,11 +68,12 @@ export function nvrPreset(o: PresetOptions): SimDeviceSpec[] {
   const start = historyStart(o.historyMinutes, o.now);
   const cameras: SimCameraSpec[] = [];
   for (let i = 0; i < o.channels; i++) {
-    const base = SEED_CAMERAS[i % SEED_CAMERAS.length];
+    const base = NVR_CAMERAS[i % NVR_CAMERAS.length];
     cameras.push({
       ...base,
       name: `Channel ${i + 1} ${base.name.replace(/ Camera$/, '')}`,
-      recording: i % 3 === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start },
+      // The warehouse camera records on motion here too.
+      recording: i % NVR_CAMERAS.length === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start },
     });
   }
   return [

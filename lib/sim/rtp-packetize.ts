@@ -1,8 +1,10 @@
 // Cuts one clip access unit into RTP payloads (no RTP header yet): RFC 6184 (H.264 single NAL /
-// FU-A), RFC 7798 (H.265 single / FU), RFC 6416 (MPEG-4 Visual, the frame split at the MTU).
+// FU-A), RFC 7798 (H.265 single / FU), RFC 6416 (MPEG-4 Visual, the frame split at the MTU),
+// RFC 2435 (Motion-JPEG, rtp-packetize-jpeg.ts).
 // Payloads depend only on the clip, so the server computes them once per clip frame.
 import type { Clip } from './clips';
 import { splitAnnexB } from '../media/annexb';
+import { packetizeJpeg } from './rtp-packetize-jpeg';
 
 export const MAX_PAYLOAD = 1400;
 
@@ -62,7 +64,7 @@ const cache = new WeakMap<Clip, Buffer[][]>();
 export function clipPayloads(clip: Clip): Buffer[][] {
   let p = cache.get(clip);
   if (!p) {
-    const fn = clip.codec === 'H264' ? packetizeH264 : clip.codec === 'H265' ? packetizeH265 : clip.codec === 'MPEG4' ? packetizeMpeg4 : undefined;
+    const fn = clip.codec === 'H264' ? packetizeH264 : clip.codec === 'H265' ? packetizeH265 : clip.codec === 'MPEG4' ? packetizeMpeg4 : clip.codec === 'JPEG' ? (au: Uint8Array) => packetizeJpeg(au) : undefined;
     if (!fn) throw new Error(`RTP packetizing of ${clip.codec} is not implemented`);
     p = clip.frames.map((f) => fn(f.data));
     cache.set(clip, p);

@@ -7,8 +7,10 @@ export function stamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
 }
 
-export function extensionFor(codec: string): string {
-  return codec === 'H264' || codec === 'H265' ? 'mp4' : codec === 'JPEG' ? 'mkv' : 'mp4';
+/** Every codec we write (H.264, H.265, MPEG-4 Visual, Motion-JPEG) goes into MP4; the codec
+ * parameter stays for a future codec that needs another container. */
+export function extensionFor(_codec: string): string {
+  return 'mp4';
 }
 
 export function segmentPath(cameraFolder: string, start: Date, end: Date, codec: string): string {
