@@ -1,23 +1,16 @@
 // Messages between replayToFiles (main thread) and its replay worker. Dates cross as Dates
 // (structured clone keeps them); functions and the AbortSignal cannot cross, so they become
 // request/response and event messages.
-import type { ReplayTimeouts } from '../rtsp/replay-session';
+import type { ReplayOptions } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
 /** workerData: the options that can be cloned, plus which callbacks the caller gave. */
-export interface ReplayWorkerInput {
-  url: string;
-  user?: string;
-  password?: string;
-  from: Date;
-  to: Date;
-  rateControl?: boolean;
-  timeouts?: ReplayTimeouts;
+export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts'> & {
   wantProgress: boolean;
   wantLog: boolean;
-}
+};
 
 /** The cause of a failure, enough to rebuild an RtspError on the main thread. */
 export interface WireCause {
