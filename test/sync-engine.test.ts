@@ -201,6 +201,36 @@ describe('sync engine retries and retention', function () {
     assert.ok(catalog.getSyncStatus(id)?.nextAttemptAt);
   });
 
+  it('does not start a pass when the disk is nearly full, and says how much space is left', async () => {
+    const id = await setUp(0);
+    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
+    const errors: SyncEvent[] = [];
+    const files: FileEvent[] = [];
+    engine.on('event', (e) => e.event === 'error' && errors.push(e));
+    engine.on('file', (f) => files.push(f));
+    engine.addSource(id, { schedule: false });
+    const [summary] = await engine.syncNow(id);
+    await engine.close();
+    assert.equal(files.length, 0);
+    assert.match(summary.errors.join(), /disk nearly full: \d+ MB free for .*dl/);
+    assert.ok(errors.some((e) => e.event === 'error' && e.code === 'disk-full'));
+    assert.equal(fs.readdirSync(path.join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.mp4')).length, 0);
+  });
+
+  it('skips timer passes of a source whose sync is switched off, but still syncs on demand', async () => {
+    const id = await setUp(0);
+    catalog.updateSyncStatus(id, null, { enabled: false });
+    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 }, startDelayMs: 10 });
+    const events: SyncEvent[] = [];
+    engine.on('event', (e) => events.push(e));
+    engine.addSource(id);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(events.filter((e) => e.event === 'started').length, 0, 'the startup pass is skipped');
+    const [summary] = await engine.syncNow(id);
+    await engine.close();
+    assert.ok(summary.files.length >= 3);
+  });
+
   it('applies retention: oldest files deleted until under the size cap, rows marked deleted, never fetched again', async () => {
     const id = await setUp(0);
     const first = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });

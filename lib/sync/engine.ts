@@ -177,6 +177,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.removeSource(st.sourceId);
       return { ...empty, errors: ['source no longer exists'] };
     }
+    if (reason !== 'manual' && reason !== 'backfill' && this.o.catalog.getSyncStatus(source.id)?.enabled === false) {
+      // Sync switched off for this source: keep the timer, fetch nothing.
+      if (!this.closed && !st.manualOnly) this.schedule(st, this.intervalMs(source.id), 'timer');
+      return empty;
+    }
     this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
     let summary: RunSummary;
     try {

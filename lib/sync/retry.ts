@@ -1,16 +1,21 @@
 // Capped exponential backoff, for segment retries within a run and for the next attempt after a
 // failed run.
 import { OnvifError } from '../onvif/errors';
+import { ReplayToFilesError } from '../media/replay-types';
+import { RtspError } from '../rtsp/errors';
 
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
   return Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
 }
 
-/** Retrying cannot fix wrong credentials or a device that lacks the feature. */
+/**
+ * Retrying cannot fix wrong credentials or a device that lacks the feature. Decided by the error's
+ * kind, never by its text (a message also holds URLs, whose port may read "401").
+ */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof OnvifError) return err.code !== 'auth' && err.code !== 'not-onvif';
-  const msg = err instanceof Error ? err.message : String(err);
-  return !/auth|401|403|551|not supported|unsupported codec/i.test(msg);
+  if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported';
+  return true;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

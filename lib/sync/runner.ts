@@ -6,7 +6,7 @@ import { findRecordedIntervals, getReplayUri, type RecordingInfo } from '../onvi
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
-import { deleteFiles } from '../storage';
+import { deleteFiles, freeSpace } from '../storage';
 import { mapLimit } from '../onvif/concurrency';
 import { openDeviceSession, recordingFor, type DeviceSession } from './device-session';
 import { planSegments, plannedUntil, type Segment } from './planner';
@@ -31,6 +31,8 @@ export interface SyncSettings {
   timeoutMs: number;
   /** Replay: Rate-Control: no (as fast as the NVR sends). */
   fastReplay: boolean;
+  /** A pass does not start when the working directory's disk has less free space than this. */
+  minFreeBytes: number;
 }
 
 export const DEFAULT_SETTINGS: SyncSettings = {
@@ -43,6 +45,7 @@ export const DEFAULT_SETTINGS: SyncSettings = {
   retryCapMs: 30_000,
   timeoutMs: 10_000,
   fastReplay: true,
+  minFreeBytes: 512 * 1024 * 1024,
 };
 
 export interface RunOptions {
@@ -134,6 +137,13 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     summary.errors.push(camera ? `${camera.displayName}: ${message}` : message);
     o.emit({ event: 'error', source: source.name, sourceId: source.id, camera: camera?.displayName, error: message, code });
   };
+
+  // A full disk fails every write half way; say so once, before asking the NVR for anything.
+  const free = await freeSpace(source.workingDirectory);
+  if (free < s.minFreeBytes) {
+    fail(`disk nearly full: ${(free / 1e6).toFixed(0)} MB free for ${source.workingDirectory} (needs at least ${(s.minFreeBytes / 1e6).toFixed(0)} MB); free space or lower retention`, undefined, 'disk-full');
+    return summary;
+  }
 
   let cameras = o.catalog.listCameras(source.id, { enabledOnly: true });
   if (o.range?.cameras?.length) {

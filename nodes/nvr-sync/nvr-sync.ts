@@ -15,6 +15,7 @@ interface NvrSyncDef extends NodeDef {
   sinceHours: number | string;
   maxAgeDays: number | string;
   maxGB: number | string;
+  minFreeGB: number | string;
   fastReplay: boolean;
 }
 
@@ -83,6 +84,7 @@ export = function register(RED: NodeAPI): void {
         concurrency: optionalNumber(def.concurrency) ?? 2,
         initialBackfillHours: def.sinceHours === '' || def.sinceHours === undefined ? 24 : Math.max(0, Number(def.sinceHours) || 0),
         fastReplay: def.fastReplay !== false,
+        minFreeBytes: (def.minFreeGB === '' || def.minFreeGB === undefined ? 0.5 : Math.max(0, Number(def.minFreeGB) || 0)) * 1024 ** 3,
       },
       retention: { maxAgeDays: optionalNumber(def.maxAgeDays), maxGB: optionalNumber(def.maxGB) },
       startDelayMs: 100,
