@@ -77,6 +77,13 @@ interface CameraPlan {
   error?: string;
 }
 
+/** Machine-readable kind of a failure for events ('auth', 'timeout', ...), from SOAP or replay. */
+function errorCode(e: unknown): string | undefined {
+  if (e instanceof OnvifError) return e.code;
+  if (e instanceof ReplayToFilesError) return e.kind;
+  return undefined;
+}
+
 function toFileEvent(f: WrittenFile, camera: CameraRow, source: VideoSourceRow): FileEvent {
   return {
     path: f.path,
@@ -159,7 +166,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     try {
       session = await openDeviceSession(source.host, port, o.credentials, s.timeoutMs, o.signal);
     } catch (e) {
-      const code = e instanceof OnvifError ? e.code : undefined;
+      const code = errorCode(e);
       for (const c of cams) plans.push({ camera: c, jobs: [], until: now, error: errorMessage(e) });
       fail(errorMessage(e), undefined, code);
       continue;
@@ -171,7 +178,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         plans.push(p);
       } catch (e) {
         plans.push({ camera: c, jobs: [], until: now, error: errorMessage(e) });
-        fail(errorMessage(e), c, e instanceof OnvifError ? e.code : undefined);
+        fail(errorMessage(e), c, errorCode(e));
       }
     }
   }
@@ -238,7 +245,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         // whole, so drop them rather than leave uncatalogued duplicates behind.
         if (e instanceof ReplayToFilesError && e.completed.length) await deleteFiles(e.completed.map((f) => f.path));
         if (o.signal?.aborted || attempt === s.attempts || !isRetryable(e)) {
-          fail(`segment ${segment.start.toISOString()}: ${errorMessage(e)}`, camera, e instanceof OnvifError ? e.code : undefined);
+          fail(`segment ${segment.start.toISOString()}: ${errorMessage(e)}`, camera, errorCode(e));
           noteFailure(job);
           return;
         }
