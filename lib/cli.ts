@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // vtrack-onvif: the same lib/ engines the nodes use, for scripts and debugging.
 // Each subcommand lives in lib/cli/<name>.ts and exports run(argv) → exit code.
+import { errorMessage } from './errors';
 
 const COMMANDS: Record<string, string> = {
   sim: './cli/sim',
@@ -46,7 +47,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`vtrack-onvif: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`vtrack-onvif: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -2,6 +2,7 @@
 import { discover } from '../onvif/discovery';
 import { parseArgs, str, num, bool } from './args';
 import type { DiscoveredDevice } from '../onvif/types';
+import { errorMessage } from '../errors';
 
 const HELP = `usage: vtrack-onvif discover [--targets LIST] [--ws-discovery[=IFACE|ADDR:PORT]]
                              [--user U --password P] [--timeout MS] [--json]
@@ -69,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       timeoutMs: num(a, 'timeout', 5000),
     });
   } catch (e) {
-    process.stderr.write(`vtrack-onvif discover: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}\n`);
+    process.stderr.write(`vtrack-onvif discover: ${errorMessage(e)}\n\n${HELP}\n`);
     return 2;
   }
   process.stdout.write((bool(a, 'json') ? JSON.stringify(devices.map(cliView), null, 2) : table(devices)) + '\n');

@@ -3,6 +3,7 @@
 import { parseArgs, str, num, bool } from './args';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
 import { maskUrl } from '../rtsp/url';
+import { errorMessage } from '../errors';
 
 const USAGE = `usage: vtrack-onvif replay <rtsp-url> --from ISO --to ISO -o out.mp4
          [--user U --password P] [--rate-control yes|no] [--idle-timeout SEC] [--json]
@@ -74,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stderr.write('\n');
     const completed = e instanceof ReplayToFilesError ? e.completed : [];
     if (completed.length) report(completed, Date.now() - t0, url, json);
-    process.stderr.write(`replay: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`replay: ${errorMessage(e)}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onSig);

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { bool, num, parseArgs, str } from './args';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../sim/index';
+import { errorMessage } from '../errors';
 
 const USAGE = `usage: vtrack-onvif sim [options]
 
@@ -96,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     opts = optionsFromArgs(argv);
   } catch (err) {
-    process.stderr.write(`vtrack-onvif sim: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    process.stderr.write(`vtrack-onvif sim: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
   }
   const { json, ...simOpts } = opts;

@@ -16,6 +16,7 @@ import { parseH264Sps, parseH265Sps, parseMpeg4Vol, type PictureInfo } from './c
 import { parseJpeg } from './jpeg';
 import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
 import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
+import { errorMessage } from '../errors';
 
 export interface ReplayInProcessOptions extends Omit<ReplayToFilesOptions, 'finalPath'> {
   /** As in ReplayToFilesOptions; may answer asynchronously (the worker asks the main thread). */
@@ -154,7 +155,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     if (cur) await cur.writer.abort();
     total = { bytes: 0, frames: 0 };
     const kind = e instanceof RtspError ? e.kind : 'write';
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, e);
   }
 }

@@ -12,6 +12,7 @@ import { RtspError } from '../rtsp/errors';
 import { maskUrl } from '../rtsp/url';
 import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerToMain } from './replay-worker-protocol';
+import { errorMessage } from '../errors';
 
 export { ReplayToFilesError } from './replay-types';
 export type { ReplayErrorKind, ReplayProgress, ReplayToFilesOptions, WrittenFile } from './replay-types';
@@ -71,7 +72,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
     try {
       worker = new Worker(WORKER_FILE, { workerData: input, resourceLimits: limits });
     } catch (e) {
-      reject(failure(`cannot start the replay worker: ${e instanceof Error ? e.message : String(e)}`, [], 'write', e));
+      reject(failure(`cannot start the replay worker: ${errorMessage(e)}`, [], 'write', e));
       return;
     }
     replayWorkerTestHooks.onWorker?.(worker);
@@ -107,7 +108,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
             try {
               path = o.finalPath(m.start, m.end, m.codec);
             } catch (e) {
-              send({ type: 'finalPath', id: m.id, error: e instanceof Error ? e.message : String(e) });
+              send({ type: 'finalPath', id: m.id, error: errorMessage(e) });
               return;
             }
             parts.add(`${path}.part`);
@@ -124,11 +125,11 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
             completed.push(m.file);
             return;
           case 'done':
-            outcome = callerError === undefined ? { files: m.files } : { error: failure(errorText(callerError), m.files, 'write', callerError) };
+            outcome = callerError === undefined ? { files: m.files } : { error: failure(errorMessage(callerError), m.files, 'write', callerError) };
             break;
           case 'failed': {
             outcome = {
-              error: callerError === undefined ? new ReplayToFilesError(m.message, m.completed, m.kind, rebuildCause(m.cause)) : failure(errorText(callerError), m.completed, 'write', callerError),
+              error: callerError === undefined ? new ReplayToFilesError(m.message, m.completed, m.kind, rebuildCause(m.cause)) : failure(errorMessage(callerError), m.completed, 'write', callerError),
             };
             break;
           }
@@ -161,10 +162,6 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
   });
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function rebuildCause(c: WireCause | undefined): Error | undefined {
   if (!c) return undefined;
   if (c.rtspKind) return new RtspError(c.rtspKind, c.message, c.status);
@@ -177,6 +174,6 @@ function deathReason(err: unknown, code: number, limits: ResourceLimits): string
   if (err && typeof err === 'object' && (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return `ran out of memory (heap limit ${limits.maxOldGenerationSizeMb ?? '?'} MB)`;
   }
-  if (err !== undefined) return `crashed: ${errorText(err)}`;
+  if (err !== undefined) return `crashed: ${errorMessage(err)}`;
   return `exited unexpectedly (exit code ${code})`;
 }

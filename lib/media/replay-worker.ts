@@ -7,6 +7,7 @@ import type { VideoCodec } from '../rtsp/sdp';
 import { replayInProcess } from './replay-in-process';
 import { ReplayToFilesError } from './replay-types';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerToMain } from './replay-worker-protocol';
+import { errorMessage } from '../errors';
 
 const port = parentPort;
 if (!port) throw new Error('replay-worker.js must run as a worker thread');
@@ -59,6 +60,6 @@ replayInProcess({
   (files) => post({ type: 'done', files }),
   (e: unknown) => {
     if (e instanceof ReplayToFilesError) post({ type: 'failed', message: e.message, kind: e.kind, completed: e.completed, cause: wireCause(e.cause) });
-    else post({ type: 'failed', message: e instanceof Error ? e.message : String(e), kind: 'write', completed: [], cause: wireCause(e) });
+    else post({ type: 'failed', message: errorMessage(e), kind: 'write', completed: [], cause: wireCause(e) });
   },
 );

@@ -43,6 +43,4 @@ export function fromSocketError(err: NodeJS.ErrnoException, where: string): Onvi
   }
 }
 
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorMessage } from '../errors';

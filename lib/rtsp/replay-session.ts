@@ -13,6 +13,7 @@ import { createDepacketizer, type Depacketizer } from './depacketize';
 import { formatClock } from './clock';
 import { maskUrl, parseRtspUrl } from './url';
 import { RtspError } from './errors';
+import { errorMessage, asError } from '../errors';
 
 export interface ReplayFrame {
   /** Wall-clock time of the frame: the 0xABAC NTP time, else derived from the RTP timestamp. */
@@ -165,7 +166,7 @@ class ReplaySession {
       sig?.addEventListener('abort', onAbort, { once: true });
       this.cleanupAbort = () => sig?.removeEventListener('abort', onAbort);
       if (this.t.totalMs) this.timers.push(setTimeout(() => this.fail(new RtspError('timeout', `replay did not finish within ${this.t.totalMs} ms`)), this.t.totalMs));
-      this.start().catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))));
+      this.start().catch((e: unknown) => this.fail(asError(e)));
     });
   }
 
@@ -181,7 +182,7 @@ class ReplaySession {
       this.depack = createDepacketizer(track);
     } catch (e) {
       // The server's SDP is the problem: say so with the kind callers sort errors by.
-      throw new RtspError('protocol', `DESCRIBE ${maskUrl(this.url)}: unusable SDP: ${e instanceof Error ? e.message : String(e)}`);
+      throw new RtspError('protocol', `DESCRIBE ${maskUrl(this.url)}: unusable SDP: ${errorMessage(e)}`);
     }
     this.track = track;
     await this.o.onTrack?.(track);
@@ -230,7 +231,7 @@ class ReplaySession {
         try {
           this.parser.push(chunk);
         } catch (e) {
-          this.fail(e instanceof Error ? e : new Error(String(e)));
+          this.fail(asError(e));
         }
       });
       sock.on('error', (e) => {
@@ -310,7 +311,7 @@ class ReplaySession {
     const method = this.useOptionsForKeepAlive ? 'OPTIONS' : 'GET_PARAMETER';
     this.request(method, url, { Session: this.sessionId }).catch((e: unknown) => {
       if (e instanceof RtspError && (e.status === 405 || e.status === 501)) this.useOptionsForKeepAlive = true;
-      else this.o.log?.(`keep-alive ${method}: ${e instanceof Error ? e.message : String(e)}`);
+      else this.o.log?.(`keep-alive ${method}: ${errorMessage(e)}`);
     });
   }
 
@@ -435,7 +436,7 @@ class ReplaySession {
         if (r) await r;
       } catch (e) {
         this.pumping = false;
-        this.fail(e instanceof Error ? e : new Error(String(e)));
+        this.fail(asError(e));
         return;
       }
       this.frames++;

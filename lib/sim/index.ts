@@ -10,6 +10,7 @@ import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
 import { startRtspServer } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
+import { errorMessage } from '../errors';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
 
@@ -83,7 +84,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       try {
         await close();
       } catch (err) {
-        log?.(`stop: ${err instanceof Error ? err.message : String(err)}`);
+        log?.(`stop: ${errorMessage(err)}`);
       }
     }
   };

@@ -2,6 +2,7 @@
 // prefixes, so requests are read by local element names only; responses always use the prefixes
 // declared once on the Envelope below.
 import { XMLParser } from 'fast-xml-parser';
+import { errorMessage } from '../errors';
 
 export const NS = {
   s: 'http://www.w3.org/2003/05/soap-envelope',
@@ -49,7 +50,7 @@ export function parseSoapRequest(xml: string): SoapRequest {
   try {
     doc = parser.parse(xml);
   } catch (err) {
-    throw new SoapParseError(`malformed XML: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SoapParseError(`malformed XML: ${errorMessage(err)}`);
   }
   const env = asNode(asNode(doc).Envelope);
   const bodyNode = env.Body;

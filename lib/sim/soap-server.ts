@@ -11,6 +11,7 @@ import { media2Service } from './soap-media2';
 import { searchService } from './soap-search';
 import { recordingService } from './soap-recording';
 import { replayService } from './soap-replay';
+import { errorMessage } from '../errors';
 
 const SERVICE_IMPLS: Record<ServiceName, SoapService> = {
   device: deviceService,
@@ -43,7 +44,7 @@ export async function startSoapServer(host: string, port: number, o: SoapServerO
   // half-sent request is dropped close to headersTimeout instead of up to 30 s later.
   const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res, o).catch((err: unknown) => {
-      o.log?.(`soap: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      o.log?.(`soap: internal error: ${errorMessage(err)}`);
       if (!res.headersSent) send(res, 500, faultXml(new SoapFault('Receiver', [], 'Internal error')));
       else res.destroy();
     });

@@ -9,6 +9,7 @@ import { discover } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
 import { defaultWorkingDirectory } from '../../lib/storage';
+import { errorMessage } from '../../lib/errors';
 import { parsePortList, target } from './ports';
 import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types';
 
@@ -20,10 +21,6 @@ class SourceProblem extends Error {
   ) {
     super(message);
   }
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function isDevice(v: unknown): v is DiscoveredDevice {

@@ -6,7 +6,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import { openCatalog, type Catalog, type VideoSourceRow } from '../../lib/catalog';
 import { SyncEngine } from '../../lib/sync/engine';
 import type { FileEvent, SyncEvent } from '../../lib/sync/types';
-import { errorMessage } from '../../lib/onvif/errors';
+import { asError, errorMessage } from '../../lib/errors';
 
 interface NvrSyncDef extends NodeDef {
   dbPath: string;
@@ -194,7 +194,7 @@ export = function register(RED: NodeAPI): void {
       run().then(
         () => done(),
         (e: unknown) => {
-          const err = e instanceof Error ? e : new Error(String(e));
+          const err = asError(e);
           node.status({ fill: 'red', shape: 'ring', text: err.message.slice(0, 70) });
           done(err);
         },

@@ -4,6 +4,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import type { Request, Response } from 'express';
 import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
+import { asError, errorMessage } from '../../lib/errors';
 
 interface OnvifDiscoverDef extends NodeDef {
   targets: string;
@@ -95,7 +96,7 @@ export = function register(RED: NodeAPI): void {
           done();
         },
         (err: unknown) => {
-          const e = err instanceof Error ? err : new Error(String(err));
+          const e = asError(err);
           node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
           done(e);
         },
@@ -107,7 +108,7 @@ export = function register(RED: NodeAPI): void {
         runDiscovery({}).then(
           (devices) => emit(devices, { _msgid: RED.util.generateId() }, (m) => node.send(m)),
           (err: unknown) => {
-            const e = err instanceof Error ? err : new Error(String(err));
+            const e = asError(err);
             node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
             node.error(e.message);
           },
@@ -150,7 +151,7 @@ export = function register(RED: NodeAPI): void {
       timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000),
     }).then(
       (devices) => res.json(devices),
-      (err: unknown) => res.status(400).json({ error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
     );
   });
 };
