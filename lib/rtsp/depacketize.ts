@@ -32,13 +32,22 @@ abstract class NalDepacketizer implements Depacketizer {
   /** Parameter sets from the SDP, put before a keyframe that lacks them in-band. */
   constructor(private readonly params: Buffer[]) {}
 
-  protected fuStart(header: Buffer, frag: Buffer): void {
-    this.fu = [header, frag];
+  /** Aggregation packet (H.264 STAP-A, H.265 AP): 16-bit size + NAL unit, repeated from `off`. */
+  protected pushAggregated(p: Buffer, off: number, what: string): void {
+    while (off < p.length) {
+      if (off + 2 > p.length) throw new Error(`truncated ${what}`);
+      const size = p.readUInt16BE(off);
+      if (size === 0 || off + 2 + size > p.length) throw new Error(`truncated ${what}`);
+      this.nals.push([p.subarray(off + 2, off + 2 + size)]);
+      off += 2 + size;
+    }
   }
 
-  protected fuContinue(frag: Buffer, last: boolean): void {
-    if (!this.fu) throw new Error('FU fragment without a start');
-    this.fu.push(frag);
+  /** One fragmentation unit: `header` (the rebuilt NAL header) on the first fragment, else null. */
+  protected pushFragment(header: Buffer | null, frag: Buffer, last: boolean): void {
+    if (header) this.fu = [header, frag];
+    else if (!this.fu) throw new Error('FU fragment without a start');
+    else this.fu.push(frag);
     if (last) {
       this.nals.push(this.fu);
       this.fu = null;
@@ -83,22 +92,11 @@ export class H264Depacketizer extends NalDepacketizer {
     if (p.length < 1) throw new Error('empty H.264 payload');
     const type = p[0] & 0x1f;
     if (type >= 1 && type <= 23) this.nals.push([p]);
-    else if (type === 24) {
-      // STAP-A: 16-bit size + NAL, repeated.
-      for (let off = 1; off < p.length; ) {
-        if (off + 2 > p.length) throw new Error('truncated STAP-A');
-        const size = p.readUInt16BE(off);
-        if (size === 0 || off + 2 + size > p.length) throw new Error('truncated STAP-A');
-        this.nals.push([p.subarray(off + 2, off + 2 + size)]);
-        off += 2 + size;
-      }
-    } else if (type === 28) {
+    else if (type === 24) this.pushAggregated(p, 1, 'STAP-A');
+    else if (type === 28) {
       if (p.length < 3) throw new Error('truncated FU-A');
       const start = (p[1] & 0x80) !== 0;
-      const end = (p[1] & 0x40) !== 0;
-      if (start) this.fuStart(Buffer.from([(p[0] & 0xe0) | (p[1] & 0x1f)]), p.subarray(2));
-      else this.fuContinue(p.subarray(2), end);
-      if (start && end) this.fuContinue(Buffer.alloc(0), true);
+      this.pushFragment(start ? Buffer.from([(p[0] & 0xe0) | (p[1] & 0x1f)]) : null, p.subarray(2), (p[1] & 0x40) !== 0);
     } else throw new Error(`unsupported H.264 payload type ${type}`);
   }
   protected isKey(n: Buffer): boolean {
@@ -114,22 +112,10 @@ export class H265Depacketizer extends NalDepacketizer {
     if (p.length < 3) throw new Error('short H.265 payload');
     const type = (p[0] >> 1) & 0x3f;
     if (type < 48) this.nals.push([p]);
-    else if (type === 48) {
-      // AP: 16-bit size + NAL, repeated (no DONL: sprop-max-don-diff is not used).
-      for (let off = 2; off < p.length; ) {
-        if (off + 2 > p.length) throw new Error('truncated AP');
-        const size = p.readUInt16BE(off);
-        if (size === 0 || off + 2 + size > p.length) throw new Error('truncated AP');
-        this.nals.push([p.subarray(off + 2, off + 2 + size)]);
-        off += 2 + size;
-      }
-    } else if (type === 49) {
+    else if (type === 48) this.pushAggregated(p, 2, 'AP'); // no DONL: sprop-max-don-diff is not used
+    else if (type === 49) {
       const start = (p[2] & 0x80) !== 0;
-      const end = (p[2] & 0x40) !== 0;
-      const fuType = p[2] & 0x3f;
-      if (start) this.fuStart(Buffer.from([(p[0] & 0x81) | (fuType << 1), p[1]]), p.subarray(3));
-      else this.fuContinue(p.subarray(3), end);
-      if (start && end) this.fuContinue(Buffer.alloc(0), true);
+      this.pushFragment(start ? Buffer.from([(p[0] & 0x81) | ((p[2] & 0x3f) << 1), p[1]]) : null, p.subarray(3), (p[2] & 0x40) !== 0);
     } else throw new Error(`unsupported H.265 payload type ${type}`);
   }
   protected isKey(n: Buffer): boolean {
