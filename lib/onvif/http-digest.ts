@@ -1,6 +1,7 @@
 // HTTP Digest (RFC 7616 / 2617, MD5 and SHA-256, qop=auth) for devices that want it instead of
 // (or besides) WS-Security. Shared by the SOAP client; the RTSP client has its own request flow.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { digestResponse } from '../digest-response';
 
 export interface DigestChallenge {
   realm: string;
@@ -31,14 +32,10 @@ export function digestAuthorization(
   nc = 1,
 ): string {
   const alg = (ch.algorithm ?? 'MD5').toUpperCase();
-  const hashName = alg.startsWith('SHA-256') ? 'sha256' : 'md5';
-  const h = (s: string) => createHash(hashName).update(s).digest('hex');
-  const ha1 = h(`${cred.user}:${ch.realm}:${cred.password}`);
-  const ha2 = h(`${method}:${uri}`);
-  const qop = ch.qop?.split(',').map((s) => s.trim()).find((q) => q === 'auth');
+  const qop = ch.qop?.split(',').some((s) => s.trim() === 'auth') ? 'auth' : undefined;
   const ncHex = nc.toString(16).padStart(8, '0');
   const cnonce = randomBytes(8).toString('hex');
-  const response = qop ? h(`${ha1}:${ch.nonce}:${ncHex}:${cnonce}:${qop}:${ha2}`) : h(`${ha1}:${ch.nonce}:${ha2}`);
+  const response = digestResponse({ hash: alg.startsWith('SHA-256') ? 'sha256' : 'md5', user: cred.user, password: cred.password, realm: ch.realm, nonce: ch.nonce, method, uri, qop, nc: ncHex, cnonce });
   const parts = [
     `username="${cred.user}"`,
     `realm="${ch.realm}"`,

@@ -1,6 +1,7 @@
 // RTSP authentication (RFC 2617 as used by RFC 2326): Digest (MD5, with or without qop=auth)
 // preferred over Basic, answering the server's WWW-Authenticate challenge.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { digestResponse } from '../digest-response';
 
 export interface Challenge {
   scheme: 'digest' | 'basic';
@@ -41,18 +42,11 @@ export class Authenticator {
     const nonce = p.get('nonce') ?? '';
     const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
     if (algorithm !== 'MD5' && algorithm !== 'MD5-SESS') throw new Error(`unsupported digest algorithm ${algorithm}`);
-    const md5 = (s: string) => createHash('md5').update(s).digest('hex');
-    let ha1 = md5(`${this.user}:${realm}:${this.password}`);
-    if (algorithm === 'MD5-SESS') ha1 = md5(`${ha1}:${nonce}:${this.cnonce}`);
-    const ha2 = md5(`${method}:${uri}`);
-    const qop = (p.get('qop') ?? '').split(',').map((s) => s.trim()).includes('auth') ? 'auth' : '';
-    let h = `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}"`;
-    if (qop) {
-      const nc = (++this.nc).toString(16).padStart(8, '0');
-      h += `, response="${md5(`${ha1}:${nonce}:${nc}:${this.cnonce}:${qop}:${ha2}`)}", qop=${qop}, nc=${nc}, cnonce="${this.cnonce}"`;
-    } else {
-      h += `, response="${md5(`${ha1}:${nonce}:${ha2}`)}"`;
-    }
+    const qop = (p.get('qop') ?? '').split(',').map((s) => s.trim()).includes('auth') ? 'auth' : undefined;
+    const nc = qop ? (++this.nc).toString(16).padStart(8, '0') : '';
+    const response = digestResponse({ hash: 'md5', sess: algorithm === 'MD5-SESS', user: this.user, password: this.password, realm, nonce, method, uri, qop, nc, cnonce: this.cnonce });
+    let h = `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}"`;
+    if (qop) h += `, qop=${qop}, nc=${nc}, cnonce="${this.cnonce}"`;
     if (p.has('opaque')) h += `, opaque="${p.get('opaque')}"`;
     if (p.has('algorithm')) h += `, algorithm=${p.get('algorithm')}`;
     return h;
