@@ -127,9 +127,7 @@ export = function register(RED: NodeAPI): void {
     });
 
     const addKnownSources = () => {
-      for (const s of catalog.listSources()) {
-        if (!engine.sourceIds().includes(s.id)) engine.addSource(s.id);
-      }
+      for (const s of catalog.listSources()) engine.addSource(s.id); // a no-op for a known source
       if (!engine.isRunning()) showIdle();
     };
     addKnownSources();
