@@ -119,6 +119,7 @@ export async function wsDiscover(o: WsDiscoveryOptions): Promise<ProbeMatch[]> {
     }
   };
   const timers: NodeJS.Timeout[] = [];
+  let onAbort: (() => void) | undefined;
   try {
     await Promise.all(
       targets.map(
@@ -127,7 +128,9 @@ export async function wsDiscover(o: WsDiscoveryOptions): Promise<ProbeMatch[]> {
             const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
             sockets.push(sock);
             sock.on('message', onMessage);
-            sock.on('error', () => undefined); // one interface failing must not stop the others
+            // One interface failing must not stop the others. A failed bind never calls the bind
+            // callback: go on without this socket, or the wait below would never start.
+            sock.on('error', () => resolve());
             const bindAddr = t.kind === 'multicast' ? t.interfaceAddress : undefined;
             sock.bind({ port: 0, address: bindAddr }, () => {
               const send = () => {
@@ -154,11 +157,13 @@ export async function wsDiscover(o: WsDiscoveryOptions): Promise<ProbeMatch[]> {
       ),
     );
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, o.timeoutMs);
-      timers.push(t);
-      o.signal?.addEventListener('abort', () => resolve(), { once: true });
+      if (o.signal?.aborted) return resolve();
+      timers.push(setTimeout(resolve, o.timeoutMs));
+      onAbort = resolve;
+      o.signal?.addEventListener('abort', onAbort, { once: true });
     });
   } finally {
+    if (onAbort) o.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);
     for (const s of sockets) {
       try {
