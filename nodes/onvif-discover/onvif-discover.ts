@@ -51,6 +51,7 @@ export = function register(RED: NodeAPI): void {
     const running = new Set<AbortController>();
     let deployTimer: NodeJS.Timeout | undefined;
 
+    /** Runs one discovery and shows its outcome on the badge; a failure rejects with an Error. */
     async function runDiscovery(overrides: Partial<DiscoverOptions>): Promise<DiscoveredDevice[]> {
       const ac = new AbortController();
       running.add(ac);
@@ -69,6 +70,10 @@ export = function register(RED: NodeAPI): void {
         const s = summary(devices);
         node.status({ fill: s.fill, shape: 'dot', text: s.text });
         return devices;
+      } catch (err) {
+        const e = asError(err);
+        node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
+        throw e;
       } finally {
         running.delete(ac);
       }
@@ -95,11 +100,7 @@ export = function register(RED: NodeAPI): void {
           emit(devices, msg, send);
           done();
         },
-        (err: unknown) => {
-          const e = asError(err);
-          node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
-          done(e);
-        },
+        (e: Error) => done(e),
       );
     });
 
@@ -107,11 +108,7 @@ export = function register(RED: NodeAPI): void {
       deployTimer = setTimeout(() => {
         runDiscovery({}).then(
           (devices) => emit(devices, { _msgid: RED.util.generateId() }, (m) => node.send(m)),
-          (err: unknown) => {
-            const e = asError(err);
-            node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
-            node.error(e.message);
-          },
+          (e: Error) => node.error(e.message),
         );
       }, 100);
     }
