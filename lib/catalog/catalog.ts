@@ -245,25 +245,37 @@ export class Catalog {
     if (this.db.open) this.db.close();
   }
 
+  /** Each SQL text is compiled once per connection: sync passes run the same few queries per
+   * segment and camera (isDownloaded, getSyncStatus...), and better-sqlite3 statements are reusable. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private prepare(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   // ---- sources -------------------------------------------------------------------------------
 
   getSource(id: number): VideoSourceRow | undefined {
-    const r = this.db.prepare('SELECT * FROM video_sources WHERE id = ?').get(id) as SourceRecord | undefined;
+    const r = this.prepare('SELECT * FROM video_sources WHERE id = ?').get(id) as SourceRecord | undefined;
     return r && toSource(r);
   }
 
   getSourceByName(name: string): VideoSourceRow | undefined {
-    const r = this.db.prepare('SELECT * FROM video_sources WHERE name = ?').get(name) as SourceRecord | undefined;
+    const r = this.prepare('SELECT * FROM video_sources WHERE name = ?').get(name) as SourceRecord | undefined;
     return r && toSource(r);
   }
 
   getSourceByNodeId(nodeId: string): VideoSourceRow | undefined {
-    const r = this.db.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined;
+    const r = this.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined;
     return r && toSource(r);
   }
 
   listSources(): VideoSourceRow[] {
-    return (this.db.prepare('SELECT * FROM video_sources ORDER BY name').all() as SourceRecord[]).map(toSource);
+    return (this.prepare('SELECT * FROM video_sources ORDER BY name').all() as SourceRecord[]).map(toSource);
   }
 
   /** A source with all its cameras and its source-level sync row (`changed` is false). */
@@ -286,9 +298,9 @@ export class Catalog {
       const now = new Date().toISOString();
       const nodeId = input.nodeId ?? null;
       let existing = nodeId
-        ? (this.db.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined)
+        ? (this.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined)
         : undefined;
-      const named = this.db.prepare('SELECT * FROM video_sources WHERE name = ?').get(input.name) as SourceRecord | undefined;
+      const named = this.prepare('SELECT * FROM video_sources WHERE name = ?').get(input.name) as SourceRecord | undefined;
       if (named && existing && named.id !== existing.id) throw new SourceNameTakenError(input.name, named.node_id);
       if (named && !existing) {
         if (named.node_id && nodeId && named.node_id !== nodeId && !options.adoptName) {
@@ -308,11 +320,10 @@ export class Catalog {
       let changed = false;
       let sourceId: number;
       if (!existing) {
-        const info = this.db
-          .prepare(
-            `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, created_at, updated_at)
-             VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @now, @now)`,
-          )
+        const info = this.prepare(
+          `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, created_at, updated_at)
+           VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @now, @now)`,
+        )
           .run({ ...fields, now });
         sourceId = Number(info.lastInsertRowid);
         changed = true;
@@ -321,11 +332,10 @@ export class Catalog {
         const e = existing;
         const differs = (Object.keys(fields) as Array<keyof typeof fields>).some((k) => e[k] !== fields[k]);
         if (differs) {
-          this.db
-            .prepare(
-              `UPDATE video_sources SET node_id = @node_id, name = @name, host = @host, ports = @ports,
-               device_urn = @device_urn, working_directory = @working_directory WHERE id = @id`,
-            )
+          this.prepare(
+            `UPDATE video_sources SET node_id = @node_id, name = @name, host = @host, ports = @ports,
+             device_urn = @device_urn, working_directory = @working_directory WHERE id = @id`,
+          )
             .run({ ...fields, id: sourceId });
           changed = true;
         }
@@ -333,7 +343,7 @@ export class Catalog {
 
       if (this.saveCameras(sourceId, input.cameras)) changed = true;
       if (this.saveSyncRows(sourceId, input)) changed = true;
-      if (changed) this.db.prepare('UPDATE video_sources SET updated_at = ? WHERE id = ?').run(now, sourceId);
+      if (changed) this.prepare('UPDATE video_sources SET updated_at = ? WHERE id = ?').run(now, sourceId);
       this.refreshCameraPaths();
       return { id: sourceId, changed };
     });
@@ -344,15 +354,15 @@ export class Catalog {
   }
 
   private saveCameras(sourceId: number, cameras: CameraInput[]): boolean {
-    const rows = this.db.prepare('SELECT * FROM camera_configurations WHERE source_id = ?').all(sourceId) as CameraRecord[];
+    const rows = this.prepare('SELECT * FROM camera_configurations WHERE source_id = ?').all(sourceId) as CameraRecord[];
     const byKey = new Map(rows.map((r) => [cameraKey(r.device_port, r.video_source_token), r]));
-    const insert = this.db.prepare(
+    const insert = this.prepare(
       `INSERT INTO camera_configurations(source_id, display_name, device_port, video_source_token, profile_token,
          recording_token, codec, width, height, fps, folder_path, enabled)
        VALUES (@source_id, @display_name, @device_port, @video_source_token, @profile_token,
          @recording_token, @codec, @width, @height, @fps, @folder_path, 1)`,
     );
-    const update = this.db.prepare(
+    const update = this.prepare(
       `UPDATE camera_configurations SET display_name = @display_name, profile_token = @profile_token,
          recording_token = @recording_token, codec = @codec, width = @width, height = @height, fps = @fps,
          folder_path = @folder_path, enabled = 1 WHERE id = @id`,
@@ -384,7 +394,7 @@ export class Catalog {
         changed = true;
       }
     }
-    const disable = this.db.prepare('UPDATE camera_configurations SET enabled = 0 WHERE id = ?');
+    const disable = this.prepare('UPDATE camera_configurations SET enabled = 0 WHERE id = ?');
     for (const r of rows) {
       if (!keep.has(cameraKey(r.device_port, r.video_source_token)) && r.enabled === 1) {
         disable.run(r.id);
@@ -396,43 +406,37 @@ export class Catalog {
 
   private saveSyncRows(sourceId: number, input: SourceInput): boolean {
     let changed = false;
-    const sourceRow = this.db
-      .prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL')
+    const sourceRow = this.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL')
       .get(sourceId) as SyncRecord | undefined;
     let interval: number;
     if (!sourceRow) {
       interval = input.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES;
-      this.db
-        .prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, NULL, ?, ?)')
+      this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, NULL, ?, ?)')
         .run(sourceId, input.syncEnabled === false ? 0 : 1, interval);
       changed = true;
     } else {
       interval = input.intervalMinutes ?? sourceRow.interval_minutes;
       const enabled = input.syncEnabled === undefined ? sourceRow.enabled : input.syncEnabled ? 1 : 0;
       if (interval !== sourceRow.interval_minutes || enabled !== sourceRow.enabled) {
-        this.db
-          .prepare('UPDATE sync_status SET interval_minutes = ?, enabled = ? WHERE source_id = ? AND camera_id IS NULL')
+        this.prepare('UPDATE sync_status SET interval_minutes = ?, enabled = ? WHERE source_id = ? AND camera_id IS NULL')
           .run(interval, enabled, sourceId);
         changed = true;
       }
     }
     // Camera rows follow the camera's enabled flag and the source's interval.
-    const cams = this.db
-      .prepare(
-        `SELECT c.id, c.enabled AS cam_enabled, s.enabled AS sync_enabled, s.interval_minutes
-         FROM camera_configurations c LEFT JOIN sync_status s ON s.source_id = c.source_id AND s.camera_id = c.id
-         WHERE c.source_id = ?`,
-      )
+    const cams = this.prepare(
+      `SELECT c.id, c.enabled AS cam_enabled, s.enabled AS sync_enabled, s.interval_minutes
+       FROM camera_configurations c LEFT JOIN sync_status s ON s.source_id = c.source_id AND s.camera_id = c.id
+       WHERE c.source_id = ?`,
+    )
       .all(sourceId) as Array<{ id: number; cam_enabled: number; sync_enabled: number | null; interval_minutes: number | null }>;
     for (const c of cams) {
       if (c.sync_enabled === null) {
-        this.db
-          .prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, ?, ?, ?)')
+        this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, ?, ?, ?)')
           .run(sourceId, c.id, c.cam_enabled, interval);
         changed = true;
       } else if (c.sync_enabled !== c.cam_enabled || c.interval_minutes !== interval) {
-        this.db
-          .prepare('UPDATE sync_status SET enabled = ?, interval_minutes = ? WHERE source_id = ? AND camera_id = ?')
+        this.prepare('UPDATE sync_status SET enabled = ?, interval_minutes = ? WHERE source_id = ? AND camera_id = ?')
           .run(c.cam_enabled, interval, sourceId, c.id);
         changed = true;
       }
@@ -441,16 +445,14 @@ export class Catalog {
   }
 
   private refreshCameraPaths(): void {
-    const rows = this.db
-      .prepare(
-        `SELECT s.name AS sourceName, c.display_name AS displayName, c.device_port AS devicePort,
-                c.video_source_token AS videoSourceToken, c.folder_path AS folderPath
-         FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id
-         WHERE c.enabled = 1 ORDER BY s.name, c.device_port, c.video_source_token`,
-      )
+    const rows = this.prepare(
+      `SELECT s.name AS sourceName, c.display_name AS displayName, c.device_port AS devicePort,
+              c.video_source_token AS videoSourceToken, c.folder_path AS folderPath
+       FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id
+       WHERE c.enabled = 1 ORDER BY s.name, c.device_port, c.video_source_token`,
+    )
       .all() as Array<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>;
-    this.db
-      .prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+    this.prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
       .run(JSON.stringify(buildCameraPaths(rows)));
   }
 
@@ -459,17 +461,17 @@ export class Catalog {
   listCameras(sourceId: number, options: { enabledOnly?: boolean } = {}): CameraRow[] {
     const sql = `SELECT * FROM camera_configurations WHERE source_id = ? ${options.enabledOnly ? 'AND enabled = 1' : ''}
                  ORDER BY device_port, video_source_token`;
-    return (this.db.prepare(sql).all(sourceId) as CameraRecord[]).map(toCamera);
+    return (this.prepare(sql).all(sourceId) as CameraRecord[]).map(toCamera);
   }
 
   getCamera(cameraId: number): CameraRow | undefined {
-    const r = this.db.prepare('SELECT * FROM camera_configurations WHERE id = ?').get(cameraId) as CameraRecord | undefined;
+    const r = this.prepare('SELECT * FROM camera_configurations WHERE id = ?').get(cameraId) as CameraRecord | undefined;
     return r && toCamera(r);
   }
 
   /** processing_config.camera_paths (see buildCameraPaths for the key rule). */
   getCameraPaths(): CameraPaths {
-    const r = this.db.prepare(`SELECT value FROM processing_config WHERE key = 'camera_paths'`).get() as { value: string } | undefined;
+    const r = this.prepare(`SELECT value FROM processing_config WHERE key = 'camera_paths'`).get() as { value: string } | undefined;
     return r ? (JSON.parse(r.value) as CameraPaths) : {};
   }
 
@@ -479,8 +481,8 @@ export class Catalog {
   getSyncStatus(sourceId: number, cameraId?: number | null): SyncStatusRow | undefined {
     const r = (
       cameraId === undefined || cameraId === null
-        ? this.db.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL').get(sourceId)
-        : this.db.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id = ?').get(sourceId, cameraId)
+        ? this.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL').get(sourceId)
+        : this.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id = ?').get(sourceId, cameraId)
     ) as SyncRecord | undefined;
     return r && toSync(r);
   }
@@ -488,8 +490,7 @@ export class Catalog {
   /** All sync rows of a source: the source-level row first, then cameras by id. */
   listSyncStatus(sourceId: number): SyncStatusRow[] {
     return (
-      this.db
-        .prepare('SELECT * FROM sync_status WHERE source_id = ? ORDER BY camera_id IS NOT NULL, camera_id')
+      this.prepare('SELECT * FROM sync_status WHERE source_id = ? ORDER BY camera_id IS NOT NULL, camera_id')
         .all(sourceId) as SyncRecord[]
     ).map(toSync);
   }
@@ -513,8 +514,7 @@ export class Catalog {
       if (!this.getSyncStatus(sourceId, cameraId)) {
         if (!this.getSource(sourceId)) throw new CatalogError('not-found', `no source with id ${sourceId}`);
         const interval = (this.getSyncStatus(sourceId)?.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES);
-        this.db
-          .prepare('INSERT INTO sync_status(source_id, camera_id, interval_minutes) VALUES (?, ?, ?)')
+        this.prepare('INSERT INTO sync_status(source_id, camera_id, interval_minutes) VALUES (?, ?, ?)')
           .run(sourceId, cameraId, interval);
       }
       const names = Object.keys(columns);
@@ -522,8 +522,7 @@ export class Catalog {
         // Column names come from the fixed list above, never from the caller.
         const set = names.map((n) => `${n} = @${n}`).join(', ');
         const where = cameraId === null ? 'camera_id IS NULL' : 'camera_id = @camera_id';
-        this.db
-          .prepare(`UPDATE sync_status SET ${set} WHERE source_id = @source_id AND ${where}`)
+        this.prepare(`UPDATE sync_status SET ${set} WHERE source_id = @source_id AND ${where}`)
           .run({ ...columns, source_id: sourceId, ...(cameraId === null ? {} : { camera_id: cameraId }) });
       }
     });
@@ -538,7 +537,7 @@ export class Catalog {
   /** True when a segment starting at `start` is catalogued for the camera (done or deleted). */
   isDownloaded(cameraId: number, start: TimeInput): boolean {
     return (
-      this.db.prepare('SELECT 1 FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) !==
+      this.prepare('SELECT 1 FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) !==
       undefined
     );
   }
@@ -559,13 +558,12 @@ export class Catalog {
       created_at: new Date().toISOString(),
     };
     try {
-      const info = this.db
-        .prepare(
-          `INSERT INTO downloaded_files(camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
-           VALUES (@camera_id, @recording_token, @start_time, @end_time, @path, @bytes, @codec, @frames, @width, @height, 'done', @created_at)`,
-        )
+      const info = this.prepare(
+        `INSERT INTO downloaded_files(camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
+         VALUES (@camera_id, @recording_token, @start_time, @end_time, @path, @bytes, @codec, @frames, @width, @height, 'done', @created_at)`,
+      )
         .run(params);
-      const r = this.db.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(info.lastInsertRowid) as DownloadRecord;
+      const r = this.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(info.lastInsertRowid) as DownloadRecord;
       return toDownload(r);
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -583,26 +581,25 @@ export class Catalog {
   listDownloads(cameraId: number, options: ListDownloadsOptions = {}): DownloadedFileRow[] {
     const rows = (
       options.status
-        ? this.db.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? AND status = ? ORDER BY start_time').all(cameraId, options.status)
-        : this.db.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? ORDER BY start_time').all(cameraId)
+        ? this.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? AND status = ? ORDER BY start_time').all(cameraId, options.status)
+        : this.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? ORDER BY start_time').all(cameraId)
     ) as DownloadRecord[];
     return rows.map(toDownload);
   }
 
   /** Marks files as deleted (rows kept so the segments are not fetched again). Returns rows changed. */
   markDeleted(ids: readonly number[]): number {
-    const stmt = this.db.prepare(`UPDATE downloaded_files SET status = 'deleted' WHERE id = ? AND status = 'done'`);
+    const stmt = this.prepare(`UPDATE downloaded_files SET status = 'deleted' WHERE id = ? AND status = 'done'`);
     const run = this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0));
     return run.immediate();
   }
 
   /** Bytes of the source's files still on disk (status done). */
   totalBytes(sourceId: number): number {
-    const r = this.db
-      .prepare(
-        `SELECT COALESCE(SUM(f.bytes), 0) AS total FROM downloaded_files f
-         JOIN camera_configurations c ON c.id = f.camera_id WHERE c.source_id = ? AND f.status = 'done'`,
-      )
+    const r = this.prepare(
+      `SELECT COALESCE(SUM(f.bytes), 0) AS total FROM downloaded_files f
+       JOIN camera_configurations c ON c.id = f.camera_id WHERE c.source_id = ? AND f.status = 'done'`,
+    )
       .get(sourceId) as { total: number };
     return r.total;
   }
@@ -610,11 +607,10 @@ export class Catalog {
   /** The source's oldest files still on disk, oldest end time first. */
   oldestDownloads(sourceId: number, limit: number): DownloadedFileRow[] {
     return (
-      this.db
-        .prepare(
-          `SELECT f.* FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
-           WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.end_time, f.id LIMIT ?`,
-        )
+      this.prepare(
+        `SELECT f.* FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
+         WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.end_time, f.id LIMIT ?`,
+      )
         .all(sourceId, limit) as DownloadRecord[]
     ).map(toDownload);
   }
