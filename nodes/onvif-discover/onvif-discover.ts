@@ -50,6 +50,8 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const running = new Set<AbortController>();
     let deployTimer: NodeJS.Timeout | undefined;
+    // A discovery cut short by close must not paint the badge or log after the node is gone.
+    let closed = false;
 
     /** Runs one discovery and shows its outcome on the badge; a failure rejects with an Error. */
     async function runDiscovery(overrides: Partial<DiscoverOptions>): Promise<DiscoveredDevice[]> {
@@ -68,11 +70,11 @@ export = function register(RED: NodeAPI): void {
         };
         const devices = await discover(opts);
         const s = summary(devices);
-        node.status({ fill: s.fill, shape: 'dot', text: s.text });
+        if (!closed) node.status({ fill: s.fill, shape: 'dot', text: s.text });
         return devices;
       } catch (err) {
         const e = asError(err);
-        node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
+        if (!closed) node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
         throw e;
       } finally {
         running.delete(ac);
@@ -107,13 +109,18 @@ export = function register(RED: NodeAPI): void {
     if (def.onDeploy) {
       deployTimer = setTimeout(() => {
         runDiscovery({}).then(
-          (devices) => emit(devices, { _msgid: RED.util.generateId() }, (m) => node.send(m)),
-          (e: Error) => node.error(e.message),
+          (devices) => {
+            if (!closed) emit(devices, { _msgid: RED.util.generateId() }, (m) => node.send(m));
+          },
+          (e: Error) => {
+            if (!closed) node.error(e.message);
+          },
         );
       }, 100);
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
       if (deployTimer) clearTimeout(deployTimer);
       for (const ac of running) ac.abort();
       node.status({});
