@@ -38,7 +38,9 @@ describe('sync engine against the simulator (seed preset)', function () {
       workingDirectory: path.join(dir, 'downloads'),
     });
     sourceId = saved.id;
-    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
+    // One fixed 'now' for both passes: a 2-minute slot closing between them must not count as new.
+    const now = new Date();
+    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 }, now: () => now });
     engine.on('file', (f) => files.push(f));
     engine.on('event', (e) => events.push(e));
     engine.addSource(sourceId, { schedule: false });

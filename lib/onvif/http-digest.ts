@@ -35,7 +35,7 @@ export function digestAuthorization(
   const qop = ch.qop?.split(',').some((s) => s.trim() === 'auth') ? 'auth' : undefined;
   const ncHex = nc.toString(16).padStart(8, '0');
   const cnonce = randomBytes(8).toString('hex');
-  const response = digestResponse({ hash: alg.startsWith('SHA-256') ? 'sha256' : 'md5', user: cred.user, password: cred.password, realm: ch.realm, nonce: ch.nonce, method, uri, qop, nc: ncHex, cnonce });
+  const response = digestResponse({ hash: alg.startsWith('SHA-256') ? 'sha256' : 'md5', sess: alg.endsWith('-SESS'), user: cred.user, password: cred.password, realm: ch.realm, nonce: ch.nonce, method, uri, qop, nc: ncHex, cnonce });
   const parts = [
     `username="${cred.user}"`,
     `realm="${ch.realm}"`,
