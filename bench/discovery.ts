@@ -4,7 +4,8 @@ import { discover } from '../lib/onvif/discovery';
 import { startSimulator } from '../lib/sim';
 
 export async function benchDiscovery(): Promise<{ targets: number; found: number; ms: number }> {
-  const basePort = 47000;
+  // Below Linux's ephemeral range (32768+), so no outgoing connection holds a port of the span.
+  const basePort = Number(process.env.VTRACK_BENCH_DISCOVERY_PORT) || 21000;
   const sim = await startSimulator({ preset: 'seed', basePort, auth: { user: 'admin', password: 'pw' }, discovery: false, rtsp: false });
   try {
     const targets = `127.0.0.1:${basePort}-${basePort + 999}`;
