@@ -3,7 +3,6 @@
 // frame-exact against the clip. Plus the RFC 2435 corner cases: fragments by offset, lost
 // fragments, the quantization table paths (in-band, cached, from Q), restart markers, type 0.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -27,7 +26,7 @@ import { saveSourceFromDevices } from '../lib/sources/save-from-devices';
 import { SyncEngine } from '../lib/sync/engine';
 import type { FileEvent } from '../lib/sync/types';
 import { findAll, first, serviceUrlOf, soapCall } from './sim-helpers';
-import { probe } from './support/media';
+import { frameMd5s, probe } from './support/media';
 
 const AUTH = { user: 'admin', password: 's3cret!' };
 const CLIP = 'loading-dock-480p-jpeg';
@@ -41,16 +40,6 @@ function camera(recording: TimelineSpec = { start: REC_START }): SimCameraSpec {
 
 function device(cameras: SimCameraSpec[]): SimDeviceSpec {
   return { name: 'jpeg test', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'J1', hardware: 't', location: 'loopback', urn: 'urn:uuid:22222222-2222-4222-a222-222222222222', port: 0, rtspPort: 0, cameras };
-}
-
-/** MD5 of every decoded frame, in order. */
-function frameMd5s(file: string, fmt?: string): string[] {
-  const args = ['-v', 'error', ...(fmt ? ['-f', fmt] : []), '-i', file, '-map', '0:v', '-f', 'framemd5', '-'];
-  return execFileSync('ffmpeg', args, { maxBuffer: 64 << 20 })
-    .toString()
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => l.split(',').pop()?.trim() ?? '');
 }
 
 /** Deterministic shuffle (a tiny LCG) so a failure reproduces. */

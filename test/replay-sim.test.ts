@@ -2,7 +2,6 @@
 // decodable MP4 with exactly the frames the recording holds in the range, bit-identical to the
 // source clip, split at gaps; failures reject with clear errors and leave no .part files.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { replayPath } from '../lib/sim/tokens';
 import { loadClip, packageRoot } from '../lib/sim/clips';
 import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from '../lib/sim/types';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../lib/media/replay-to-files';
+import { frameMd5s, probe } from './support/media';
 
 const AUTH = { user: 'admin', password: 's3cret!' };
 // A recording that started a whole minute ago-ish, so every range below is in the past.
@@ -30,23 +30,6 @@ function camera(codec: keyof typeof CLIPS, recording: TimelineSpec = { start: RE
 
 function device(cameras: SimCameraSpec[]): SimDeviceSpec {
   return { name: 'test', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'T1', hardware: 't', location: 'loopback', urn: 'urn:uuid:11111111-1111-4111-a111-111111111111', port: 0, rtspPort: 0, cameras };
-}
-
-function probe(file: string): { codec: string; width: number; height: number; frames: number; duration: number } {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames:format=duration', '-of', 'json', file]).toString();
-  const j = JSON.parse(out) as { streams: Array<{ codec_name: string; width: number; height: number; nb_read_frames: string }>; format: { duration: string } };
-  const s = j.streams[0];
-  return { codec: s.codec_name, width: s.width, height: s.height, frames: Number(s.nb_read_frames), duration: Number(j.format.duration) };
-}
-
-/** MD5 of every decoded frame, in order. */
-function frameMd5s(file: string, fmt?: string): string[] {
-  const args = ['-v', 'error', ...(fmt ? ['-f', fmt] : []), '-i', file, '-map', '0:v', '-f', 'framemd5', '-'];
-  return execFileSync('ffmpeg', args, { maxBuffer: 64 << 20 })
-    .toString()
-    .split('\n')
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => l.split(',').pop()?.trim() ?? '');
 }
 
 describe('ONVIF replay → MP4 against the simulator', function () {
@@ -87,7 +70,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
       assert.ok(Math.abs(f.durationSec - 15) < 1e-6);
       const p = probe(f.path);
       assert.deepEqual([p.codec, p.width, p.height, p.frames], [CLIPS[codec].ffcodec, CLIPS[codec].width, CLIPS[codec].height, 225]);
-      assert.ok(Math.abs(p.duration - 15) < 0.01, `duration ${p.duration}`);
+      assert.ok(Math.abs(p.durationSec - 15) < 0.01, `duration ${p.durationSec}`);
 
       // Reference: the clip looped twice, decoded, frames 75..299 (recording frame n = clip frame n mod 150).
       const clipFile = join(packageRoot(), 'assets', 'clips', `${CLIPS[codec].clip}.${CLIPS[codec].ext}`);

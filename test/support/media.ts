@@ -25,3 +25,13 @@ export function probe(file: string, o: { decode: boolean } = { decode: true }): 
   const s = j.streams[0];
   return { codec: String(s.codec_name), width: Number(s.width), height: Number(s.height), frames: Number(s[field]), durationSec: Number(j.format.duration) };
 }
+
+/** MD5 of every decoded frame, in order (ffmpeg framemd5); `fmt` forces the input format. */
+export function frameMd5s(file: string, fmt?: string): string[] {
+  const args = ['-v', 'error', ...(fmt ? ['-f', fmt] : []), '-i', file, '-map', '0:v', '-f', 'framemd5', '-'];
+  return execFileSync('ffmpeg', args, { maxBuffer: 64 << 20 })
+    .toString()
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').pop()?.trim() ?? '');
+}
