@@ -12,7 +12,7 @@ import { startRtspServer, type RtspServerHandle, type RtspServerOptions } from '
 import { replayPath } from '../lib/sim/tokens';
 import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from '../lib/sim/types';
 import { RtspError } from '../lib/rtsp/errors';
-import { replayToFiles, replayWorkerLimits, replayWorkerTestHooks, ReplayToFilesError, type ReplayProgress } from '../lib/media/replay-to-files';
+import { closeReplayWorkers, replayToFiles, replayWorkerLimits, replayWorkerPoolStats, replayWorkerTestHooks, ReplayToFilesError, type ReplayProgress } from '../lib/media/replay-to-files';
 
 const AUTH = { user: 'admin', password: 's3cret!' };
 const REC_START = new Date(Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000);
@@ -178,11 +178,12 @@ describe('replayToFiles in a worker thread', function () {
     assert.deepEqual(readdirSync(join(dir, 'out')), [], 'the .part was written, then removed');
   });
 
-  it('passes progress through, with Dates; the worker has exited when the call resolves', async () => {
+  it('passes progress through, with Dates; the worker stays warm for the next call and ends on closeReplayWorkers', async () => {
     const s = await start();
+    await closeReplayWorkers();
     const progress: ReplayProgress[] = [];
-    let worker: Worker | undefined;
-    replayWorkerTestHooks.onWorker = (w) => (worker = w);
+    const workers: Worker[] = [];
+    replayWorkerTestHooks.onWorker = (w) => workers.push(w);
     const result = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(20), finalPath, onProgress: (p) => progress.push(p) });
     assert.equal(result.length, 1);
     assert.equal(result[0].frames, 300);
@@ -192,8 +193,36 @@ describe('replayToFiles in a worker thread', function () {
     assert.ok(last.mediaTime instanceof Date);
     assert.equal(last.frames, 300);
     assert.equal(last.mediaTime.getTime(), at(20).getTime());
-    assert.ok(worker);
-    assert.equal(worker.threadId, -1, 'threadId is -1 once a worker has exited');
+    assert.equal(replayWorkerPoolStats().idle, 1, 'the worker waits, idle, for the next segment');
+    // The next segment runs on the same (warm) worker, and only its own progress is reported.
+    progress.length = 0;
+    const second = await replayToFiles({ url: url(s.port), ...AUTH, from: at(20), to: at(30), finalPath, onProgress: (p) => progress.push(p) });
+    assert.equal(second[0].frames, 150);
+    assert.equal(progress[progress.length - 1].frames, 150);
+    assert.equal(workers.length, 2);
+    assert.equal(workers[1], workers[0], 'the same worker ran both calls');
+    await closeReplayWorkers();
+    assert.equal(workers[0].threadId, -1, 'threadId is -1 once a worker has exited');
+    assert.equal(replayWorkerPoolStats().live, 0);
+  });
+
+  it('two calls at once run on two workers; a failed call retires its worker', async () => {
+    const s = await start();
+    await closeReplayWorkers();
+    const workers: Worker[] = [];
+    replayWorkerTestHooks.onWorker = (w) => workers.push(w);
+    const [a, b] = await Promise.all([
+      replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(4), finalPath }),
+      replayToFiles({ url: url(s.port), ...AUTH, from: at(10), to: at(14), finalPath }),
+    ]);
+    assert.equal(a[0].frames + b[0].frames, 120);
+    assert.notEqual(workers[0], workers[1]);
+    assert.equal(replayWorkerPoolStats().idle, 2);
+    const err = await replayToFiles({ url: url(s.port), user: 'admin', password: 'nope', from: at(0), to: at(2), finalPath }).catch((e: unknown) => e);
+    assert.ok(err instanceof ReplayToFilesError && err.kind === 'auth');
+    await until(() => workers[2].threadId === -1, 5000, 'the failed worker to exit');
+    assert.equal(replayWorkerPoolStats().idle, 1);
+    await closeReplayWorkers();
   });
 
   it('heap limits grow with the range length (room for the muxer\'s per-frame records)', () => {

@@ -1,12 +1,14 @@
-// Messages between replayToFiles (main thread) and its replay worker. Dates cross as Dates
+// Messages between replayToFiles (main thread) and its replay workers. Dates cross as Dates
 // (structured clone keeps them); functions and the AbortSignal cannot cross, so they become
-// request/response and event messages.
+// request/response and event messages. A worker is long-lived (a pool reuses it across segments)
+// and runs one job at a time; every message carries the job's number, so a late message of an
+// earlier job can never be taken for the current one.
 import type { ReplayOptions } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
-/** workerData: the options that can be cloned, plus which callbacks the caller gave. */
+/** One job: the options that can be cloned, plus which callbacks the caller gave. */
 export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts'> & {
   wantProgress: boolean;
   wantLog: boolean;
@@ -20,12 +22,19 @@ export interface WireCause {
   status?: number;
 }
 
-export type WorkerToMain =
+/** The worker's memory after a job (heap used + external memory), for the pool's recycling mark. */
+export type WorkerMemory = { heapBytes: number };
+
+export type WorkerToMain = { job: number } & (
   | { type: 'finalPath'; id: number; start: Date; end: Date; codec: VideoCodec }
   | { type: 'progress'; progress: ReplayProgress }
   | { type: 'log'; message: string }
   | { type: 'file'; file: WrittenFile }
-  | { type: 'done'; files: WrittenFile[] }
-  | { type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause };
+  | ({ type: 'done'; files: WrittenFile[] } & WorkerMemory)
+  | ({ type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause } & WorkerMemory)
+);
 
-export type MainToWorker = { type: 'finalPath'; id: number; path?: string; error?: string } | { type: 'abort' };
+export type MainToWorker =
+  | { type: 'run'; job: number; input: ReplayWorkerInput }
+  | { type: 'finalPath'; job: number; id: number; path?: string; error?: string }
+  | { type: 'abort'; job: number };

@@ -1,7 +1,10 @@
-// Worker-thread entry of replayToFiles: runs the whole replay (RTSP parsing, depacketizing, MP4
+// Worker-thread entry of replayToFiles: runs whole replays (RTSP parsing, depacketizing, MP4
 // muxing, file I/O) off the main thread, so Node-RED's event loop stays free and the worker's own
-// small heap limits keep memory flat. Talks to the main thread only through replay-worker-protocol.
-import { parentPort, workerData } from 'node:worker_threads';
+// heap limits keep memory bounded. Long-lived: it runs one job after another (the pool in
+// replay-to-files.ts hands them out), so each segment does not pay for a new isolate and for
+// compiling the code again. Talks to the main thread only through replay-worker-protocol.
+import { parentPort } from 'node:worker_threads';
+import { getHeapStatistics } from 'node:v8';
 import { RtspError } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import { replayInProcess } from './replay-in-process';
@@ -11,31 +14,16 @@ import { errorMessage } from '../errors';
 
 const port = parentPort;
 if (!port) throw new Error('replay-worker.js must run as a worker thread');
-const input = workerData as ReplayWorkerInput;
 const post = (m: WorkerToMain): void => port.postMessage(m);
 
-const ac = new AbortController();
-
+let current: { job: number; ac: AbortController } | undefined;
 const pending = new Map<number, { resolve(p: string): void; reject(e: Error): void }>();
 let nextId = 0;
-function finalPath(start: Date, end: Date, codec: VideoCodec): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const id = ++nextId;
-    pending.set(id, { resolve, reject });
-    post({ type: 'finalPath', id, start, end, codec });
-  });
-}
 
-port.on('message', (m: MainToWorker) => {
-  if (m.type === 'abort') {
-    ac.abort();
-  } else if (m.type === 'finalPath') {
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (m.path !== undefined) p?.resolve(m.path);
-    else p?.reject(new Error(m.error ?? 'no path'));
-  }
-});
+function memory(): { heapBytes: number } {
+  const h = getHeapStatistics();
+  return { heapBytes: h.used_heap_size + h.external_memory };
+}
 
 function wireCause(e: unknown): WireCause | undefined {
   if (e instanceof RtspError) return { name: e.name, message: e.message, rtspKind: e.kind, status: e.status };
@@ -43,23 +31,53 @@ function wireCause(e: unknown): WireCause | undefined {
   return e === undefined ? undefined : { name: 'Error', message: String(e) };
 }
 
-replayInProcess({
-  url: input.url,
-  user: input.user,
-  password: input.password,
-  from: input.from,
-  to: input.to,
-  rateControl: input.rateControl,
-  timeouts: input.timeouts,
-  signal: ac.signal,
-  finalPath,
-  onFileWritten: (file) => post({ type: 'file', file }),
-  onProgress: input.wantProgress ? (progress) => post({ type: 'progress', progress }) : undefined,
-  log: input.wantLog ? (message) => post({ type: 'log', message }) : undefined,
-}).then(
-  (files) => post({ type: 'done', files }),
-  (e: unknown) => {
-    if (e instanceof ReplayToFilesError) post({ type: 'failed', message: e.message, kind: e.kind, completed: e.completed, cause: wireCause(e.cause) });
-    else post({ type: 'failed', message: errorMessage(e), kind: 'write', completed: [], cause: wireCause(e) });
-  },
-);
+function run(job: number, input: ReplayWorkerInput): void {
+  const ac = new AbortController();
+  current = { job, ac };
+  const finalPath = (start: Date, end: Date, codec: VideoCodec): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      pending.set(id, { resolve, reject });
+      post({ job, type: 'finalPath', id, start, end, codec });
+    });
+  replayInProcess({
+    url: input.url,
+    user: input.user,
+    password: input.password,
+    from: input.from,
+    to: input.to,
+    rateControl: input.rateControl,
+    timeouts: input.timeouts,
+    signal: ac.signal,
+    finalPath,
+    onFileWritten: (file) => post({ job, type: 'file', file }),
+    onProgress: input.wantProgress ? (progress) => post({ job, type: 'progress', progress }) : undefined,
+    log: input.wantLog ? (message) => post({ job, type: 'log', message }) : undefined,
+  })
+    .then(
+      (files) => ({ type: 'done' as const, files }),
+      (e: unknown) =>
+        e instanceof ReplayToFilesError
+          ? { type: 'failed' as const, message: e.message, kind: e.kind, completed: e.completed, cause: wireCause(e.cause) }
+          : { type: 'failed' as const, message: errorMessage(e), kind: 'write' as const, completed: [], cause: wireCause(e) },
+    )
+    .then((result) => {
+      current = undefined;
+      pending.clear();
+      post({ job, ...result, ...memory() });
+    });
+}
+
+port.on('message', (m: MainToWorker) => {
+  if (m.type === 'run') {
+    if (current) throw new Error(`replay worker got job ${m.job} while job ${current.job} runs`);
+    run(m.job, m.input);
+  } else if (m.type === 'abort') {
+    if (current?.job === m.job) current.ac.abort();
+  } else if (m.type === 'finalPath') {
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (m.path !== undefined) p?.resolve(m.path);
+    else p?.reject(new Error(m.error ?? 'no path'));
+  }
+});
