@@ -1,6 +1,6 @@
-// The H.264/H.265 segment writer keeps its memory flat whatever the file's length: once a fragment
-// is on disk, the muxer keeps one record for it (the mfra index entry), not one per frame; the
-// file stays complete and decodable.
+// The segment writer keeps its memory flat whatever the file's length: once a fragment is on disk,
+// it keeps one record for it (the mfra index entry), not one per frame; the file stays complete
+// and decodable.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,7 +32,7 @@ describe('segment writer memory', function () {
       await w.add(joinLengthPrefixed(splitAnnexB(f.data)), f.keyframe, i / 15, 1 / 15);
     }
     const retained = retainedSampleRecords(w);
-    assert.notEqual(retained, undefined, 'mediabunny internals changed: the trimming no longer applies');
+    assert.notEqual(retained, undefined, 'the writer no longer reports what it holds');
     // ~100 fragments (one per keyframe second) + at most 64 frames not yet trimmed.
     assert.ok((retained ?? 0) < 200, `${retained} records retained for ${frames} frames`);
     await w.finish(join(dir, 'a.mp4'));
