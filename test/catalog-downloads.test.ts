@@ -86,4 +86,45 @@ describe('catalog: sync status and downloads', () => {
     assert.deepEqual(catalog.listDownloads(a).map((f) => f.id), [f1.id, f3.id]);
     assert.ok(catalog.isDownloaded(a, '2026-11-01T10:00:00Z'), 'a deleted segment is not fetched again');
   });
+
+  it('keeps the byte total per camera as files are added, deleted, changed or removed', () => {
+    const [a, b] = source.cameras.map((c) => c.id);
+    const f1 = catalog.recordDownload(file(a, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z', 100));
+    catalog.recordDownload(file(b, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z', 200));
+    const f3 = catalog.recordDownload(file(b, '2026-11-01T10:05:00Z', '2026-11-01T10:10:00Z', 300));
+    assert.equal(catalog.totalBytes(source.id), 600);
+    catalog.markDeleted([f3.id]);
+    assert.equal(catalog.totalBytes(source.id), 300);
+    catalog.markDeleted([f3.id]);
+    assert.equal(catalog.totalBytes(source.id), 300, 'deleting twice counts once');
+    // Direct SQL, as a later migration or a repair would do it: the triggers still hold.
+    const db = (catalog as unknown as { db: import('better-sqlite3').Database }).db;
+    db.prepare(`UPDATE downloaded_files SET status = 'done' WHERE id = ?`).run(f3.id);
+    assert.equal(catalog.totalBytes(source.id), 600);
+    db.prepare('UPDATE downloaded_files SET bytes = 150 WHERE id = ?').run(f1.id);
+    assert.equal(catalog.totalBytes(source.id), 650);
+    db.prepare('DELETE FROM downloaded_files WHERE id = ?').run(f3.id);
+    assert.equal(catalog.totalBytes(source.id), 350);
+    const sum = db.prepare(`SELECT SUM(bytes) AS s FROM downloaded_files WHERE status = 'done'`).get() as { s: number };
+    assert.equal(sum.s, 350);
+  });
+
+  it('reads the oldest files across cameras in end-time order, lazily, past rows deleted meanwhile', () => {
+    const ids = source.cameras.map((c) => c.id);
+    const want: number[] = [];
+    // Files alternating irregularly between the two cameras, many pages each.
+    for (let i = 0; i < 300; i++) {
+      const cam = ids[(i * 7) % 2];
+      const start = new Date(Date.UTC(2026, 10, 1) + i * 60_000);
+      want.push(catalog.recordDownload(file(cam, start.toISOString(), new Date(start.getTime() + 60_000).toISOString(), 10)).id);
+    }
+    const cursor = catalog.oldestDownloadsCursor(source.id, 16);
+    const got: number[] = [];
+    for (let f = cursor.next(); f; f = cursor.next()) {
+      got.push(f.id);
+      if (got.length === 100) catalog.markDeleted(want.slice(200, 220)); // beyond the pages already read
+    }
+    assert.deepEqual(got, [...want.slice(0, 200), ...want.slice(220)]);
+    assert.deepEqual(catalog.oldestDownloads(source.id, 3).map((f) => f.id), want.slice(0, 3));
+  });
 });

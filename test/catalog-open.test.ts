@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { CatalogError, SCHEMA_VERSION, openCatalog } from '../lib/catalog';
+import { MIGRATIONS } from '../lib/catalog/migrations';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-catalog-'));
@@ -48,7 +49,7 @@ describe('catalog: opening the database file', () => {
       const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map(
         (t) => t.name,
       );
-      assert.deepEqual(tables, ['camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
+      assert.deepEqual(tables, ['camera_bytes', 'camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
@@ -128,6 +129,34 @@ describe('catalog: opening the database file', () => {
       (err: unknown) => err instanceof CatalogError && err.code === 'corrupt' && err.message.includes(file),
     );
     assert.deepEqual(fs.readFileSync(file), bytes);
+  });
+
+  it('runs the full integrity check only after an unclean shutdown or before a migration, not on a clean reopen', () => {
+    const file = path.join(dir, 'c.db');
+    const first = openCatalog(file);
+    assert.equal(first.integrityChecked, false, 'a new file has nothing to check');
+    first.saveSource(sampleSource(dir));
+    // A crash: the database and its WAL as they are while the connection is still open.
+    const crashed = path.join(dir, 'crashed.db');
+    fs.copyFileSync(file, crashed);
+    fs.copyFileSync(`${file}-wal`, `${crashed}-wal`);
+    first.close();
+    const clean = openCatalog(file);
+    assert.equal(clean.integrityChecked, false, 'closed cleanly: no full check');
+    clean.close();
+    const afterCrash = openCatalog(crashed);
+    assert.equal(afterCrash.integrityChecked, true, 'a WAL was left behind: full check');
+    assert.equal(afterCrash.getSourceByName('nvr_localhost')?.host, '127.0.0.1', 'the WAL was replayed');
+    afterCrash.close();
+    // A database one migration behind.
+    const older = path.join(dir, 'older.db');
+    const old = new Database(older);
+    for (const step of MIGRATIONS.slice(0, -1)) old.exec(step);
+    old.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    old.close();
+    const migrated = openCatalog(older);
+    assert.equal(migrated.integrityChecked, true, 'checked before migrating');
+    migrated.close();
   });
 
   it('gives a clear read-only error when the location cannot be written', function () {

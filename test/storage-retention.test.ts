@@ -3,7 +3,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { deleteFiles, pickForRetention } from '../lib/storage';
+import { applyRetentionRules, deleteFiles, pickForRetention } from '../lib/storage';
+import { openCatalog, type Catalog, type SavedSource } from '../lib/catalog';
 
 const now = new Date('2026-11-10T00:00:00Z');
 const day = 86_400_000;
@@ -47,5 +48,73 @@ describe('storage: retention', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('a retention pass over the catalog', () => {
+    let dir: string;
+    let catalog: Catalog;
+    let source: SavedSource;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-retention-'));
+      catalog = openCatalog(path.join(dir, 'c.db'));
+      source = catalog.saveSource({
+        name: 'nvr', host: '127.0.0.1', ports: [80], workingDirectory: dir,
+        cameras: ['A', 'B'].map((n) => ({ displayName: n, devicePort: 80, videoSourceToken: n, profileToken: n, codec: 'H264', width: 640, height: 480, fps: 10, folderPath: path.join(dir, n) })),
+      });
+    });
+    afterEach(() => {
+      catalog.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    /** n files alternating between the two cameras, one a minute ending `ageDays` ago and later. */
+    const add = (n: number, bytes: number, onDisk = true) => {
+      const out: Array<{ id: number; path: string }> = [];
+      for (let i = 0; i < n; i++) {
+        const start = new Date(now.getTime() - 10 * day + i * 60_000);
+        const p = path.join(dir, `f${i}.mp4`);
+        if (onDisk) fs.writeFileSync(p, 'x');
+        const row = catalog.recordDownload({
+          cameraId: source.cameras[i % 2].id, recordingToken: 'R', start, end: new Date(start.getTime() + 60_000), path: p, bytes, codec: 'H264', frames: 1, width: 640, height: 480,
+        });
+        out.push({ id: row.id, path: p });
+      }
+      return out;
+    };
+
+    it('age rule: deletes exactly the files that ended before the cutoff, oldest first, across cameras', async () => {
+      const files = add(20, 10);
+      // Files end at now - 10 days + (i + 1) min: a cutoff at 10 days - 5.5 min keeps i >= 5.
+      const r = await applyRetentionRules(catalog, source.id, { maxAgeDays: (10 * day - 5.5 * 60_000) / day, now });
+      assert.equal(r.deleted, 5);
+      assert.equal(r.bytes, 50);
+      assert.deepEqual(files.map((f) => fs.existsSync(f.path)), files.map((_, i) => i >= 5));
+      assert.equal(catalog.totalBytes(source.id), 150);
+    });
+
+    it('size rule: uses the running total and stops as soon as the rest fits; an undeletable file stays and a newer one goes', async () => {
+      const files = add(10, 100);
+      fs.rmSync(files[1].path);
+      fs.mkdirSync(files[1].path); // a folder: unlink fails
+      const r = await applyRetentionRules(catalog, source.id, { maxBytes: 750, now });
+      assert.equal(r.failed.length, 1);
+      assert.equal(r.failed[0].path, files[1].path);
+      assert.equal(r.deleted, 3, 'files 0, 2, 3: file 1 could not be deleted, so one more went');
+      assert.equal(catalog.totalBytes(source.id), 700);
+      assert.deepEqual(files.map((f) => catalog.listDownloads(source.cameras[files.indexOf(f) % 2].id).find((d) => d.id === f.id)?.status), ['deleted', 'done', 'deleted', 'deleted', 'done', 'done', 'done', 'done', 'done', 'done']);
+    });
+
+    it('works in slices: the event loop gets turns during a pass over thousands of files', async () => {
+      add(3000, 1, false);
+      let turns = 0;
+      const tick = setInterval(() => turns++, 0);
+      try {
+        const r = await applyRetentionRules(catalog, source.id, { maxBytes: 0, now });
+        assert.equal(r.deleted, 3000);
+      } finally {
+        clearInterval(tick);
+      }
+      assert.equal(catalog.totalBytes(source.id), 0);
+      assert.ok(turns >= 5, `the timer ran ${turns} times during the pass`);
+    });
   });
 });

@@ -231,10 +231,14 @@ export class Catalog {
   /** Absolute path of the database file. */
   readonly file: string;
 
+  /** Whether opening ran the full integrity check (after an unclean shutdown or before a migration). */
+  readonly integrityChecked: boolean;
+
   constructor(file: string) {
     const opened = openDatabase(file);
     this.db = opened.db;
     this.file = opened.file;
+    this.integrityChecked = opened.integrityChecked;
   }
 
   get isOpen(): boolean {
@@ -594,11 +598,12 @@ export class Catalog {
     return run.immediate();
   }
 
-  /** Bytes of the source's files still on disk (status done). */
+  /** Bytes of the source's files still on disk (status done): the running totals kept by triggers
+   * (migration 2), one row per camera, whatever the number of files. */
   totalBytes(sourceId: number): number {
     const r = this.prepare(
-      `SELECT COALESCE(SUM(f.bytes), 0) AS total FROM downloaded_files f
-       JOIN camera_configurations c ON c.id = f.camera_id WHERE c.source_id = ? AND f.status = 'done'`,
+      `SELECT COALESCE(SUM(b.bytes), 0) AS total FROM camera_bytes b
+       JOIN camera_configurations c ON c.id = b.camera_id WHERE c.source_id = ?`,
     )
       .get(sourceId) as { total: number };
     return r.total;
@@ -606,13 +611,99 @@ export class Catalog {
 
   /** The source's oldest files still on disk, oldest end time first. */
   oldestDownloads(sourceId: number, limit: number): DownloadedFileRow[] {
-    return (
-      this.prepare(
-        `SELECT f.* FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
-         WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.end_time, f.id LIMIT ?`,
-      )
-        .all(sourceId, limit) as DownloadRecord[]
-    ).map(toDownload);
+    const cursor = this.oldestDownloadsCursor(sourceId);
+    const out: DownloadedFileRow[] = [];
+    while (out.length < limit) {
+      const f = cursor.next();
+      if (!f) break;
+      out.push(f);
+    }
+    return out;
+  }
+
+  /**
+   * The source's files still on disk (status done), oldest end time first (then id), read lazily:
+   * each camera is read in small pages along the (camera, status, end time) index, after the last
+   * row it returned, and the cameras are merged by a heap. Nothing is loaded or sorted as a whole,
+   * so the first rows of a million cost what the first rows of ten do. It may be used across awaits
+   * while rows change: it only moves forward (rows added behind it are not seen), and a row changed
+   * after its page was read (up to pageSize rows ahead per camera) is returned as it was.
+   */
+  oldestDownloadsCursor(sourceId: number, pageSize = 64): { next(): DownloadedFileRow | undefined } {
+    const cameraIds = (this.prepare('SELECT id FROM camera_configurations WHERE source_id = ? ORDER BY id').all(sourceId) as Array<{ id: number }>).map((r) => r.id);
+    const page = this.prepare(
+      `SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' AND (end_time, id) > (?, ?)
+       ORDER BY end_time, id LIMIT ?`,
+    );
+    interface Lane {
+      cameraId: number;
+      rows: DownloadRecord[];
+      at: number;
+      done: boolean;
+      lastEnd: string;
+      lastId: number;
+    }
+    const fill = (l: Lane): boolean => {
+      if (l.at < l.rows.length) return true;
+      if (l.done) return false;
+      l.rows = page.all(l.cameraId, l.lastEnd, l.lastId, pageSize) as DownloadRecord[];
+      l.at = 0;
+      if (l.rows.length < pageSize) l.done = true;
+      return l.rows.length > 0;
+    };
+    const head = (l: Lane) => l.rows[l.at];
+    const less = (a: Lane, b: Lane) => {
+      const x = head(a);
+      const y = head(b);
+      return x.end_time < y.end_time || (x.end_time === y.end_time && x.id < y.id);
+    };
+    // Binary min-heap of lanes by their head row.
+    const heap: Lane[] = [];
+    const up = (i: number) => {
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!less(heap[i], heap[p])) break;
+        [heap[i], heap[p]] = [heap[p], heap[i]];
+        i = p;
+      }
+    };
+    const down = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l], heap[m])) m = l;
+        if (r < heap.length && less(heap[r], heap[m])) m = r;
+        if (m === i) return;
+        [heap[i], heap[m]] = [heap[m], heap[i]];
+        i = m;
+      }
+    };
+    for (const cameraId of cameraIds) {
+      const lane: Lane = { cameraId, rows: [], at: 0, done: false, lastEnd: '', lastId: 0 };
+      if (fill(lane)) {
+        heap.push(lane);
+        up(heap.length - 1);
+      }
+    }
+    return {
+      next: () => {
+        const lane = heap[0];
+        if (!lane) return undefined;
+        const row = lane.rows[lane.at++];
+        lane.lastEnd = row.end_time;
+        lane.lastId = row.id;
+        if (fill(lane)) down(0);
+        else {
+          const last = heap.pop() as Lane;
+          if (heap.length > 0) {
+            heap[0] = last;
+            down(0);
+          }
+        }
+        return toDownload(row);
+      },
+    };
   }
 }
 

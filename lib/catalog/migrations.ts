@@ -76,6 +76,35 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO processing_config(key, value) VALUES ('camera_paths', '{}');
   `,
+
+  // Running byte total per camera (files on disk, status 'done'), kept by triggers: retention and
+  // the size cap read a few rows instead of summing every file of a source (1 M rows: a full pass
+  // over the table on every sync pass). Retention walks downloaded_files_end (camera, status,
+  // end time) per camera, so no new index is needed for it.
+  // NOTE for later migrations: rebuilding downloaded_files (create/copy/drop/rename) drops these
+  // triggers; such a migration must create them again.
+  `
+  CREATE TABLE camera_bytes (
+    camera_id INTEGER PRIMARY KEY REFERENCES camera_configurations(id) ON DELETE CASCADE,
+    bytes     INTEGER NOT NULL DEFAULT 0,
+    files     INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO camera_bytes(camera_id, bytes, files)
+    SELECT camera_id, SUM(bytes), COUNT(*) FROM downloaded_files WHERE status = 'done' GROUP BY camera_id;
+  CREATE TRIGGER downloaded_files_bytes_insert AFTER INSERT ON downloaded_files WHEN NEW.status = 'done' BEGIN
+    INSERT INTO camera_bytes(camera_id, bytes, files) VALUES (NEW.camera_id, NEW.bytes, 1)
+      ON CONFLICT(camera_id) DO UPDATE SET bytes = bytes + excluded.bytes, files = files + 1;
+  END;
+  CREATE TRIGGER downloaded_files_bytes_delete AFTER DELETE ON downloaded_files WHEN OLD.status = 'done' BEGIN
+    UPDATE camera_bytes SET bytes = bytes - OLD.bytes, files = files - 1 WHERE camera_id = OLD.camera_id;
+  END;
+  CREATE TRIGGER downloaded_files_bytes_update AFTER UPDATE OF status, bytes, camera_id ON downloaded_files
+    WHEN OLD.status = 'done' OR NEW.status = 'done' BEGIN
+    UPDATE camera_bytes SET bytes = bytes - OLD.bytes, files = files - 1 WHERE camera_id = OLD.camera_id AND OLD.status = 'done';
+    INSERT INTO camera_bytes(camera_id, bytes, files) SELECT NEW.camera_id, NEW.bytes, 1 WHERE NEW.status = 'done'
+      ON CONFLICT(camera_id) DO UPDATE SET bytes = bytes + excluded.bytes, files = files + 1;
+  END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

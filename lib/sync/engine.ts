@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Catalog, VideoSourceRow } from '../catalog';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage } from '../onvif/errors';
-import { deleteFiles, pickForRetention } from '../storage';
+import { applyRetentionRules } from '../storage';
 import { runSourceOnce, DEFAULT_SETTINGS, type SyncSettings } from './runner';
 import { backoffMs } from './retry';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
@@ -241,19 +241,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   private async applyRetention(source: VideoSourceRow): Promise<void> {
     const r = this.o.retention;
     if (!r || (r.maxAgeDays === undefined && r.maxGB === undefined)) return;
-    const files = this.o.catalog.oldestDownloads(source.id, 1_000_000);
-    const ids = pickForRetention(
-      files.map((f) => ({ id: f.id, endTime: new Date(f.endTime), bytes: f.bytes })),
-      { maxAgeDays: r.maxAgeDays, maxBytes: r.maxGB === undefined ? undefined : r.maxGB * 1024 ** 3, now: this.now() },
-    );
-    if (ids.length === 0) return;
-    const chosen = new Set(ids);
-    const victims = files.filter((f) => chosen.has(f.id));
-    const result = await deleteFiles(victims.map((f) => f.path));
-    const failed = new Set(result.failed.map((f) => f.path));
-    // A file we could not delete stays "done": the catalog must not claim space it did not free.
-    const gone = victims.filter((f) => !failed.has(f.path));
-    this.o.catalog.markDeleted(gone.map((f) => f.id));
-    this.emit('event', { event: 'retention', source: source.name, sourceId: source.id, deleted: gone.length, bytes: gone.reduce((n, f) => n + f.bytes, 0) });
+    // In slices along the catalog's index: never the whole file list, never a long event-loop block.
+    const { deleted, bytes } = await applyRetentionRules(this.o.catalog, source.id, {
+      maxAgeDays: r.maxAgeDays,
+      maxBytes: r.maxGB === undefined ? undefined : r.maxGB * 1024 ** 3,
+      now: this.now(),
+    });
+    if (deleted === 0) return;
+    this.emit('event', { event: 'retention', source: source.name, sourceId: source.id, deleted, bytes });
   }
 }
