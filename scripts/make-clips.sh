@@ -26,4 +26,10 @@ ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 800x600)" -pix_fmt yuv
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 640x480 5)" -pix_fmt yuvj420p \
   -c:v mjpeg -huffman default -q:v 10 \
   -f mjpeg "$out/loading-dock-480p-jpeg.mjpeg"
+# Low bitrate (sim --quality low, the many-channel scale bench): 640x360 H.264 at ~256 kbit/s,
+# otherwise like the front-door clip.
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "$(src 640x360)" -pix_fmt yuv420p \
+  -c:v libx264 -profile:v main -preset veryfast -b:v 256k -maxrate 300k -bufsize 256k \
+  -g 15 -keyint_min 15 -sc_threshold 0 -bf 0 -x264-params repeat-headers=1:open-gop=0:aud=0 \
+  -f h264 "$out/low-360p-h264.h264"
 ls -l "$out"

@@ -14,6 +14,7 @@ const USAGE = `usage: vtrack-onvif sim [options]
   --user U --password P    require these credentials (WS-Security digest or HTTP Digest)
   --clock-offset SEC       device clock = real clock + SEC (reproduces clock skew)
   --history-min MIN        recording history before now (default 30)
+  --quality default|low    low: every camera 360p H.264 ~256 kbit/s (many-channel runs)
   --discovery-port PORT|0|off   WS-Discovery UDP port (default 3702; unicast only)
   --no-rtsp                do not start the RTSP servers
   --json                   print the endpoints as JSON
@@ -47,12 +48,15 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
   const channels = num(a, 'channels', 4);
   if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65535) throw new Error('--base-port must be a port number');
   if (!Number.isInteger(channels) || channels < 1 || channels > 64) throw new Error('--channels must be 1..64');
+  const quality = str(a, 'quality') ?? 'default';
+  if (quality !== 'default' && quality !== 'low') throw new Error(`--quality must be default or low, got "${quality}"`);
   return {
     host,
     preset,
     basePort,
     channels,
     historyMinutes: num(a, 'history-min', 30),
+    quality,
     clockOffsetSec: num(a, 'clock-offset', 0),
     auth: user !== undefined && password !== undefined ? { user, password } : undefined,
     discovery,

@@ -26,6 +26,8 @@ export interface SimulatorOptions {
   channels?: number;
   /** Recording history before now, minutes. Default 30. */
   historyMinutes?: number;
+  /** Preset cameras' streams: 'low' = 360p H.264 at ~256 kbit/s for every camera. Default as listed. */
+  quality?: 'default' | 'low';
   /** Credentials every operation but GetSystemDateAndTime requires; none when absent. */
   auth?: SimAuth;
   /** Device clock = real clock + this many seconds (reproduces camera clock skew). */
@@ -66,7 +68,7 @@ export interface RunningSimulator {
 
 export function resolveDevices(o: SimulatorOptions): SimDeviceSpec[] {
   if (o.devices) return o.devices;
-  const presetOpts = { basePort: o.basePort ?? 18000, historyMinutes: o.historyMinutes ?? 30, channels: o.channels ?? 4 };
+  const presetOpts = { basePort: o.basePort ?? 18000, historyMinutes: o.historyMinutes ?? 30, channels: o.channels ?? 4, quality: o.quality };
   return (o.preset ?? 'seed') === 'nvr' ? nvrPreset(presetOpts) : seedPreset(presetOpts);
 }
 

@@ -9,6 +9,8 @@ export interface PresetOptions {
   historyMinutes: number;
   /** NVR preset: number of channels. */
   channels: number;
+  /** 'low': every camera serves LOW_CAMERA's 360p ~256 kbit/s H.264 clip instead (many-channel scale runs). */
+  quality?: 'default' | 'low';
   now?: Date;
 }
 
@@ -20,6 +22,15 @@ export const SEED_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [
 
 /** A Motion-JPEG camera (RFC 2435), only on the NVR: the seed preset stays the seed project's three. */
 export const LOADING_DOCK_CAMERA: Omit<SimCameraSpec, 'recording'> = { name: 'Loading Dock Camera', codec: 'JPEG', width: 640, height: 480, fps: 5, bitrateKbps: 800, clip: 'loading-dock-480p-jpeg' };
+
+/** `--quality low`: a 640x360 H.264 camera at ~256 kbit/s (scripts/make-clips.sh), for runs with
+ * many channels where the point is the number of sessions and files, not the bytes. */
+export const LOW_CAMERA: Omit<SimCameraSpec, 'recording' | 'name'> = { codec: 'H264', width: 640, height: 360, fps: 15, bitrateKbps: 256, clip: 'low-360p-h264' };
+
+/** A camera of the preset at the chosen quality (low keeps the name, swaps the stream). */
+function atQuality(cam: Omit<SimCameraSpec, 'recording'>, o: PresetOptions): Omit<SimCameraSpec, 'recording'> {
+  return o.quality === 'low' ? { ...LOW_CAMERA, name: cam.name } : cam;
+}
 
 /** The NVR's channels cycle through these: channel 4 (of the default 4) is the JPEG camera. */
 export const NVR_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [...SEED_CAMERAS, LOADING_DOCK_CAMERA];
@@ -59,7 +70,7 @@ export function seedPreset(o: PresetOptions): SimDeviceSpec[] {
       urn: uuidFor(`seed:${cam.name}:${port}`),
       port,
       rtspPort: 0,
-      cameras: [{ ...cam, recording }],
+      cameras: [{ ...atQuality(cam, o), recording }],
     };
   });
 }
@@ -70,7 +81,7 @@ export function nvrPreset(o: PresetOptions): SimDeviceSpec[] {
   for (let i = 0; i < o.channels; i++) {
     const base = NVR_CAMERAS[i % NVR_CAMERAS.length];
     cameras.push({
-      ...base,
+      ...atQuality(base, o),
       name: `Channel ${i + 1} ${base.name.replace(/ Camera$/, '')}`,
       // The warehouse camera records on motion here too.
       recording: i % NVR_CAMERAS.length === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start },
