@@ -1,32 +1,44 @@
-// Child process of the replay benchmark: replays one range into MP4 and prints one JSON line with
-// the figures, this process's peak RSS (main thread + replay worker; the server runs in the
-// parent, so it is not counted) and how busy/late the main thread's event loop was meanwhile.
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+// Child process of the replay benchmark: replays into MP4 and prints one JSON line with the figures:
+// CPU seconds of this process (main thread + replay worker; the server runs in the parent, so it is
+// not counted), peak RSS, and the main thread's longest timer gap meanwhile.
+//   replay-client.js one URL FROM TO OUTDIR              one range
+//   replay-client.js segments URL FROM SEG_SEC COUNT OUTDIR warm|cold
+//                                                        COUNT consecutive segments, on the pooled
+//                                                        (warm) worker or a fresh one each (cold)
 import { join } from 'node:path';
-import { replayToFiles, replayWorkerLimits, replayWorkerTestHooks } from '../lib/media/replay-to-files';
+import { closeReplayWorkers, replayToFiles, replayWorkerLimits, replayWorkerTestHooks, type WrittenFile } from '../lib/media/replay-to-files';
+import { cpuSecSince, peakRssMB, timerGapProbe } from './probe';
 
 async function main(): Promise<void> {
-  const [url, fromIso, toIso, outDir] = process.argv.slice(2);
+  const [mode, url, fromIso, ...rest] = process.argv.slice(2);
   const from = new Date(fromIso);
-  const to = new Date(toIso);
   // For measuring other young-generation sizes: VTRACK_BENCH_YOUNG_MB=16 npm run bench
   const young = Number(process.env.VTRACK_BENCH_YOUNG_MB);
-  if (young > 0) replayWorkerTestHooks.resourceLimits = { ...replayWorkerLimits(from, to), maxYoungGenerationSizeMb: young };
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
-  const elu0 = performance.eventLoopUtilization();
+  if (young > 0) replayWorkerTestHooks.resourceLimits = { ...replayWorkerLimits(from, new Date(from.getTime() + 3600_000)), maxYoungGenerationSizeMb: young };
+  const probe = timerGapProbe();
+  const cpu0 = process.cpuUsage();
   const t0 = Date.now();
-  const files = await replayToFiles({ url, from, to, finalPath: (start) => join(outDir, `bench_${start.getTime()}.mp4`) });
+  const files: WrittenFile[] = [];
+  const name = (dir: string) => (start: Date) => join(dir, `bench_${start.getTime()}.mp4`);
+  if (mode === 'one') {
+    const [toIso, outDir] = rest;
+    files.push(...(await replayToFiles({ url, from, to: new Date(toIso), finalPath: name(outDir) })));
+  } else {
+    const [segSec, count, outDir, warmth] = rest;
+    for (let i = 0; i < Number(count); i++) {
+      const s = new Date(from.getTime() + i * Number(segSec) * 1000);
+      files.push(...(await replayToFiles({ url, from: s, to: new Date(s.getTime() + Number(segSec) * 1000), finalPath: name(outDir) })));
+      if (warmth === 'cold') await closeReplayWorkers();
+    }
+  }
   const wallSec = (Date.now() - t0) / 1000;
-  delay.disable();
-  const mainLoopBusy = performance.eventLoopUtilization(elu0).utilization;
+  const cpuSec = cpuSecSince(cpu0);
+  const maxLagMs = probe.stop();
+  await closeReplayWorkers();
   const bytes = files.reduce((n, f) => n + f.bytes, 0);
-  const mediaSec = files.reduce((n, f) => n + f.durationSec, 0);
-  const frames = files.reduce((n, f) => n + f.frames, 0);
-  // maxRSS is in kilobytes, for the whole process (all threads).
-  const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  const maxLoopLagMs = delay.max / 1e6;
-  process.stdout.write(JSON.stringify({ files: files.map((f) => f.path), frames, bytes, mediaSec, wallSec, peakRssMB, maxLoopLagMs, mainLoopBusy }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ files: files.length, frames: files.reduce((n, f) => n + f.frames, 0), bytes, mediaSec: files.reduce((n, f) => n + f.durationSec, 0), wallSec, cpuSec, peakRssMB: peakRssMB(), maxLagMs }) + '\n',
+  );
 }
 
 main().catch((e: unknown) => {

@@ -643,12 +643,14 @@ export class Catalog {
       lastEnd: string;
       lastId: number;
     }
-    const fill = (l: Lane): boolean => {
+    // The first page per camera is small: opening the cursor reads one per camera at once, and
+    // most passes (a few files aged out) end within it.
+    const fill = (l: Lane, size = pageSize): boolean => {
       if (l.at < l.rows.length) return true;
       if (l.done) return false;
-      l.rows = page.all(l.cameraId, l.lastEnd, l.lastId, pageSize) as DownloadRecord[];
+      l.rows = page.all(l.cameraId, l.lastEnd, l.lastId, size) as DownloadRecord[];
       l.at = 0;
-      if (l.rows.length < pageSize) l.done = true;
+      if (l.rows.length < size) l.done = true;
       return l.rows.length > 0;
     };
     const head = (l: Lane) => l.rows[l.at];
@@ -681,7 +683,7 @@ export class Catalog {
     };
     for (const cameraId of cameraIds) {
       const lane: Lane = { cameraId, rows: [], at: 0, done: false, lastEnd: '', lastId: 0 };
-      if (fill(lane)) {
+      if (fill(lane, Math.min(4, pageSize))) {
         heap.push(lane);
         up(heap.length - 1);
       }

@@ -72,6 +72,8 @@ const idleWorkers: PooledWorker[] = [];
 const liveWorkers = new Set<PooledWorker>();
 let jobSeq = 0;
 let workersStarted = 0;
+let busy = 0;
+let maxBusy = 0;
 
 function fits(w: PooledWorker, limits: ResourceLimits): boolean {
   return w.limits.maxYoungGenerationSizeMb === limits.maxYoungGenerationSizeMb && (w.limits.maxOldGenerationSizeMb ?? 0) >= (limits.maxOldGenerationSizeMb ?? 0);
@@ -130,9 +132,10 @@ export async function closeReplayWorkers(): Promise<void> {
   await Promise.all(idleWorkers.splice(0).map((pw) => pw.worker.terminate()));
 }
 
-/** Pool figures for the bench and specs. */
-export function replayWorkerPoolStats(): { live: number; idle: number; started: number } {
-  return { live: liveWorkers.size, idle: idleWorkers.length, started: workersStarted };
+/** Pool figures for the bench and specs: workers alive, idle, started so far, replays running
+ * now and the most that ran at once. */
+export function replayWorkerPoolStats(): { live: number; idle: number; started: number; busy: number; maxBusy: number } {
+  return { live: liveWorkers.size, idle: idleWorkers.length, started: workersStarted, busy, maxBusy };
 }
 
 export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
@@ -173,6 +176,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
     const worker = pw.worker;
     const job = ++jobSeq;
     pw.jobs++;
+    maxBusy = Math.max(maxBusy, ++busy);
     replayWorkerTestHooks.onWorker?.(worker);
 
     const completed: WrittenFile[] = [];
@@ -198,6 +202,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
     };
     const settle = () => {
       settled = true;
+      busy--;
       if (graceTimer) clearTimeout(graceTimer);
       o.signal?.removeEventListener('abort', abort);
     };

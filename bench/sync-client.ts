@@ -1,0 +1,23 @@
+// Child process of the many-channel benchmark: one `vtrack-onvif sync --once` pass (the CLI's own
+// entry, the nvr-sync node's engine) and its figures, written as JSON to the file named last.
+import { writeFileSync } from 'node:fs';
+import { run } from '../lib/cli/sync';
+import { replayWorkerPoolStats } from '../lib/media/replay-to-files';
+import { cpuSecSince, peakRssMB, timerGapProbe } from './probe';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const resultFile = argv.pop() as string;
+  const probe = timerGapProbe();
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const code = await run(argv);
+  const wallSec = (Date.now() - t0) / 1000;
+  const pool = replayWorkerPoolStats();
+  writeFileSync(resultFile, JSON.stringify({ code, wallSec, cpuSec: cpuSecSince(cpu0), peakRssMB: peakRssMB(), maxLagMs: probe.stop(), maxSessions: pool.maxBusy, workersStarted: pool.started }));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`sync client: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
