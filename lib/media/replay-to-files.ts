@@ -50,8 +50,8 @@ const MAX_JOBS_PER_WORKER = 100;
 /** An idle worker is ended after this long: keeps it warm through a sync pass (segments follow
  * each other within milliseconds) without holding ~20 MB per slot between passes. */
 const IDLE_MS = 60_000;
-/** Retire a worker whose heap (used + external) after a job exceeds this share of its old-generation
- * limit: something held more than a job should, and the next job would start closer to the limit. */
+/** Retire a worker whose heap in use after a job exceeds this share of its old-generation limit:
+ * something held more than a job should, and the next job would start closer to the limit. */
 const HEAP_MARK_SHARE = 0.5;
 
 interface JobHandler {

@@ -22,7 +22,7 @@ export interface WireCause {
   status?: number;
 }
 
-/** The worker's memory after a job (heap used + external memory), for the pool's recycling mark. */
+/** The worker's heap in use after a job, for the pool's recycling mark. */
 export type WorkerMemory = { heapBytes: number };
 
 export type WorkerToMain = { job: number } & (

@@ -20,9 +20,10 @@ let current: { job: number; ac: AbortController } | undefined;
 const pending = new Map<number, { resolve(p: string): void; reject(e: Error): void }>();
 let nextId = 0;
 
+/** Heap in use after a job. Not external memory: the job's last frame and socket buffers are
+ * garbage until the next collection and would trip the pool's mark after every job. */
 function memory(): { heapBytes: number } {
-  const h = getHeapStatistics();
-  return { heapBytes: h.used_heap_size + h.external_memory };
+  return { heapBytes: getHeapStatistics().used_heap_size };
 }
 
 function wireCause(e: unknown): WireCause | undefined {
