@@ -18,6 +18,7 @@ import { subtractRanges, totalMs, type TimeRange } from '../lib/time/range';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import Database from 'better-sqlite3';
 import { probe } from './support/media';
+import { formatVerifyReport, verifyArchive } from '../lib/sync/verify';
 
 const AUTH = { user: 'admin', password: 'pw' };
 const SEGMENT_MIN = 2;
@@ -212,7 +213,7 @@ describe('the archive never loses a recording', function () {
     assert.ok(!days.some((d) => d.includes('1970-') || d.includes('2000-')), 'no folder for a bogus date');
   });
 
-  it('a file deleted from disk is fetched again by a backfill of its range, and by the next pass once verify marked it missing', async () => {
+  it('a file deleted from disk is fetched again by a backfill of its range', async () => {
     r = await rig({}, { devices: 1 });
     const engine = r.engine();
     await engine.syncNow(r.sourceId);
@@ -222,6 +223,42 @@ describe('the archive never loses a recording', function () {
     await engine.backfill({ from: new Date(victim.start), to: new Date(victim.end) }, r.sourceId);
     assertCovered(r);
     assert.ok(fs.existsSync(victim.path) || r.files.slice(1).some((f) => f.start <= victim.start && f.end >= victim.end), 'the deleted range is on disk again');
+  });
+
+  it('verify finds a deleted and a truncated file, an orphan and a stale .part; --fix makes the next pass fetch them again', async () => {
+    r = await rig({}, { devices: 1 });
+    const engine = r.engine();
+    await engine.syncNow(r.sourceId);
+    const clean = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    assert.equal(clean.clean, true, formatVerifyReport(clean));
+    assert.deepEqual(clean.cameras[0].holes, []);
+    assert.match(clean.cameras[0].timeline, /^█+ *$/);
+
+    const [deleted, truncated] = r.files;
+    fs.rmSync(deleted.path);
+    fs.truncateSync(truncated.path, Math.floor(truncated.bytes / 2));
+    const part = path.join(path.dirname(truncated.path), 'left.mp4.part');
+    fs.writeFileSync(part, 'x');
+    const report = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    const cam = report.cameras[0];
+    assert.equal(report.clean, false);
+    assert.deepEqual(cam.bad.map((b) => [path.basename(b.path), b.problem]).sort(), [
+      [path.basename(deleted.path), 'missing'],
+      [path.basename(truncated.path), 'truncated'],
+    ].sort());
+    assert.deepEqual(cam.staleParts, [part]);
+    const holeSec = (cam.holes ?? []).reduce((n, h) => n + h.sec, 0);
+    assert.ok(Math.abs(holeSec - (deleted.durationSec + truncated.durationSec)) <= 2, `holes of ${holeSec} s\n${formatVerifyReport(report)}`);
+    assert.match(cam.timeline, /░/);
+    assert.match(formatVerifyReport(report), /^ {2}missing: .*\.mp4$/m);
+    assert.match(formatVerifyReport(report), /^ {2}truncated: .*\(\d+ of \d+ bytes\)$/m);
+
+    const fixed = await verifyArchive(r.catalog, { credentialsFor: () => AUTH, fix: true });
+    assert.deepEqual(fixed.cameras[0].fixed, { markedMissing: 2, partsRemoved: 1, adopted: 0 });
+    await engine.syncNow(r.sourceId);
+    const after = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    assert.equal(after.clean, true, formatVerifyReport(after));
+    assertCovered(r);
   });
 
   it('a .part left by a killed sync is removed by the next engine, and a finished file it did not catalogue is adopted', async () => {
