@@ -22,12 +22,12 @@ let seed = Number(values.seed);
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31); // repeatable with --seed
 
 const AUTH = { user: 'admin', password: 'crash-pw' };
-const sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 20 });
+const sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 60 });
 const dir = mkdtempSync(join(tmpdir(), 'vtrack-crash-'));
 const db = join(dir, 'catalog.db');
 const targets = sim.devices.map((d) => `127.0.0.1:${d.port}`).join(',');
 const cli = join(root, 'dist/lib/cli.js');
-const syncArgs = ['sync', '--targets', targets, '--user', AUTH.user, '--dir', join(dir, 'dl'), '--db', db, '--once', '--segment-min', '1', '--since-hours', '0.3', '--name', 'crash'];
+const syncArgs = ['sync', '--targets', targets, '--user', AUTH.user, '--dir', join(dir, 'dl'), '--db', db, '--once', '--segment-min', '1', '--since-hours', '1', '--name', 'crash'];
 const env = { ...process.env, VTRACK_ONVIF_PASSWORD: AUTH.password };
 
 function runSync(killAfterMs) {
@@ -43,19 +43,32 @@ function runSync(killAfterMs) {
   });
 }
 
+/** What a kill left behind: the next run (or the clean pass) must put all of it right. */
+function leftovers() {
+  let files = [];
+  try {
+    files = readdirSync(join(dir, 'dl'), { recursive: true }).map(String);
+  } catch {
+    return { parts: 0, orphans: 0 };
+  }
+  const c = openCatalog(db);
+  const listed = new Set(c.listSources().flatMap((s) => c.listCameras(s.id).flatMap((cam) => c.listDownloads(cam.id).map((f) => f.path))));
+  c.close();
+  return { parts: files.filter((f) => f.endsWith('.part')).length, orphans: files.filter((f) => f.endsWith('.mp4') && !listed.has(join(dir, 'dl', f))).length };
+}
+
 const t0 = Date.now();
 const moments = [];
+let leftParts = 0;
+let orphans = 0;
 for (let i = 0; i < kills; i++) {
-  const ms = Math.round(200 + random() * 2500);
+  const ms = Math.round(300 + random() * 1500);
   const r = await runSync(ms);
-  moments.push(`${ms}ms:${r.signal ?? `exit ${r.code}`}`);
+  const l = leftovers();
+  leftParts += l.parts;
+  orphans += l.orphans;
+  moments.push(`${ms}ms:${r.signal ?? `exit ${r.code}`}${l.parts || l.orphans ? `(${l.parts}p/${l.orphans}o)` : ''}`);
 }
-// What the kills left behind, for the report: the clean pass must put all of it right.
-const leftParts = readdirSync(join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.part')).length;
-const before = openCatalog(db);
-const listed = new Set(before.listSources().flatMap((s) => before.listCameras(s.id).flatMap((c) => before.listDownloads(c.id).map((f) => f.path))));
-before.close();
-const orphans = readdirSync(join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.mp4') && !listed.has(join(dir, 'dl', String(f)))).length;
 const clean = await runSync(undefined);
 const parts = readdirSync(join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.part'));
 const catalog = openCatalog(db);
@@ -68,7 +81,7 @@ const holes = report.cameras.reduce((n, c) => n + (c.holes?.length ?? 0), 0);
 const unrecorded = report.cameras.reduce((n, c) => n + c.unrecorded.length, 0);
 const bad = report.cameras.reduce((n, c) => n + c.bad.length, 0);
 console.log(`crash test: ${kills} kill -9 at (seed ${values.seed}): ${moments.join(' ')}`);
-console.log(`left by the kills: ${leftParts} .part file(s), ${orphans} finished file(s) not in the catalog`);
+console.log(`left by the kills (summed over kills; each later run puts them right): ${leftParts} .part file(s), ${orphans} finished file(s) not in the catalog`);
 console.log(`clean pass: exit ${clean.code}${clean.code ? `\n${clean.stderr}` : ''}`);
 console.log(formatVerifyReport(report));
 console.log(`holes ${holes}, unrecorded files ${unrecorded}, missing/truncated ${bad}, .part on disk ${parts.length}, .part in catalog ${partRows.length} — ${((Date.now() - t0) / 1000).toFixed(1)} s`);
