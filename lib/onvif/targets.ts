@@ -152,6 +152,11 @@ export class TargetList implements Iterable<Target> {
     );
   }
 
+  /** Whether the address or name is one of the list's hosts, on any port. */
+  hasHost(host: string): boolean {
+    return this.entries.some((e) => this.has(host, e.ports[0].from) || e.ports.some((r) => this.has(host, r.from)));
+  }
+
   /** Every distinct host:port, in list order. */
   *[Symbol.iterator](): Iterator<Target> {
     const seen = new Set<string>();
