@@ -105,6 +105,13 @@ describe('storage: invisible and shell-special characters in names (issue 11)', 
     assert.equal(safeFolderName('a\u200D👩'), 'a👩');
   });
 
+  it('composes accents after dropping invisible characters, so a cleaned name stays the same when cleaned again', () => {
+    // Found by `npm run fuzz`: U+202E between "L" and a combining acute kept them apart.
+    const once = safeFolderName('L\u202E\u0301x');
+    assert.equal(once, '\u0139x');
+    assert.equal(safeFolderName(once), once);
+  });
+
   it('turns control characters and lone surrogates into "_"', () => {
     assert.equal(safeFolderName('a\u0007b\u009Bc'), 'a_b_c');
     assert.equal(safeFolderName('a\uD800b'), 'a_b');

@@ -51,8 +51,10 @@ function trimEdges(s: string): string {
  * and an empty result becomes "camera".
  */
 export function safeFolderName(name: string, maxBytes = MAX_FOLDER_NAME_BYTES): string {
-  let s = String(name ?? '').normalize('NFC');
-  s = s.replace(INVISIBLE, '').replace(UNSAFE, '_').replace(/\s+/g, '_').replace(/_+/g, '_');
+  // Compose after dropping invisible characters: one between a letter and its accent would
+  // otherwise keep them apart until a second pass (found by the fuzzer: not idempotent).
+  let s = String(name ?? '').replace(INVISIBLE, '').normalize('NFC');
+  s = s.replace(UNSAFE, '_').replace(/\s+/g, '_').replace(/_+/g, '_');
   s = trimEdges(truncateUtf8(trimEdges(s), maxBytes));
   if (s === '') return FALLBACK;
   if (RESERVED.test(s)) s = truncateUtf8(s, maxBytes - 1) + '_';

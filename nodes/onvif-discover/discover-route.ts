@@ -189,7 +189,12 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
 }
 
 /** The Express handler (after Node-RED's permission check). */
-export function discoverRoute(nodes: NodeLookup, settings: () => DiscoverRouteSettings): (req: Request, res: Response) => void {
+export function discoverRoute(
+  nodes: NodeLookup,
+  settings: () => DiscoverRouteSettings,
+  /** The discovery itself; the fuzzer passes a stub so fuzzed requests never reach a network. */
+  run: (o: DiscoverOptions) => Promise<DiscoveredDevice[]> = discover,
+): (req: Request, res: Response) => void {
   const limiter = new RateLimiter(settings);
   return (req, res) => {
     const fail = (e: unknown) => {
@@ -222,7 +227,7 @@ export function discoverRoute(nodes: NodeLookup, settings: () => DiscoverRouteSe
     res.on('close', () => {
       if (!res.writableEnded) ac.abort();
     });
-    discover({ ...opts, signal: ac.signal })
+    run({ ...opts, signal: ac.signal })
       .then((devices) => {
         if (!res.headersSent) res.json(blurProbeErrors(devices));
       }, fail)
