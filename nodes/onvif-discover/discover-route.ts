@@ -112,6 +112,8 @@ interface Body {
   password?: unknown;
   nodeId?: unknown;
   timeoutMs?: unknown;
+  /** With a login in the body: answer a Basic-only device (password in clear). */
+  allowBasicAuth?: unknown;
 }
 
 const REFUSED_NODE = 'nodeId does not name a deployed onvif-discover or nvr-source node with a stored login';
@@ -160,6 +162,9 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
 
   let user = typeof body.user === 'string' && body.user !== '' ? body.user : undefined;
   let password = typeof body.password === 'string' ? body.password : undefined;
+  // Basic (the password in clear) is the caller's choice for a login it sends, and the saved
+  // node's own setting (nvr-source's allowBasicAuth, when it has one) for a stored login.
+  let allowBasicAuth = password !== undefined && body.allowBasicAuth === true;
   if (password === undefined && body.nodeId !== undefined) {
     const id = typeof body.nodeId === 'string' ? body.nodeId : '';
     const def = id ? nodes.config(id) : undefined;
@@ -182,10 +187,11 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
       }
       user = user ?? stored.user;
       password = stored.password;
+      allowBasicAuth = def.allowBasicAuth === true;
     }
   }
   if (!list && !wsDiscovery) throw new RouteError(400, 'give targets (host:port list) or enable WS-Discovery');
-  return { targets: list ? [...list].map((t) => target(t.host, t.port)) : undefined, wsDiscovery, user, password, timeoutMs, maxTargets: s.maxDiscoverTargets };
+  return { targets: list ? [...list].map((t) => target(t.host, t.port)) : undefined, wsDiscovery, user, password, allowBasicAuth, timeoutMs, maxTargets: s.maxDiscoverTargets };
 }
 
 /** The Express handler (after Node-RED's permission check). */
