@@ -373,7 +373,8 @@ async function main(): Promise<void> {
   const cliRuns = Number(process.env.FUZZ_CLI_RUNS) || 300;
   const cliPath = path.join(__dirname, '..', 'lib', 'cli.js');
   say(
-    await campaign('CLI discover (processes)', cliRuns, () => [...argvInput().filter((x) => !/^--?ws/.test(x) && !/^--targets=/.test(x) && !/^--password-file/.test(x)), '--targets', `127.0.0.1:${closed}`, '--timeout', '300'], (argv) =>
+    // NUL bytes are dropped: no process can receive them in its arguments (execFile refuses them).
+    await campaign('CLI discover (processes)', cliRuns, () => [...argvInput().filter((x) => !/^--?ws/.test(x) && !/^--targets=/.test(x) && !/^--password-file/.test(x)).map((x) => x.replace(/\0/g, '')), '--targets', `127.0.0.1:${closed}`, '--timeout', '300'], (argv) =>
       new Promise<void>((resolve, reject) => {
         execFile(process.execPath, [cliPath, 'discover', ...argv], { timeout: 20_000, env: { PATH: process.env.PATH } }, (err, _out, stderr) => {
           const code = err ? ((err as { code?: number | string }).code ?? -1) : 0;
