@@ -93,6 +93,8 @@ class RateLimiter {
     if (n >= concurrent) throw Object.assign(new RouteError(429, `${n} discoveries of yours are still running; wait for them to finish`), { retryAfterSec: 5 });
     times.push(now);
     this.recent.set(key, times);
+    // Many callers (addresses without adminAuth) must not grow the map for ever.
+    if (this.recent.size > 1000) for (const [k, ts] of this.recent) if (now - ts[ts.length - 1] >= 60_000) this.recent.delete(k);
     this.running.set(key, n + 1);
     let released = false;
     return () => {
