@@ -247,6 +247,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           from: hole.start,
           to: segment.end,
           rateControl: !s.fastReplay,
+          allowBasicAuth: o.credentials?.allowBasicAuth,
           timeouts: s.replayTimeouts,
           signal: o.signal,
           finalPath: (start, end, codec) => segmentPath(camera.folderPath, start, end, codec),
