@@ -37,13 +37,16 @@ export interface ReplayToFilesOptions {
   finalPath(start: Date, end: Date, codec: VideoCodec): string;
   /** true = ask the server for real-time pacing; default false (as fast as possible). */
   rateControl?: boolean;
+  /** Send the password with HTTP Basic when that is all the server offers (in clear: opt-in). */
+  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   onProgress?(p: ReplayProgress): void;
   log?(message: string): void;
 }
 
-export type ReplayErrorKind = RtspErrorKind | 'write';
+/** 'disk-full': ENOSPC/EDQUOT while writing — retrying cannot help until space returns. */
+export type ReplayErrorKind = RtspErrorKind | 'write' | 'disk-full';
 
 /** Rejection of replayToFiles: files finished before the failure are in `completed` (kept on disk). */
 export class ReplayToFilesError extends Error {

@@ -48,6 +48,7 @@ function run(job: number, input: ReplayWorkerInput): void {
     from: input.from,
     to: input.to,
     rateControl: input.rateControl,
+    allowBasicAuth: input.allowBasicAuth,
     timeouts: input.timeouts,
     signal: ac.signal,
     finalPath,
