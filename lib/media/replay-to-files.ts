@@ -26,19 +26,23 @@ const WORKER_FILE = join(__dirname, 'replay-worker.js');
 /** Young generation of the worker: small semi-spaces keep RSS low; measured (bench/replay.ts)
  * 4 MB ≈ 10 MB less RSS but ~5 % slower, 16 MB ≈ 20 MB more RSS for ~10 % more speed. */
 const YOUNG_GENERATION_MB = 8;
-/** Old generation: a ceiling, not an allocation. A base for code and buffers plus what grows with
- * one file's length: the mfra index (one record per ~1 s fragment, a few MB per hour), or, should
- * the segment writer's trimming ever stop applying, one record per frame (~8 MB per hour at
- * 15 fps, 32 at 60 fps); this allows the latter with headroom. */
-const OLD_GENERATION_BASE_MB = 96;
-const OLD_GENERATION_PER_HOUR_MB = 48;
+/** Old generation: a ceiling, not an allocation. The heap in use after a job is ~10 MB (frames
+ * are external memory, not heap); what grows with one file's length is only the writer's mfra index,
+ * two numbers per ~1 s fragment (~1.5 MB per day). So the limit is the same for every range up to a
+ * day — a pooled worker fits every segment — and grows in 32 MB steps beyond. Measured at 16
+ * channels: old 32/48/104 MB, young 4/8/16 MB all gave 210-232 MB peak RSS: heap limits are not
+ * what sets the memory; frame buffers are (see FrameSlab in lib/rtsp/depacketize.ts). */
+const OLD_GENERATION_BASE_MB = 64;
+const OLD_GENERATION_STEP_MB = 32;
+const OLD_GENERATION_STEP_DAYS = 16;
 /** After an abort, how long the worker gets to clean up before it is terminated. */
 const ABORT_GRACE_MS = 5000;
 
 /** Heap limits of the replay worker for a range of this length. */
 export function replayWorkerLimits(from: Date, to: Date): ResourceLimits {
-  const hours = Math.max(0, to.getTime() - from.getTime()) / 3600_000;
-  return { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: Math.ceil(OLD_GENERATION_BASE_MB + hours * OLD_GENERATION_PER_HOUR_MB) };
+  const days = Math.max(0, to.getTime() - from.getTime()) / 86_400_000;
+  const steps = Math.ceil(Math.max(0, days - 1) / OLD_GENERATION_STEP_DAYS);
+  return { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_BASE_MB + steps * OLD_GENERATION_STEP_MB };
 }
 
 /** For specs only: see the worker each call runs on, or override the heap limits. */
