@@ -19,6 +19,8 @@ export interface SearchCtx {
   acceptSelfSigned?: boolean;
   /** Current time (tests); default Date.now. */
   now?: () => number;
+  /** Whether host:port accepts a TCP connection (replay URI check); default a 1.5 s connect. */
+  reachable?: (host: string, port: number) => Promise<boolean>;
 }
 
 // A device that answers "Searching" at once, without results, is polled no faster than this
@@ -341,16 +343,68 @@ export async function getReplayUri(services: DeviceServices, c: SearchCtx, recor
     `<trp:RecordingToken>${escapeXml(recordingToken)}</trp:RecordingToken></trp:GetReplayUri>`;
   const uri = text(path(await call(services.replay, body, c), 'GetReplayUriResponse', 'Uri'));
   if (!uri) throw new OnvifError('protocol', `GetReplayUri(${recordingToken}): no Uri in the reply`);
-  return rebaseHost(uri, services.replay);
+  return (await resolveReplayUri(uri, services.replay, c.reachable)).uri;
 }
 
-/** Devices behind NAT/Docker hand out their inside address: keep their port, use the host we reached. */
-function rebaseHost(uri: string, reachedVia: string): string {
+/** Recording service GetRecordings: every recording with its source and tracks (no data ranges). */
+export async function getRecordings(services: DeviceServices, c: SearchCtx): Promise<RecordingInfo[]> {
+  if (!services.recording) return [];
+  const r = child(await call(services.recording, '<trc:GetRecordings/>', c), 'GetRecordingsResponse');
+  return all(r, 'RecordingItem').map((it) => {
+    const src = path(it, 'Configuration', 'Source');
+    return {
+      token: text(child(it, 'RecordingToken')) ?? '',
+      sourceId: text(child(src, 'SourceId')) || undefined,
+      sourceName: text(child(src, 'Name')) || undefined,
+      sourceAddress: text(child(src, 'Address')) || undefined,
+      tracks: all(child(it, 'Tracks'), 'Track').map((t) => ({ token: text(child(t, 'TrackToken')) ?? '', type: text(path(t, 'Configuration', 'TrackType')) ?? '' })),
+    };
+  });
+}
+
+/** A TCP connect within timeoutMs. */
+export function tcpReachable(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/**
+ * The replay URI as advertised when it is reachable. Devices behind NAT/Docker hand out their inside
+ * address: then the host we reached the device on, with their port (NAT maps it 1:1 more often
+ * than not), and only when that port is closed too, RTSP's default 554.
+ */
+export async function resolveReplayUri(uri: string, reachedVia: string, reachable: (host: string, port: number) => Promise<boolean> = tcpReachable): Promise<{ uri: string; rewritten?: string }> {
+  let u: URL;
+  let ours: string;
   try {
-    const u = new URL(uri);
-    u.hostname = new URL(reachedVia).hostname;
-    return u.toString();
+    u = new URL(uri);
+    ours = new URL(reachedVia).hostname;
   } catch {
-    return uri;
+    return { uri };
   }
+  const port = Number(u.port || 554);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host === ours.replace(/^\[|\]$/g, '') || (await reachable(host, port))) return { uri };
+  const ourHost = ours.replace(/^\[|\]$/g, '');
+  if (await reachable(ourHost, port)) {
+    u.hostname = ours;
+    return { uri: u.toString(), rewritten: `advertised host ${host} unreachable: using ${ourHost}:${port}` };
+  }
+  if (port !== 554 && (await reachable(ourHost, 554))) {
+    u.hostname = ours;
+    u.port = '';
+    return { uri: u.toString(), rewritten: `advertised ${host}:${port} unreachable, and port ${port} on ${ourHost} too: using ${ourHost}:554` };
+  }
+  // Nothing answers: keep ours with their port, so the replay error names an address we tried.
+  u.hostname = ours;
+  return { uri: u.toString(), rewritten: `advertised host ${host} unreachable; ${ourHost}:${port} did not answer either` };
 }
