@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { bool, num, parseArgs, str } from './args';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
+import { parseQuirks, quirkHelp } from '../sim/quirks';
 
 const USAGE = `usage: vtrack-onvif sim [options]
 
@@ -17,7 +18,14 @@ const USAGE = `usage: vtrack-onvif sim [options]
   --discovery-port PORT|0|off   WS-Discovery UDP port (default 3702; unicast only)
   --no-rtsp                do not start the RTSP servers
   --json                   print the endpoints as JSON
+  --quirk NAME[,NAME]      reproduce a real-device behaviour (repeatable):
+${quirkHelp()}
 `;
+
+/** Every --quirk value (the flag may repeat; values may be comma lists). */
+function quirkArgs(argv: string[]): string[] {
+  return argv.flatMap((a, i) => (a === '--quirk' && argv[i + 1] !== undefined ? [argv[i + 1]] : a.startsWith('--quirk=') ? [a.slice(8)] : []));
+}
 
 function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;
@@ -57,6 +65,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
     auth: user !== undefined && password !== undefined ? { user, password } : undefined,
     discovery,
     rtsp: !bool(a, 'no-rtsp'),
+    quirks: parseQuirks(quirkArgs(argv)),
     json: bool(a, 'json'),
   };
 }
@@ -76,7 +85,7 @@ export function describe(sim: RunningSimulator): object {
   };
 }
 
-function printText(sim: RunningSimulator, authOn: boolean): void {
+function printText(sim: RunningSimulator, authOn: boolean, quirks: string[]): void {
   const lines: string[] = [];
   for (const d of sim.devices) {
     lines.push(`${d.spec.name}  ${d.xaddr}  rtsp port ${d.rtspPort}  ${d.urn}`);
@@ -84,6 +93,7 @@ function printText(sim: RunningSimulator, authOn: boolean): void {
   }
   lines.push(sim.discoveryPort !== undefined ? `WS-Discovery: udp port ${sim.discoveryPort} (unicast probes)` : 'WS-Discovery: off');
   lines.push(authOn ? 'auth: required (WS-Security digest or HTTP Digest)' : 'auth: none');
+  if (quirks.length) lines.push(`quirks: ${quirks.join(', ')}`);
   lines.push('press Ctrl+C to stop');
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -103,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   const { json, ...simOpts } = opts;
   const sim = await startSimulator({ ...simOpts, log: json ? undefined : (line) => process.stderr.write(`[sim] ${line}\n`) });
   if (json) process.stdout.write(JSON.stringify(describe(sim), null, 2) + '\n');
-  else printText(sim, simOpts.auth !== undefined);
+  else printText(sim, simOpts.auth !== undefined, [...(simOpts.quirks ?? [])]);
 
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {

@@ -10,6 +10,7 @@ import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
 import { startRtspServer } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
+import type { QuirkName } from './quirks';
 import { errorMessage } from '../errors';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
@@ -41,6 +42,8 @@ export interface SimulatorOptions {
     /** Replay in real time even when asked for Rate-Control: no. */
     ignoreRateControl?: boolean;
   };
+  /** Real-device behaviours to reproduce (lib/sim/quirks.ts). */
+  quirks?: Iterable<QuirkName>;
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -76,6 +79,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
   const deviceNow = (): Date => new Date(Date.now() + offsetMs);
   const specs = resolveDevices(opts);
+  const quirks = new Set<QuirkName>(opts.quirks ?? []);
 
   const closers: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
@@ -100,8 +104,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           auth: opts.auth,
           device: spec,
           now: deviceNow,
-          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : undefined,
-          rateControl: opts.faults?.ignoreRateControl ? 'ignore' : 'honour',
+          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : quirks.has('busy-453') ? { remaining: 2, status: '453 Not Enough Bandwidth' } : undefined,
+          rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
+          quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
         });
         closers.push(() => rtsp.close());
         rtspPort = rtsp.port;
@@ -115,6 +120,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         now: deviceNow,
         timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
         searches,
+        quirks,
       };
       const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
         ctx,

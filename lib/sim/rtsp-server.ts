@@ -32,7 +32,9 @@ export interface RtspServerOptions {
    * Test faults: answer this many replay PLAY requests (counted over the server's life) with
    * 503, like an NVR whose few replay sessions are all taken.
    */
-  busyReplays?: { remaining: number };
+  busyReplays?: { remaining: number; status?: string };
+  /** Real-device behaviours (lib/sim/quirks.ts). */
+  quirks?: { strictClock?: boolean; refuseRequire?: boolean; noAbac?: boolean };
 }
 
 export interface RtspServerHandle {
@@ -248,7 +250,9 @@ class Connection {
     if (isReplay) {
       if (this.o.supportsReplay === false) return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
       const require = (req.headers.get('require') ?? '').toLowerCase();
-      if (['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
+      // Quirk refuse-onvif-replay: 551 to the header, yet a correct replay without it.
+      if (this.o.quirks?.refuseRequire && require.includes('onvif-replay')) return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
+      if (!this.o.quirks?.refuseRequire && ['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
         return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
       }
     }
@@ -281,12 +285,13 @@ class Connection {
         let rangeHeader = '';
         if (s.replay && this.o.busyReplays && this.o.busyReplays.remaining > 0) {
           this.o.busyReplays.remaining--;
-          return this.reply(req, '503 Service Unavailable', { 'Retry-After': '1' });
+          return this.reply(req, this.o.busyReplays.status ?? '503 Service Unavailable', { 'Retry-After': '1' });
         }
         if (s.replay) {
           if (range || !s.plan) {
             const r = parseClockRange(range ?? '');
             if (!r) return this.reply(req, '457 Invalid Range');
+            if (this.o.quirks?.strictClock && /clock=[^-]*\.\d|-[^-]*\.\d/.test(range ?? '')) return this.reply(req, '457 Invalid Range');
             const timeline = new RecordingTimeline(camSpec.recording, this.now);
             const to = r.to ?? recordedUntil(timeline, this.now());
             s.plan = replayPlan(camSpec, clip, timeline, r.from.getTime(), to.getTime());
@@ -378,6 +383,8 @@ class Connection {
       if (mediaStart < 0) {
         mediaStart = f.timeMs;
         tsBase = randomBytes(4).readUInt32BE(0);
+        // Quirk no-abac: frame times only through an RTCP sender report (NTP ↔ RTP).
+        if (s.replay && this.o.quirks?.noAbac) this.sock.write(rtcpSenderReport(s, f.timeMs, tsBase));
       }
       if (realTime) {
         const wait = wallStart + (f.timeMs - mediaStart) - Date.now();
@@ -385,7 +392,7 @@ class Connection {
         if (stopped || this.isClosed) return;
       }
       const ts = (tsBase + Math.round((f.timeMs - mediaStart) * 90)) >>> 0;
-      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay ? f : undefined);
+      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay && !this.o.quirks?.noAbac ? f : undefined);
       sent++;
       this.sock.write(buf);
       // Backpressure with a bounded queue: up to SEND_QUEUE bytes wait in the socket, then we wait
@@ -455,6 +462,22 @@ function buildFrame(payloads: Buffer[], s: Session, ts: number, pt: number, onvi
     o += p.length;
   }
   return out;
+}
+
+function rtcpSenderReport(s: Session, timeMs: number, rtpTs: number): Buffer {
+  const b = Buffer.alloc(4 + 28);
+  b[0] = 0x24;
+  b[1] = s.channel + 1;
+  b.writeUInt16BE(28, 2);
+  b[4] = 0x80; // V=2, RC=0
+  b[5] = 200; // SR
+  b.writeUInt16BE(6, 6);
+  b.writeUInt32BE(s.ssrc, 8);
+  const sec = Math.floor(timeMs / 1000);
+  b.writeUInt32BE((sec + NTP_EPOCH_OFFSET_S) >>> 0, 12);
+  b.writeUInt32BE(Math.round(((timeMs - sec * 1000) / 1000) * 2 ** 32) >>> 0, 16);
+  b.writeUInt32BE(rtpTs >>> 0, 20);
+  return b;
 }
 
 function rtcpBye(s: Session): Buffer {
