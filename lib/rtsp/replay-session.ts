@@ -545,7 +545,7 @@ class ReplaySession {
 
   /** Wall time of an RTP timestamp without the 0xABAC extension: sender report / RTP-Info, else the asked start. */
   private wallTime(ts: number, clock: number): number {
-    if (this.rtpBase) return this.rtpBase.ms + (((ts - this.rtpBase.rtp) | 0) * 1000) / clock;
+    if (this.rtpBase) return Math.round(this.rtpBase.ms + (((ts - this.rtpBase.rtp) | 0) * 1000) / clock);
     return this.o.from.getTime() + ((this.extTs - this.firstExtTs) * 1000) / clock;
   }
 
