@@ -108,6 +108,7 @@ const NS_SERVICE: Record<string, keyof Omit<DeviceServices, 'profileG' | 'device
   'http://www.onvif.org/ver10/search/wsdl': 'search',
   'http://www.onvif.org/ver10/recording/wsdl': 'recording',
   'http://www.onvif.org/ver10/replay/wsdl': 'replay',
+  'http://www.onvif.org/ver10/events/wsdl': 'events',
 };
 
 /**
@@ -141,6 +142,8 @@ export async function getServices(url: string, c: CallCtx): Promise<DeviceServic
     const media = text(path(caps, 'Media', 'XAddr'));
     if (media) services.media = rebase(media);
     const ext = child(caps, 'Extension');
+    const ev = text(path(caps, 'Events', 'XAddr'));
+    if (ev) services.events = rebase(ev);
     for (const [k, key] of [['Search', 'search'], ['Recording', 'recording'], ['Replay', 'replay']] as const) {
       const x = text(path(ext, k, 'XAddr'));
       if (x) services[key] = rebase(x);
