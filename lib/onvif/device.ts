@@ -14,7 +14,8 @@ export interface DeviceEndpoint {
 }
 
 export function deviceServiceUrl(e: DeviceEndpoint): string {
-  return e.xaddr ?? `http://${hostForUrl(e.host)}:${e.port}/onvif/device_service`;
+  // Port 443 is HTTPS-only devices' ONVIF port; everything else is plain HTTP unless an https XAddr was given.
+  return e.xaddr ?? `${e.port === 443 ? 'https' : 'http'}://${hostForUrl(e.host)}:${e.port}/onvif/device_service`;
 }
 
 export interface ClockProbe {
