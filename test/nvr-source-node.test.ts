@@ -274,4 +274,20 @@ describe('nvr-source node', function () {
     const m = await caught;
     assert.match(m.error?.message ?? '', /payload must be discovered devices/);
   });
+
+  it('topic "doctor": the capability check of its host and ports, one report per port, password nowhere', async () => {
+    await deploy([sourceNode()]);
+    const out = helper.getNode('out') as unknown as TestNode;
+    const got = new Promise<Msg>((resolve) => out.on('input', resolve));
+    (helper.getNode('src1') as unknown as TestNode).receive({ topic: 'doctor', payload: '' });
+    const m = await got;
+    assert.equal(m.topic, 'doctor');
+    const reports = m.payload as Array<{ port: number; auth: string | null; cameras: Array<{ name: string; recording: string | null }>; problems: Array<{ problem: string }> }>;
+    assert.deepEqual(reports.map((r) => r.port), [...ports].sort((a, b) => a - b));
+    assert.deepEqual(reports.map((r) => r.cameras[0]?.name).sort(), CAMERAS);
+    assert.ok(reports.every((r) => r.auth === 'ws-security' && r.cameras[0]?.recording));
+    // This simulator runs without RTSP: the test replay fails and says so.
+    assert.ok(reports.every((r) => r.problems.some((p) => /test replay/.test(p.problem))));
+    assertNoSecret('doctor output', JSON.stringify(m));
+  });
 });

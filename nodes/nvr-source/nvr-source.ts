@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { openCatalog, SourceNameTakenError, type Catalog, type SavedSource } from '../../lib/catalog';
 import { discover } from '../../lib/onvif/discovery';
+import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
 import { defaultWorkingDirectory } from '../../lib/storage';
@@ -218,6 +219,33 @@ export = function register(RED: NodeAPI): void {
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessage) => void, done: (err?: Error) => void) => {
+      // topic "doctor": the capability check of this source's host and ports (vtrack-onvif doctor).
+      if (msg.topic === 'doctor') {
+        const ac = new AbortController();
+        running.add(ac);
+        node.status({ fill: 'blue', shape: 'ring', text: 'checking…' });
+        Promise.resolve()
+          .then(() => {
+            if (!host) throw new SourceProblem('host is empty: the check needs the NVR address', 'no host');
+            const creds = node.credentials ?? {};
+            return doctor({ targets: parsePortList(def.ports).map((p) => target(host, p)), user: creds.user || undefined, password: creds.password, timeoutMs, signal: ac.signal });
+          })
+          .then(
+            (reports) => {
+              const n = reports.reduce((k, r) => k + r.problems.length, 0);
+              if (!closed) node.status({ fill: n ? 'yellow' : 'green', shape: 'dot', text: n ? `check: ${n} problem(s)` : 'check: no problems' });
+              send({ ...msg, topic: 'doctor', payload: reports });
+              done();
+            },
+            (e: unknown) => {
+              const p = problemOf(e);
+              showProblem(p);
+              done(p);
+            },
+          )
+          .finally(() => running.delete(ac));
+        return;
+      }
       const payload = msg.payload as unknown;
       let devices: DiscoveredDevice[] | undefined;
       if (Array.isArray(payload) && payload.every(isDevice)) devices = payload;
