@@ -290,4 +290,17 @@ describe('nvr-source node', function () {
     assert.ok(reports.every((r) => r.problems.some((p) => /test replay/.test(p.problem))));
     assertNoSecret('doctor output', JSON.stringify(m));
   });
+
+  it("serves the editor's Check route (POST, credentials in the body or from the deployed node)", async () => {
+    await deploy([sourceNode()]);
+    const targets = ports.map((p) => `127.0.0.1:${p}`);
+    const withBody = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), user: AUTH.user, password: AUTH.password, timeoutMs: 3000 }).expect(200);
+    assert.equal((withBody.body as Array<{ auth: string }>)[0].auth, 'ws-security');
+    const viaNode = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), nodeId: 'src1' }).expect(200);
+    assert.equal((viaNode.body as Array<{ auth: string }>)[0].auth, 'ws-security', 'uses the stored credentials of node src1');
+    const anonymous = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1) }).expect(200);
+    assert.match((anonymous.body as Array<{ problems: Array<{ action: string }> }>)[0].problems[0].action, /give the user name and password of an ONVIF user/);
+    const bad = await helper.request().post('/vtrack-onvif/doctor').send({ targets: [] }).expect(400);
+    assert.match((bad.body as { error: string }).error, /give --targets/);
+  });
 });

@@ -78,7 +78,7 @@ const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
 function authProblem(e: OnvifError, creds: Credentials | undefined): DoctorProblem {
   if (e.code === 'clock-skew') return { problem: e.message, action: "set the device's clock (NTP); WS-Security logins are checked against it" };
-  if (!creds) return { problem: e.message, action: 'give --user and --password of an ONVIF user' };
+  if (!creds) return { problem: e.message, action: 'give the user name and password of an ONVIF user of the device' };
   return { problem: e.message, action: 'enable ONVIF on the device and create an ONVIF user (many NVRs keep a separate ONVIF user list); check the password' };
 }
 

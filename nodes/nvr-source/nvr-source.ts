@@ -4,6 +4,7 @@
 // reads them in-process by node id (RED.nodes.getCredentials / this node's getCredentials()).
 import * as path from 'node:path';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Request, Response } from 'express';
 import { openCatalog, SourceNameTakenError, type Catalog, type SavedSource } from '../../lib/catalog';
 import { discover } from '../../lib/onvif/discovery';
 import { doctor } from '../../lib/onvif/doctor';
@@ -294,5 +295,26 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType<NvrSourceNode, NvrSourceDef, unknown, NvrSourceCredentials>('nvr-source', NvrSource, {
     credentials: { user: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // The editor's Check button: the capability check (lib/onvif/doctor) of a host and ports.
+  // Credentials travel in the JSON body, never in the URL; with only a node id, that deployed
+  // node's stored credentials are used.
+  RED.httpAdmin.post('/vtrack-onvif/doctor', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as { targets?: unknown; user?: unknown; password?: unknown; nodeId?: unknown; timeoutMs?: unknown };
+    let user = typeof body.user === 'string' ? body.user : undefined;
+    let password = typeof body.password === 'string' ? body.password : undefined;
+    if (password === undefined && typeof body.nodeId === 'string') {
+      const stored = RED.nodes.getCredentials(body.nodeId) as NvrSourceCredentials | undefined;
+      if (stored) {
+        user = user || stored.user;
+        password = stored.password;
+      }
+    }
+    const targets = Array.isArray(body.targets) ? body.targets.filter((t): t is string => typeof t === 'string') : typeof body.targets === 'string' ? body.targets : [];
+    doctor({ targets, user: user || undefined, password, timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000) }).then(
+      (reports) => res.json(reports),
+      (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
+    );
   });
 };
