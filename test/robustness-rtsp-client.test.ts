@@ -3,6 +3,7 @@
 // its timeouts (or, for damaged media, resolve with the damage counted); nothing escapes; header
 // and frame sizes are capped so memory cannot grow without bound.
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { replay, type ReplayOptions, type ReplayStats } from '../lib/rtsp/replay-session';
 import { RtspError } from '../lib/rtsp/errors';
@@ -328,6 +329,48 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
         { from: new Date('2026-01-01T10:00:00.900Z'), to: new Date('2026-01-01T10:10:00.100Z') },
       );
       assert.equal(range, 'clock=20260101T100000Z-20260101T101001Z');
+    });
+
+    /** A server that wants authentication: `challenge` on the first DESCRIBE, then `check` decides. */
+    const authServer = (challenge: string, check: (authorization: string) => boolean) =>
+      scripted(
+        (sock) => sock.write(BYE),
+        (sock, req) => {
+          if (req.method !== 'DESCRIBE') return false;
+          const a = req.headers.get('authorization');
+          if (!a || !check(a)) {
+            sock.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${req.headers.get('cseq') ?? '0'}\r\n${challenge}\r\n`);
+            return true;
+          }
+          return false;
+        },
+      );
+
+    it('two Digest challenges (MD5 and SHA-256): answers SHA-256, with the RFC 7616 response', async () => {
+      const seen: string[] = [];
+      const sha = (x: string) => createHash('sha256').update(x).digest('hex');
+      const r = await run(
+        authServer('WWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=MD5\r\nWWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=SHA-256, qop="auth"\r\n', (a) => {
+          seen.push(a);
+          const p = Object.fromEntries([...a.matchAll(/(\w+)="?([^",]*)"?/g)].map((m) => [m[1], m[2]]));
+          const expected = sha(`${sha('u:cam:p')}:abc:${p.nc}:${p.cnonce}:auth:${sha(`DESCRIBE:${p.uri}`)}`);
+          return p.algorithm === 'SHA-256' && p.response === expected;
+        }),
+        { user: 'u', password: 'p' },
+      );
+      assert.equal(r.ok, true, r.ok ? '' : r.error.message);
+      assert.match(seen[0], /algorithm=SHA-256/);
+    });
+
+    it('Basic only: refused unless the source allows it (the password would go in clear)', async () => {
+      const basic = 'WWW-Authenticate: Basic realm="cam"\r\n';
+      const ok = (a: string) => a === `Basic ${Buffer.from('u:p').toString('base64')}`;
+      const refused = await run(authServer(basic, ok), { user: 'u', password: 'p' });
+      expectRtspError(refused, 'auth', /offers only Basic authentication .*allow Basic/);
+      await server?.close();
+      server = undefined;
+      const allowed = await run(authServer(basic, ok), { user: 'u', password: 'p', allowBasic: true });
+      assert.equal(allowed.ok, true, allowed.ok ? '' : allowed.error.message);
     });
 
     it('453 / 429 / 503 are "busy"; 457 and other 4xx are "permanent"; 403 is "auth"', async () => {

@@ -1,5 +1,6 @@
-// RTSP authentication (RFC 2617 as used by RFC 2326): Digest (MD5, with or without qop=auth)
-// preferred over Basic, answering the server's WWW-Authenticate challenge.
+// RTSP authentication (RFC 2617 / RFC 7616 as used by RFC 2326): Digest (SHA-256 preferred over
+// MD5, -sess variants, with or without qop=auth), answering the server's WWW-Authenticate
+// challenge. Basic sends the password in clear: only when the source opts in.
 import { randomBytes } from 'node:crypto';
 import { digestResponse } from '../digest-response';
 
@@ -20,7 +21,22 @@ export function parseChallenges(header: string | undefined): Challenge[] {
     for (const p of m[2].matchAll(/([\w-]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) params.set(p[1].toLowerCase(), p[2] ?? p[3]);
     out.push({ scheme, params });
   }
-  return out.sort((a, b) => (a.scheme === b.scheme ? 0 : a.scheme === 'digest' ? -1 : 1));
+  return out.sort((a, b) => rank(a) - rank(b));
+}
+
+const SUPPORTED = ['SHA-256', 'SHA-256-SESS', 'MD5', 'MD5-SESS'];
+
+/** Lower is better: Digest SHA-256, then MD5 (servers offering both send two challenges), then Basic. */
+function rank(c: Challenge): number {
+  if (c.scheme === 'basic') return 10;
+  const alg = (c.params.get('algorithm') ?? 'MD5').toUpperCase();
+  const i = SUPPORTED.indexOf(alg);
+  return i < 0 ? 9 : i;
+}
+
+/** The challenge to answer: the best Digest we support; Basic only when allowed. */
+export function pickChallenge(challenges: readonly Challenge[], allowBasic = false): Challenge | undefined {
+  return challenges.find((c) => (c.scheme === 'digest' ? SUPPORTED.includes((c.params.get('algorithm') ?? 'MD5').toUpperCase()) : allowBasic));
 }
 
 export class Authenticator {
@@ -41,10 +57,10 @@ export class Authenticator {
     const realm = p.get('realm') ?? '';
     const nonce = p.get('nonce') ?? '';
     const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
-    if (algorithm !== 'MD5' && algorithm !== 'MD5-SESS') throw new Error(`unsupported digest algorithm ${algorithm}`);
+    if (!SUPPORTED.includes(algorithm)) throw new Error(`unsupported digest algorithm ${algorithm}`);
     const qop = (p.get('qop') ?? '').split(',').map((s) => s.trim()).includes('auth') ? 'auth' : undefined;
     const nc = qop ? (++this.nc).toString(16).padStart(8, '0') : '';
-    const response = digestResponse({ hash: 'md5', sess: algorithm === 'MD5-SESS', user: this.user, password: this.password, realm, nonce, method, uri, qop, nc, cnonce: this.cnonce });
+    const response = digestResponse({ hash: algorithm.startsWith('SHA-256') ? 'sha256' : 'md5', sess: algorithm.endsWith('-SESS'), user: this.user, password: this.password, realm, nonce, method, uri, qop, nc, cnonce: this.cnonce });
     let h = `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}"`;
     if (qop) h += `, qop=${qop}, nc=${nc}, cnonce="${this.cnonce}"`;
     if (p.has('opaque')) h += `, opaque="${p.get('opaque')}"`;

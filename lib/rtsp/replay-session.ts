@@ -6,7 +6,7 @@
 // pass the range end, or — after the terminal frame — when the server goes quiet.
 import { connect, type Socket } from 'node:net';
 import { RtspStreamParser, type RtspMessage } from './stream-parser';
-import { Authenticator, parseChallenges } from './auth';
+import { Authenticator, parseChallenges, pickChallenge } from './auth';
 import { parseSdp, resolveControl, type VideoTrack } from './sdp';
 import { parseRtp, rtcpHasBye, rtcpSenderReport } from './rtp';
 import { createDepacketizer, type Depacketizer } from './depacketize';
@@ -48,6 +48,8 @@ export interface ReplayOptions {
   to: Date;
   /** true = ask for real-time pacing (`Rate-Control: yes`); default false = as fast as possible. */
   rateControl?: boolean;
+  /** Answer a Basic challenge (password in clear on the network): per-source opt-in, default false. */
+  allowBasic?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   /** Called once after DESCRIBE with the video track. */
@@ -286,8 +288,12 @@ class ReplaySession {
   private async request(method: string, url: string, headers: Record<string, string>): Promise<RtspMessage> {
     let res = await this.send(method, url, headers);
     if (res.status === 401) {
-      const ch = parseChallenges(res.headers.get('www-authenticate'))[0];
+      const offered = parseChallenges(res.headers.get('www-authenticate'));
+      const ch = pickChallenge(offered, this.o.allowBasic);
       const hadAuth = !!this.auth;
+      if (!ch && offered.some((c) => c.scheme === 'basic')) {
+        throw new RtspError('auth', `${method} ${maskUrl(url)}: the server offers only Basic authentication (password in clear); allow Basic for this source to use it`, 401);
+      }
       if (!ch) throw new RtspError('auth', `${method} ${maskUrl(url)}: 401 without a usable challenge`, 401);
       if (this.user === undefined) throw new RtspError('auth', `${method} ${maskUrl(url)}: authentication required but no credentials given`, 401);
       const stale = ch.params.get('stale')?.toLowerCase() === 'true';
