@@ -14,6 +14,7 @@ import { OnvifError } from '../lib/onvif/errors';
 import { openDeviceSession, recordingChoice } from '../lib/sync/device-session';
 import { replay, type ReplayFrame } from '../lib/rtsp/replay-session';
 import { RtspError } from '../lib/rtsp/errors';
+import { clockReply, httpReply, soapEnvelope, startHostileServer, type HostileServer } from './support/hostile-peers';
 
 const AUTH = { user: 'admin', password: 'pw' };
 const creds = { user: AUTH.user, password: AUTH.password };
@@ -171,5 +172,24 @@ describe('interop: replay quirks of real devices', function () {
   it('a 4xx other than auth/busy (404 unknown recording) is the "permanent" error kind', async () => {
     const url = await start({});
     await assert.rejects(run(url.replace(/REC_1$/, 'REC_404'), at(50), at(52)), (e: unknown) => e instanceof RtspError && e.kind === 'permanent' && e.status === 404);
+  });
+});
+
+describe('interop: clock that wants WS-Security only', () => {
+  let server: HostileServer | undefined;
+  after(() => server?.close());
+
+  it('GetSystemDateAndTime refused without a UsernameToken and no Digest challenge → WS-Security stamped with our clock', async () => {
+    const seen: string[] = [];
+    server = await startHostileServer((sock, req) => {
+      const wsse = /UsernameToken/.test(req.body);
+      seen.push(`${wsse ? 'wsse' : 'none'}${req.headers.get('authorization') ? '+digest' : ''}`);
+      if (wsse) return void sock.end(httpReply(200, clockReply()));
+      sock.end(httpReply(400, soapEnvelope('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>Sender not authorized</s:Text></s:Reason></s:Fault>')));
+    });
+    const url = `http://127.0.0.1:${server.port}/onvif/device_service`;
+    const probe = await probeClock(url, 3000, undefined, { credentials: creds });
+    assert.equal(probe.clockAuth, 'ws-security');
+    assert.deepEqual(seen, ['none', 'none', 'wsse'], 'plain, then Digest-only (no challenge came), then WS-Security');
   });
 });
