@@ -151,4 +151,15 @@ describe('interop: recorded answers of real devices (loopback)', () => {
     assert.deepEqual(ranges.intervals, [{ start: rec.tracks[0].dataFrom, end: rec.tracks[0].dataTo }]);
     assert.equal(ranges.gapsVisible, false);
   });
+
+  it('Profile G recorder (onvif/specs#380): a start-state "no data" event is not the end of an interval', async () => {
+    // FindEvents is not in the thread: that one answer is ours.
+    dev = await startFixtureDevice('profileg-recorder-specs380', {
+      'search.FindEvents': '<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tse="http://www.onvif.org/ver10/search/wsdl"><s:Body><tse:FindEventsResponse><tse:SearchToken>e1</tse:SearchToken></tse:FindEventsResponse></s:Body></s:Envelope>',
+    });
+    const rec = { token: 'REC_1693875846', tracks: [{ token: 'REC_VIDEO_TRACK_1693875846', type: 'Video' }] };
+    const r = await findRecordedRanges(dev.services(['search']), ctx(), rec, new Date('2023-09-05T09:00:00Z'), new Date('2023-09-05T10:00:00Z'));
+    assert.equal(r.gapsVisible, true);
+    assert.deepEqual(r.intervals, [], 'no data at the search start and no later change: nothing recorded');
+  });
 });

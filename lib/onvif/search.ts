@@ -190,6 +190,8 @@ export async function findRecordings(services: DeviceServices, c: SearchCtx): Pr
 interface StateEvent {
   time: Date;
   present: boolean;
+  /** IncludeStartState's synthetic event: the state at the search start, not a change. */
+  startState?: boolean;
 }
 
 function findDataPresent(v: XmlValue): boolean | undefined {
@@ -218,10 +220,16 @@ export function pairStateEvents(events: StateEvent[], from: Date, to: Date): Tim
   const sorted = [...events].sort((a, b) => a.time.getTime() - b.time.getTime());
   const out: TimeInterval[] = [];
   let open: Date | undefined;
+  let sawStartState = false;
   for (const e of sorted) {
+    if (e.startState) sawStartState = true;
     if (e.present && !open) open = e.time < from ? from : e.time;
-    else if (!e.present) {
-      const start = open ?? (out.length === 0 ? from : undefined); // first event "false": data ran up to it
+    else if (!e.present && e.startState) {
+      // "No data at the search start" (a Profile G recorder in onvif/specs#380 sends this): not the end of an interval.
+      open = undefined;
+    } else if (!e.present) {
+      // Without a start state, a first "false" means data ran up to it.
+      const start = open ?? (out.length === 0 && !sawStartState ? from : undefined);
       if (start && e.time > start) out.push({ start, end: e.time > to ? to : e.time });
       open = undefined;
     }
@@ -267,7 +275,7 @@ export async function findRecordedRanges(services: DeviceServices, c: SearchCtx,
         if (track && videoTracks.size && !videoTracks.has(track)) return [];
         const time = date(child(r, 'Time'));
         const present = findDataPresent(child(r, 'Event'));
-        return time && present !== undefined ? [{ time, present }] : [];
+        return time && present !== undefined ? [{ time, present, startState: text(child(r, 'StartStateEvent')) === 'true' }] : [];
       }),
     );
     if (events.why) warnings.push(`FindEvents: ${events.why}`);

@@ -39,7 +39,11 @@ export function operationOf(body: string): string {
   return m ? m[1] : '';
 }
 
-export async function startFixtureDevice(device: string): Promise<FixtureDevice> {
+/**
+ * `ours`: answers we write ourselves for operations the public capture lacks (say so in the spec),
+ * keyed "service.Operation".
+ */
+export async function startFixtureDevice(device: string, ours: Record<string, string> = {}): Promise<FixtureDevice> {
   const dir = join(FIXTURES, device);
   if (!existsSync(dir)) throw new Error(`no fixtures for ${device}`);
   const ops: string[] = [];
@@ -51,8 +55,9 @@ export async function startFixtureDevice(device: string): Promise<FixtureDevice>
       const op = operationOf(Buffer.concat(chunks).toString('utf8'));
       ops.push(`${service}.${op}`);
       const file = join(dir, `${service}.${op}.xml`);
-      const found = existsSync(file);
-      const body = found ? readFileSync(file) : Buffer.from(FAULT);
+      const own = ours[`${service}.${op}`];
+      const found = existsSync(file) || own !== undefined;
+      const body = existsSync(file) ? readFileSync(file) : Buffer.from(own ?? FAULT);
       res.writeHead(found ? 200 : 400, { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': body.length });
       res.end(body);
     });
