@@ -31,8 +31,8 @@ export interface ProbeOptions {
 
 /**
  * GetSystemDateAndTime: proves the port speaks ONVIF and gives the clock offset. The spec says it
- * needs no auth, but several devices demand it (401, sometimes with an HTML body — e.g. Hikvision
- * and Uniview firmware in the issues of agsh/onvif and python-onvif-zeep; see DESIGN.md §4): with
+ * needs no auth, but several vendors' devices demand it (401, sometimes with an HTML body: reported
+ * in issue #9 and DESIGN.md §4; no public capture of it in test/fixtures/devices yet): with
  * credentials we then retry with HTTP Digest alone, then WS-Security stamped with our own clock
  * (offset 0 — we cannot know theirs yet).
  */

@@ -1,9 +1,10 @@
 // Which recording holds which camera. The spec ties a recording to its camera by Source/SourceId
 // (the video source token), but real devices differ: an Axis camera with an SD card lists its
 // recordings with an empty SourceId (gBillal/ex_onvif get_recordings.xml) and records from a
-// media *profile* (its GetRecordingJobs source is `profile_1_h264`); Milestone notes some devices
-// put other ids there. So: source token, then source name/address, then recording jobs, then
-// track tokens, and only then the order — and every choice says why, for events and the editor.
+// media *profile* (its GetRecordingJobs source is `profile_1_h264`); a Milestone note (cited in
+// issue #9) says some devices put other ids there. So: source token, then source name/address,
+// then recording jobs, then track tokens, and only then the order — and every choice says why,
+// for events and the editor.
 import type { RecordingInfo, RecordingJob } from './search';
 
 export interface CameraRef {

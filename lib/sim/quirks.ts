@@ -3,7 +3,7 @@
 // doctor and the specs can show what our client does about it.
 
 export const QUIRKS = {
-  'clock-auth': 'GetSystemDateAndTime demands authentication (401 with an HTML body; several Hikvision/Uniview firmwares)',
+  'clock-auth': 'GetSystemDateAndTime demands authentication (401 with an HTML body; several vendors, DESIGN.md §4)',
   'bare-encoder': 'Media1 encoder configurations without Encoding/Resolution and no Media2 profiles (12-channel Dahua-firmware NVR)',
   'empty-source-id': 'recordings with an empty SourceId, tied to cameras only by GetRecordingJobs (Axis SD card)',
   'search-stuck': 'recording searches never reach Completed (results once, then "Searching" forever)',
