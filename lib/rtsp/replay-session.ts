@@ -530,7 +530,7 @@ class ReplaySession {
     });
   }
 
-  // --- ONVIF interop (see lib/onvif/recording-map.ts for the device list these come from) ---
+  // --- Real-device replay behaviours (DESIGN.md §4, issue #9): 551 to Require, no 0xABAC, Rate-Control ignored ---
   private requireReplay = true;
   private playAt = 0;
   private firstFrameMs?: number;
