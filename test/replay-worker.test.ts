@@ -79,6 +79,7 @@ describe('replayToFiles in a worker thread', function () {
   afterEach(async () => {
     replayWorkerTestHooks.onWorker = undefined;
     replayWorkerTestHooks.resourceLimits = undefined;
+    replayWorkerTestHooks.maxJobsPerWorker = undefined;
     while (servers.length) await servers.pop()?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -228,6 +229,19 @@ describe('replayToFiles in a worker thread', function () {
     assert.ok(err instanceof ReplayToFilesError && err.kind === 'auth');
     await until(() => workers[2].threadId === -1, 5000, 'the failed worker to exit');
     assert.equal(replayWorkerPoolStats().idle, 1);
+    await closeReplayWorkers();
+  });
+
+  it('a worker is retired after its quota of jobs; the next call starts a fresh one', async () => {
+    const s = await start();
+    await closeReplayWorkers();
+    replayWorkerTestHooks.maxJobsPerWorker = 2;
+    const workers: Worker[] = [];
+    replayWorkerTestHooks.onWorker = (w) => workers.push(w);
+    for (let i = 0; i < 3; i++) await replayToFiles({ url: url(s.port), ...AUTH, from: at(i * 2), to: at(i * 2 + 2), finalPath });
+    assert.equal(workers[1], workers[0]);
+    assert.notEqual(workers[2], workers[0]);
+    await until(() => workers[0].threadId === -1, 5000, 'the retired worker to exit');
     await closeReplayWorkers();
   });
 

@@ -46,7 +46,7 @@ export function replayWorkerLimits(from: Date, to: Date): ResourceLimits {
 }
 
 /** For specs only: see the worker each call runs on, or override the heap limits. */
-export const replayWorkerTestHooks: { onWorker?(w: Worker): void; resourceLimits?: ResourceLimits } = {};
+export const replayWorkerTestHooks: { onWorker?(w: Worker): void; resourceLimits?: ResourceLimits; maxJobsPerWorker?: number } = {};
 
 /** Jobs one worker runs before it is retired: bounds whatever a long-lived isolate might
  * accumulate (code, fragmentation) at a cost of one start-up per ~16 h of 10-minute segments. */
@@ -120,7 +120,7 @@ function acquireWorker(limits: ResourceLimits): PooledWorker {
 
 function releaseWorker(pw: PooledWorker, retire: boolean): void {
   pw.handler = undefined;
-  if (retire || pw.jobs >= MAX_JOBS_PER_WORKER) {
+  if (retire || pw.jobs >= (replayWorkerTestHooks.maxJobsPerWorker ?? MAX_JOBS_PER_WORKER)) {
     void pw.worker.terminate();
     return;
   }
