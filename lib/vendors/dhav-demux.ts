@@ -209,7 +209,7 @@ export class DhavTimer {
         let t = f.wallSecMs;
         const times: number[] = [t];
         for (let i = this.held.length - 1; i >= 0; i--) {
-          t -= diff16(this.held[i].ms16, (i + 1 < this.held.length ? this.held[i + 1] : f).ms16);
+          t -= spacing(this.held[i], i + 1 < this.held.length ? this.held[i + 1] : f);
           times.unshift(t);
         }
         this.held.forEach((h, i) => out.push({ frame: h, wallMs: Math.max(times[i], h.wallSecMs) }));
@@ -238,7 +238,7 @@ export class DhavTimer {
     let t: number;
     if (this.lastMs === undefined || !this.last) t = f.wallSecMs;
     else {
-      t = this.lastMs + diff16(this.last.ms16, f.ms16);
+      t = this.lastMs + spacing(this.last, f);
       // The counter drifted from the second stamps (or the recording jumped): the stamp wins.
       if (t < f.wallSecMs || t >= f.wallSecMs + 1000) t = f.wallSecMs;
     }
@@ -256,6 +256,20 @@ export class DhavTimer {
     for (const h of held) out.push(...this.step(h));
     return out;
   }
+}
+
+/** Milliseconds between two frames from the 16-bit counter. The counter is whole ms: at a frame
+ * rate whose interval is not (15 fps: 66.67 ms) it alternates 66/67, so a difference within 1 ms of
+ * the nominal interval (extension 0x81's rate) is taken as exactly that interval. */
+function spacing(a: DhavFrame, b: DhavFrame): number {
+  const d = diff16(a.ms16, b.ms16);
+  const fps = b.fps ?? a.fps;
+  if (fps && fps > 0) {
+    const nominal = 1000 / fps;
+    const k = Math.round(d / nominal);
+    if (k >= 1 && k <= 4 && Math.abs(d - k * nominal) <= 1) return k * nominal;
+  }
+  return d;
 }
 
 function diff16(a: number, b: number): number {

@@ -89,8 +89,9 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
         await cur.writer.abort();
         return;
       }
-      const start = new Date(cur.startMs);
-      const end = new Date(cur.endMs);
+      // Frame times may be fractional ms (90 kHz PTS, 15 fps): round, never truncate.
+      const start = new Date(Math.round(cur.startMs));
+      const end = new Date(Math.round(cur.endMs));
       const path = o.finalPath(start, end, cur.info.codec as VendorVideoCodec);
       await mkdir(dirname(path), { recursive: true });
       const bytes = await cur.writer.finish(path);
@@ -120,7 +121,7 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
       if (!file) {
         if (!f.keyframe) continue; // a file starts at a keyframe
         const info = segmentInfo(f);
-        const part = o.finalPath(new Date(f.timeMs), new Date(f.timeMs), f.codec) + '.part';
+        const part = o.finalPath(new Date(Math.round(f.timeMs)), new Date(Math.round(f.timeMs)), f.codec) + '.part';
         await mkdir(dirname(part), { recursive: true });
         file = { writer: openSegmentWriter(part, info), info, startMs: f.timeMs, frames: 0, bytes: 0, openedAt: Date.now(), lastDeltaMs: 1000 / 15, endMs: f.timeMs };
       }

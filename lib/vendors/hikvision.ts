@@ -221,7 +221,7 @@ export class HikvisionClient {
       const toFrames = function* (list: ReturnType<PsDemuxer['push']>): Generator<VendorFrame> {
         for (const f of list) {
           firstPts ??= f.pts;
-          yield { data: f.data, keyframe: f.keyframe, codec: f.codec, timeMs: startUtc + Math.round((f.pts - firstPts) / 90) };
+          yield { data: f.data, keyframe: f.keyframe, codec: f.codec, timeMs: startUtc + (f.pts - firstPts) / 90 };
         }
       };
       for await (const chunk of stream as AsyncIterable<Buffer>) yield* toFrames(demux.push(chunk));
