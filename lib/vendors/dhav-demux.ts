@@ -56,6 +56,10 @@ export function dhavDate(wallMs: number): number {
 
 export class DhavDemuxer {
   private buf: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Bytes `buf` must hold before parsing can make progress. */
+  private need = 0;
   private codec?: VendorVideoCodec;
   private codecByte?: number;
   private width?: number;
@@ -65,7 +69,15 @@ export class DhavDemuxer {
   private started = false;
 
   push(chunk: Uint8Array): DhavFrame[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    // While waiting for the rest of a unit, only collect: concatenating on every chunk would copy a
+    // large unit over and over (quadratic in its size).
+    this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.pendingLen += chunk.byteLength;
+    if (this.buf.length + this.pendingLen < this.need) return [];
+    this.buf = Buffer.concat([this.buf, ...this.pending]);
+    this.pending = [];
+    this.pendingLen = 0;
+    this.need = 0;
     const b = this.buf;
     const out: DhavFrame[] = [];
     let p = 0;
@@ -96,7 +108,10 @@ export class DhavDemuxer {
         p += 1;
         continue;
       }
-      if (p + len > b.length) break;
+      if (p + len > b.length) {
+        this.need = len;
+        break;
+      }
       const type = b[p + 4];
       const frame = b.subarray(p, p + len);
       p += len;

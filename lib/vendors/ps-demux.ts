@@ -29,6 +29,10 @@ const STREAM_TYPES: Record<number, VendorVideoCodec> = { 0x1b: 'H264', 0x24: 'H2
 
 export class PsDemuxer {
   private buf: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Bytes `buf` must hold before parsing can make progress. */
+  private need = 0;
   private synced = false;
   private readonly streamCodec = new Map<number, VendorVideoCodec>();
   private au: Buffer[] = [];
@@ -40,7 +44,15 @@ export class PsDemuxer {
 
   /** Feed bytes; returns the access units completed by them. */
   push(chunk: Uint8Array): PsFrame[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    // While waiting for the rest of a unit, only collect: concatenating on every chunk would copy a
+    // large unit over and over (quadratic in its size).
+    this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.pendingLen += chunk.byteLength;
+    if (this.buf.length + this.pendingLen < this.need) return [];
+    this.buf = Buffer.concat([this.buf, ...this.pending]);
+    this.pending = [];
+    this.pendingLen = 0;
+    this.need = 0;
     const out: PsFrame[] = [];
     let p = 0;
     const b = this.buf;
@@ -77,7 +89,10 @@ export class PsDemuxer {
         if (next < 0) break;
         continue;
       }
-      if (p + len > b.length) break;
+      if (p + len > b.length) {
+        this.need = len;
+        break;
+      }
       const unit = b.subarray(p, p + len);
       p += len;
       if (id === 0xbc) this.readPsm(unit);
