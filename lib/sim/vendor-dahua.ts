@@ -90,6 +90,8 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
       case '/cgi-bin/global.cgi?getCurrentTime':
         return send(res, 200, `result=${formatDahuaWall(wallOf(now().getTime()))}\r\n`);
       case '/cgi-bin/configManager.cgi?getConfig':
+        if (q.get('name') === 'Encode')
+          return send(res, 200, cams.map((c, i) => [`Compression=${c.codec === 'H265' ? 'H.265' : 'H.264'}`, `Width=${c.width}`, `Height=${c.height}`, `FPS=${c.fps}`].map((kv) => `table.Encode[${i}].MainFormat[0].Video.${kv}\r\n`).join('')).join(''));
         if (q.get('name') !== 'ChannelTitle') return bad(res, 'Bad Request!');
         return send(res, 200, cams.map((c, i) => `table.ChannelTitle[${i}].Name=${c.name}\r\n`).join(''));
       case '/cgi-bin/mediaFileFind.cgi?factory.create': {

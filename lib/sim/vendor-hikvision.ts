@@ -115,6 +115,13 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
         const items = cams.map((c, i) => `<InputProxyChannel version="2.0"><id>${i + 1}</id><name>${esc(c.name)}</name><sourceInputPortDescriptor><proxyProtocol>HIKVISION</proxyProtocol><ipAddress>192.0.2.${10 + i}</ipAddress><managePortNo>8000</managePortNo><srcInputPort>1</srcInputPort><userName>admin</userName><streamType>auto</streamType></sourceInputPortDescriptor></InputProxyChannel>`);
         return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelList version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">${items.join('')}</InputProxyChannelList>\n`);
       }
+      case '/ISAPI/Streaming/channels/101':
+      case '/ISAPI/Streaming/channels/201':
+      case '/ISAPI/Streaming/channels/301': {
+        const c = cams[Number(url.pathname.slice(-3, -2)) - 1];
+        if (!c) return send(res, 404, statusXml(4, 'invalidOperation'));
+        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<StreamingChannel version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema"><id>${url.pathname.slice(-3)}</id><channelName>${esc(c.name)}</channelName><enabled>true</enabled><Video><enabled>true</enabled><videoInputChannelID>${url.pathname.slice(-3, -2)}</videoInputChannelID><videoCodecType>${c.codec === 'H265' ? 'H.265' : 'H.264'}</videoCodecType><videoResolutionWidth>${c.width}</videoResolutionWidth><videoResolutionHeight>${c.height}</videoResolutionHeight><maxFrameRate>${c.fps * 100}</maxFrameRate></Video></StreamingChannel>\n`);
+      }
       case '/ISAPI/ContentMgmt/search': {
         if (req.method !== 'POST') return send(res, 403, statusXml(4, 'methodNotAllowed'));
         const q = xml.parse(body.toString('utf8')) as { CMSearchDescription?: Record<string, unknown> };

@@ -85,6 +85,23 @@ export class DahuaClient {
     return out.sort((a, b) => a.index - b.index);
   }
 
+  /** Main-stream codec, size and rate per 0-based channel (configManager Encode); empty when the
+   * device does not say. */
+  async encodeInfo(): Promise<Map<number, { codec: string; width: number; height: number; fps: number }>> {
+    const out = new Map<number, { codec: string; width: number; height: number; fps: number }>();
+    try {
+      const r = await this.http.request('GET', '/cgi-bin/configManager.cgi?action=getConfig&name=Encode');
+      const kv = parseKv(r.body.toString('utf8'));
+      for (let i = 0; i < 256 && kv.has(`table.Encode[${i}].MainFormat[0].Video.Compression`); i++) {
+        const g = (k: string) => kv.get(`table.Encode[${i}].MainFormat[0].Video.${k}`) ?? '';
+        out.set(i, { codec: g('Compression').replace(/[^0-9A-Za-z]/g, '').toUpperCase(), width: Number(g('Width')) || 1920, height: Number(g('Height')) || 1080, fps: Number(g('FPS')) || 25 });
+      }
+    } catch (e) {
+      if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status'))) throw e;
+    }
+    return out;
+  }
+
   /**
    * Whether the API numbers channels from 0 or 1: a findFile on channel 0 and on channel `count`
    * (one past the last 0-based index). Firmware refuses a channel it does not have ("Error").

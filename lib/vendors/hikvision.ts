@@ -123,6 +123,24 @@ export class HikvisionClient {
       .filter((c) => c.id > 0);
   }
 
+  /** Codec, picture size and frame rate of a channel's main stream (/ISAPI/Streaming/channels/<ch>01);
+   * undefined when the device does not say (the camera row then gets generous defaults). */
+  async streamInfo(channel: number): Promise<{ codec: string; width: number; height: number; fps: number } | undefined> {
+    try {
+      const r = await this.http.request('GET', `/ISAPI/Streaming/channels/${channel * 100 + 1}`);
+      const v = xpath(parseXml(r.body.toString('utf8')), 'StreamingChannel', 'Video');
+      const codec = text(xpath(v, 'videoCodecType')).replace(/[^0-9A-Za-z]/g, '').toUpperCase();
+      const width = Number(text(xpath(v, 'videoResolutionWidth')));
+      const height = Number(text(xpath(v, 'videoResolutionHeight')));
+      const fps = Number(text(xpath(v, 'maxFrameRate'))) / 100; // in hundredths (2500 = 25 fps)
+      if (!codec || !(width > 0) || !(height > 0)) return undefined;
+      return { codec, width, height, fps: fps > 0 ? fps : 25 };
+    } catch (e) {
+      if (e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status' || e.kind === 'protocol')) return undefined;
+      throw e;
+    }
+  }
+
   /**
    * Recordings of a channel overlapping [fromUtc, toUtc). Track id = channel × 100 + 1 (main stream).
    * Paging: `searchResultPostion` (spelled so by the device; a correctly spelled field is ignored),
