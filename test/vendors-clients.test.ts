@@ -257,6 +257,20 @@ describe('vendor clients against the simulators', function () {
       });
     }
 
+    it('long ranges are fetched in windows (6 h on devices; 7.5 s here) and join into one frame-exact file without repeats', async () => {
+      const { sim, dev } = await dahua();
+      const client = new DahuaClient(new VendorHttp({ host: '127.0.0.1', port: sim.port, ...AUTH }), 7500);
+      await client.clock();
+      const start = dev.cameras[0].recording.start.getTime();
+      const a = start + 30_000;
+      const b = a + 20_000;
+      const files = await framesToFiles(cutToRange(client.download(0, a, b), a, b), { finalPath: (s, e) => join(dir, `win-${s.getTime()}-${e.getTime()}.mp4`) });
+      assert.equal(sim.requests.get('/cgi-bin/loadfile.cgi?startLoad'), 3);
+      assert.equal(files.length, 1);
+      assert.deepEqual([files[0].start.getTime(), files[0].end.getTime()], [a, b]);
+      assert.deepEqual(frameMd5s(files[0].path), expectedMd5(dev, 0, a, b));
+    });
+
     it('a range across the motion gap gives two files, the gap skipped', async () => {
       const { client, dev } = await dahua();
       await client.clock();

@@ -52,7 +52,11 @@ export class DahuaClient {
    * rroller/dahua#186: "NVRs are 0 based" vs cameras 1-based). Detected by detectChannelBase. */
   channelBase: 0 | 1 | undefined;
 
-  constructor(readonly http: VendorHttp) {}
+  constructor(
+    readonly http: VendorHttp,
+    /** Longest loadfile window (specs lower it to see the splitting). */
+    private readonly maxWindowMs = DAHUA_MAX_WINDOW_MS,
+  ) {}
 
   async deviceInfo(): Promise<DahuaDeviceInfo> {
     const r = await this.http.request('GET', '/cgi-bin/magicBox.cgi?action=getSystemInfo');
@@ -178,8 +182,11 @@ export class DahuaClient {
   async *download(index: number, fromUtc: number, toUtc: number, signal?: AbortSignal): AsyncGenerator<VendorFrame> {
     const { zone } = await this.zone();
     const channel = index + (this.channelBase ?? 1);
-    for (let a = fromUtc; a < toUtc; a += DAHUA_MAX_WINDOW_MS) {
-      const b = Math.min(toUtc, a + DAHUA_MAX_WINDOW_MS);
+    // A window's stream starts at the keyframe before its start: frames the previous window already
+    // gave are dropped, so windows join without repeats.
+    let lastMs = -Infinity;
+    for (let a = fromUtc; a < toUtc; a += this.maxWindowMs) {
+      const b = Math.min(toUtc, a + this.maxWindowMs);
       const enc = (ms: number) => encodeURIComponent(formatDahuaWall(zone.toWall(ms)));
       const res = await this.http.stream('GET', `/cgi-bin/loadfile.cgi?action=startLoad&channel=${channel}&startTime=${enc(a)}&endTime=${enc(b)}&subtype=0`);
       const demux = new DhavDemuxer();
@@ -187,8 +194,16 @@ export class DahuaClient {
       const stream = res.body;
       const onAbort = () => stream.destroy(new VendorError('aborted', 'aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
-      const conv = (list: ReturnType<DhavTimer['push']>): VendorFrame[] =>
-        list.map(({ frame, wallMs }) => ({ data: frame.data, keyframe: frame.keyframe, codec: frame.codec, timeMs: zone.toUtc(wallMs) }));
+      const conv = (list: ReturnType<DhavTimer['push']>): VendorFrame[] => {
+        const out: VendorFrame[] = [];
+        for (const { frame, wallMs } of list) {
+          const timeMs = zone.toUtc(wallMs);
+          if (timeMs <= lastMs + 0.5) continue;
+          lastMs = timeMs;
+          out.push({ data: frame.data, keyframe: frame.keyframe, codec: frame.codec, timeMs });
+        }
+        return out;
+      };
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           for (const f of demux.push(chunk)) yield* conv(timer.push(f));
