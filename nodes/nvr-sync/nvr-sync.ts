@@ -118,6 +118,9 @@ export = function register(RED: NodeAPI): void {
           lastError = e.code === 'auth' ? 'auth failed' : e.error;
           node.warn(`${e.source}${e.camera ? ` / ${e.camera}` : ''}: ${e.error}`);
           break;
+        case 'warning':
+          node.warn(`${e.source}${e.camera ? ` / ${e.camera}` : ''}: ${e.message}`);
+          break;
         case 'finished':
           setImmediate(showIdle);
           break;
