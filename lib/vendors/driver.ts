@@ -99,7 +99,7 @@ async function openHikvision(http: VendorHttp, host: string, port: number): Prom
     clockOffsetMs: clock.skewMs,
     device,
     notes,
-    recordedIntervals: async (token, from, to) => (await search(token, from, to)).map((r) => ({ start: new Date(r.startUtc), end: new Date(r.endUtc) })),
+    recordedIntervals: async (token, from, to) => clipMerge((await search(token, from, to)).map((r) => [r.startUtc, r.endUtc]), from, to),
     download: (token, o) =>
       runDownload(o, async function* (signal) {
         // One download per recording the search lists in the range (the NVR's files), in order.
@@ -124,9 +124,25 @@ async function openDahua(http: VendorHttp, host: string, port: number): Promise<
     device,
     notes,
     // Tokens are 1-based ("ch1" = ChannelTitle[0]) whatever the API's numbering.
-    recordedIntervals: async (token, from, to) => (await c.search(channelOf(token) - 1, from.getTime(), to.getTime())).map((r) => ({ start: new Date(r.startUtc), end: new Date(r.endUtc) })),
+    recordedIntervals: async (token, from, to) => clipMerge((await c.search(channelOf(token) - 1, from.getTime(), to.getTime())).map((r) => [r.startUtc, r.endUtc]), from, to),
     download: (token, o) => runDownload(o, (signal) => c.download(channelOf(token) - 1, o.from.getTime(), o.to.getTime(), signal)),
   };
+}
+
+/** The NVR's files as recorded intervals: clipped to [from, to) (a file that began before `from`
+ * is listed whole) and merged where one file ends as the next begins. */
+function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<{ start: Date; end: Date }> {
+  const out: Array<{ start: Date; end: Date }> = [];
+  for (const [a0, b0] of [...spans].sort((x, y) => x[0] - y[0])) {
+    const a = Math.max(a0, from.getTime());
+    const b = Math.min(b0, to.getTime());
+    if (b <= a) continue;
+    const last = out[out.length - 1];
+    if (last && a <= last.end.getTime()) {
+      if (b > last.end.getTime()) last.end = new Date(b);
+    } else out.push({ start: new Date(a), end: new Date(b) });
+  }
+  return out;
 }
 
 const PROGRESS_EVERY_MS = 250;
