@@ -166,7 +166,6 @@ export class VendorHttp {
           // A download: idle timeout instead of a total one; the abort signal still ends it.
           const idle = o.idleTimeoutMs ?? DEFAULT_IDLE_MS;
           res.socket.setTimeout(idle, () => res.destroy(new VendorError('timeout', `${method} ${stripQuery(path)}: the device sent nothing for ${idle} ms`)));
-          res.on('close', () => o.signal?.removeEventListener('abort', onAbort));
           o.signal?.removeEventListener('abort', onAbort);
           const onAbortStream = () => res.destroy(new VendorError('aborted', 'aborted'));
           o.signal?.addEventListener('abort', onAbortStream, { once: true });
@@ -254,9 +253,12 @@ async function readBounded(res: http.IncomingMessage, max: number, where: string
   return Buffer.concat(chunks);
 }
 
+/** The path for messages: the query left out (it may hold times and object ids), except a CGI action. */
 function stripQuery(p: string): string {
   const i = p.indexOf('?');
-  return i < 0 ? p : p.slice(0, i) + (/action=([\w.]+)/.exec(p) ? `?action=${/action=([\w.]+)/.exec(p)?.[1]}` : '');
+  if (i < 0) return p;
+  const action = /action=([\w.]+)/.exec(p)?.[1];
+  return p.slice(0, i) + (action ? `?action=${action}` : '');
 }
 
 function snippet(b: Buffer): string {
