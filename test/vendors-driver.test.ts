@@ -8,6 +8,7 @@ import { startSimulator, type RunningSimulator } from '../lib/sim/index';
 import { openVendorSession, probeVendor } from '../lib/vendors/driver';
 import { VendorError } from '../lib/vendors/errors';
 import { ReplayToFilesError } from '../lib/media/replay-types';
+import { discover } from '../lib/onvif/discovery';
 import { frameMd5s } from './support/media';
 
 const AUTH = { user: 'admin', password: 'Sim-pass1' };
@@ -34,6 +35,18 @@ describe('vendor sessions', function () {
     assert.equal(await probeVendor('127.0.0.1', h.devices[0].port, AUTH, 5000), 'hikvision');
     assert.equal(await probeVendor('127.0.0.1', d.devices[0].port, AUTH, 5000), 'dahua');
     assert.equal(await probeVendor('127.0.0.1', o.devices[0].port, AUTH, 5000), undefined);
+  });
+
+  it('discovery (no login) says which vendor API a non-ONVIF port speaks', async () => {
+    const h = await sim('hikvision');
+    const d = await sim('dahua');
+    const found = await discover({ targets: [`127.0.0.1:${h.devices[0].port}`, `127.0.0.1:${d.devices[0].port}`], timeoutMs: 3000 });
+    assert.deepEqual(found.map((x) => [x.port, x.onvif, x.errorCode, x.vendorApi]), [
+      [h.devices[0].port, false, 'not-onvif', 'hikvision'],
+      [d.devices[0].port, false, 'not-onvif', 'dahua'],
+    ].sort((a, b) => Number(a[0]) - Number(b[0])));
+    assert.match(found.find((x) => x.vendorApi === 'dahua')?.error ?? '', /answers like a Dahua HTTP API recorder: sync it with the dahua driver/);
+    for (const s of [h, d]) assert.equal((s as unknown as { vendor: { gate: { stats: { credentialed: number } } } }).vendor.gate.stats.credentialed, 0, 'no login spent');
   });
 
   it('a wrong password while probing costs one login attempt in all', async () => {

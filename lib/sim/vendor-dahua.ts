@@ -78,6 +78,8 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
     const q = url.searchParams;
     const action = q.get('action') ?? '';
     requests.set(`${url.pathname}?${action}`, (requests.get(`${url.pathname}?${action}`) ?? 0) + 1);
+    // Paths outside /cgi-bin answer 404 without a login (our choice, see vendor-hikvision.ts).
+    if (!url.pathname.startsWith('/cgi-bin/')) return send(res, 404, 'Error\r\nNot Found\r\n');
     if (!gate.check(req, res)) return;
     const chOf = (v: string | null) => {
       const n = Number(v);

@@ -103,6 +103,9 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
   const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.set(url.pathname, (requests.get(url.pathname) ?? 0) + 1);
+    // Paths this API does not have answer 404 without asking for a login (so an ONVIF probe of
+    // this port reads "not ONVIF"; our choice, real firmware may ask for the login first).
+    if (!url.pathname.startsWith('/ISAPI/')) return send(res, 404, statusXml(4, 'invalidOperation'));
     if (!gate.check(req, res)) return;
     const d = o.device;
     switch (url.pathname) {
