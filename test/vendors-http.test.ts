@@ -73,6 +73,22 @@ describe('vendor HTTP client', function () {
     assert.equal(sawAuth, false);
   });
 
+  it('with the Basic opt-in, a Basic-only device gets the login once (and a rejection is final)', async () => {
+    let seen = 0;
+    const port = await start((req, res) => {
+      const a = req.headers.authorization;
+      if (a) seen++;
+      if (a === `Basic ${Buffer.from('u:p').toString('base64')}`) return res.end('ok');
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
+      res.end();
+    });
+    assert.equal((await new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'p', allowBasicAuth: true }).request('GET', '/x')).body.toString(), 'ok');
+    const wrong = new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'bad', allowBasicAuth: true });
+    await assert.rejects(wrong.request('GET', '/x'), (e: unknown) => e instanceof VendorError && e.kind === 'auth');
+    await assert.rejects(wrong.request('GET', '/y'), (e: unknown) => e instanceof VendorError && e.kind === 'auth');
+    assert.equal(seen, 2, 'one good login, one rejected, nothing after the rejection');
+  });
+
   it('prefers a SHA-256 challenge when both are offered', async () => {
     let alg = '';
     const port = await start((req, res) => {

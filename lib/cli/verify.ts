@@ -6,13 +6,14 @@ import { bool, num, parseArgs, str } from './args';
 import { openCatalog } from '../catalog';
 import { formatVerifyReport, verifyArchive } from '../sync/verify';
 import { errorMessage } from '../errors';
+import { PASSWORD_HELP, resolvePassword } from './password';
 
 const HELP = `usage: vtrack-onvif verify --db FILE [options]
 
   --db FILE          the catalog (SQLite) of the archive
   --dir DIR          only sources whose working directory is inside DIR
   --user U           with a login, each camera is compared with the NVR's recordings too
-  --password P       (or VTRACK_ONVIF_PASSWORD)
+${PASSWORD_HELP}
   --fix              mark missing files for a re-fetch, remove stale .part files, catalogue orphans
   --no-refetch       with --fix: do not move the synced point back for missing files
   --json             the report as JSON
@@ -30,7 +31,13 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const user = str(a, 'user');
-  const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD ?? '';
+  let password: string | undefined;
+  try {
+    password = await resolvePassword(a, user);
+  } catch (e) {
+    process.stderr.write(`vtrack-onvif verify: ${errorMessage(e)}\n`);
+    return 2;
+  }
   if (!existsSync(resolve(db))) {
     process.stderr.write(`vtrack-onvif verify: no catalog at ${resolve(db)}\n`);
     return 2;
@@ -46,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     const dir = str(a, 'dir');
     const report = await verifyArchive(catalog, {
       dir: dir ? resolve(dir) : undefined,
-      credentialsFor: user ? () => ({ user, password }) : undefined,
+      credentialsFor: user ? () => ({ user, password: password ?? '' }) : undefined,
       fix: bool(a, 'fix'),
       refetch: !bool(a, 'no-refetch'),
       timeoutMs: num(a, 'timeout', 10_000),

@@ -18,6 +18,10 @@ export interface DiscoverOptions {
   wsDiscovery?: boolean | string;
   user?: string;
   password?: string;
+  /** Send the password with HTTP Basic (in clear) to a device offering nothing else. Default false. */
+  allowBasicAuth?: boolean;
+  /** Most host:port pairs the target list may stand for (checked before expanding). Default MAX_TARGETS. */
+  maxTargets?: number;
   /** Budget for finding devices (WS-Discovery listening time, per-target probe timeout). */
   timeoutMs?: number;
   /** Parallel probes. */
@@ -117,9 +121,9 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
 
 export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> {
   const timeoutMs = o.timeoutMs ?? 5000;
-  const targets = o.targets && (Array.isArray(o.targets) ? o.targets.length : o.targets.trim()) ? parseTargets(o.targets) : [];
+  const targets = o.targets && (Array.isArray(o.targets) ? o.targets.length : o.targets.trim()) ? parseTargets(o.targets, o.maxTargets) : [];
   if (!targets.length && !o.wsDiscovery) throw new Error('discover: give targets (host:port list) or enable WS-Discovery');
-  const creds = o.user ? { user: o.user, password: o.password ?? '' } : undefined;
+  const creds = o.user ? { user: o.user, password: o.password ?? '', allowBasicAuth: o.allowBasicAuth === true } : undefined;
 
   const wsd = o.wsDiscovery
     ? wsDiscover({ mode: o.wsDiscovery === true ? true : o.wsDiscovery, timeoutMs, signal: o.signal })

@@ -6,7 +6,7 @@
 // pass the range end, or — after the terminal frame — when the server goes quiet.
 import { connect, type Socket } from 'node:net';
 import { RtspStreamParser, type RtspMessage } from './stream-parser';
-import { Authenticator, parseChallenges } from './auth';
+import { Authenticator, chooseChallenge } from './auth';
 import { parseSdp, resolveControl, type VideoTrack } from './sdp';
 import { parseRtp, rtcpHasBye } from './rtp';
 import { createDepacketizer, type Depacketizer } from './depacketize';
@@ -57,6 +57,8 @@ export interface ReplayOptions {
   to: Date;
   /** true = ask for real-time pacing (`Rate-Control: yes`); default false = as fast as possible. */
   rateControl?: boolean;
+  /** Answer a Basic-only server (password in clear); default false. A per-source opt-in. */
+  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   /** Called once after DESCRIBE with the video track. */
@@ -290,7 +292,7 @@ class ReplaySession {
   private async request(method: string, url: string, headers: Record<string, string>): Promise<RtspMessage> {
     let res = await this.send(method, url, headers);
     if (res.status === 401) {
-      const ch = parseChallenges(res.headers.get('www-authenticate'))[0];
+      const ch = chooseChallenge(res.headers.get('www-authenticate'), this.o.allowBasicAuth, `${method} ${maskUrl(url)}`);
       const hadAuth = !!this.auth;
       if (!ch) throw new RtspError('auth', `${method} ${maskUrl(url)}: 401 without a usable challenge`, 401);
       if (this.user === undefined) throw new RtspError('auth', `${method} ${maskUrl(url)}: authentication required but no credentials given`, 401);

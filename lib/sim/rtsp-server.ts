@@ -454,14 +454,7 @@ class Connection {
 }
 
 function rtcpSenderReport(s: Session): Buffer {
-  const b = Buffer.alloc(4 + 28);
-  b[0] = 0x24;
-  b[1] = s.channel + 1;
-  b.writeUInt16BE(28, 2);
-  b[4] = 0x80; // V=2, RC=0
-  b[5] = 200; // SR
-  b.writeUInt16BE(6, 6);
-  b.writeUInt32BE(s.ssrc, 8);
+  const b = rtcpPacket(s, 0x80, 200, 6); // V=2, RC=0, SR
   const ms = Date.now();
   b.writeUInt32BE((Math.floor(ms / 1000) + NTP_EPOCH_OFFSET_S) >>> 0, 12);
   return b;
@@ -525,16 +518,21 @@ function buildFrame(payloads: Buffer[], s: Session, ts: number, pt: number, onvi
   return out;
 }
 
-function rtcpBye(s: Session): Buffer {
-  const b = Buffer.alloc(12);
+/** An interleaved RTCP packet of `words` 32-bit words after the header, SSRC first. */
+function rtcpPacket(s: Session, first: number, type: number, words: number): Buffer {
+  const b = Buffer.alloc(4 + 4 + words * 4);
   b[0] = 0x24;
   b[1] = s.channel + 1;
-  b.writeUInt16BE(8, 2);
-  b[4] = 0x81; // V=2, SC=1
-  b[5] = 203; // BYE
-  b.writeUInt16BE(1, 6);
+  b.writeUInt16BE(4 + words * 4, 2);
+  b[4] = first;
+  b[5] = type;
+  b.writeUInt16BE(words, 6);
   b.writeUInt32BE(s.ssrc, 8);
   return b;
+}
+
+function rtcpBye(s: Session): Buffer {
+  return rtcpPacket(s, 0x81, 203, 1); // V=2, SC=1, BYE
 }
 
 /**

@@ -37,6 +37,7 @@ export const onvifDriver: SyncDriver = {
           url: await uri,
           user: o.credentials?.user,
           password: o.credentials?.password,
+          allowBasicAuth: o.credentials?.allowBasicAuth,
           from: d.from,
           to: d.to,
           rateControl: !d.fast,

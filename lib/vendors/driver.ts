@@ -17,6 +17,8 @@ export type VendorDriverName = 'hikvision' | 'dahua';
 export interface VendorCredentials {
   user: string;
   password: string;
+  /** The user's opt-in to HTTP Basic (clear text) for a device without Digest. */
+  allowBasicAuth?: boolean;
 }
 
 export interface VendorDownloadOptions {

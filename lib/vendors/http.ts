@@ -22,6 +22,9 @@ export interface VendorHttpOptions {
   /** Streams: fail when no byte arrives for this long. Default 30 s. */
   idleTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Send the password with HTTP Basic (clear text) to a device that offers nothing else: only
+   * when the user opted in for this source (as for ONVIF; see SECURITY.md). */
+  allowBasicAuth?: boolean;
   /** Counts requests that carried credentials (specs check "exactly one login attempt"). */
   onCredentialedRequest?(): void;
 }
@@ -46,6 +49,7 @@ const DEFAULT_IDLE_MS = 30_000;
 
 export class VendorHttp {
   private challenge?: DigestChallenge;
+  private basic = false;
   private nc = 0;
   /** Set by the first rejected login: this client never sends credentials again. */
   private authFailure?: VendorError;
@@ -87,7 +91,8 @@ export class VendorHttp {
     let sentCredentials = false;
     let staleRetried = false;
     for (;;) {
-      const auth = this.challenge && this.o.user !== undefined ? this.authorization(method, path) : undefined;
+      const auth =
+        this.o.user === undefined ? undefined : this.challenge ? this.authorization(method, path) : this.basic ? `Basic ${Buffer.from(`${this.o.user}:${this.o.password ?? ''}`).toString('base64')}` : undefined;
       if (auth) {
         sentCredentials = true;
         this.o.onCredentialedRequest?.();
@@ -105,7 +110,15 @@ export class VendorHttp {
       if (this.o.user === undefined || this.o.password === undefined) throw new VendorError('auth', `${method} ${stripQuery(path)}: the device wants a login (none configured)`, { status: 401 });
       if (!next) {
         const basicOnly = challenges.some((c) => /^Basic/i.test(c));
-        throw new VendorError('auth', basicOnly ? 'the device offers only Basic authentication (password in clear text over HTTP): enable Digest on the NVR' : `${method} ${stripQuery(path)}: 401 without a Digest challenge`, { status: 401 });
+        if (basicOnly && this.o.allowBasicAuth && !sentCredentials) {
+          this.basic = true;
+          continue;
+        }
+        if (basicOnly && sentCredentials) {
+          this.authFailure = new VendorError('auth', WRONG_PASSWORD, { status: 401 });
+          throw this.authFailure;
+        }
+        throw new VendorError('auth', basicOnly ? 'the device offers only HTTP Basic authentication, which sends the password in clear text: enable Digest on the NVR, or turn on "allow Basic authentication" (allowBasicAuth) for this source' : `${method} ${stripQuery(path)}: 401 without a Digest challenge`, { status: 401 });
       }
       const stale = challenges.some((c) => /stale\s*=\s*"?true/i.test(c));
       if (sentCredentials && !(stale && !staleRetried)) {
