@@ -69,7 +69,7 @@ describe('vendor HTTP client', function () {
       res.end();
     });
     const http = new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'p' });
-    await assert.rejects(http.request('GET', '/x'), (e: unknown) => e instanceof VendorError && e.kind === 'auth' && /only Basic/.test(e.message));
+    await assert.rejects(http.request('GET', '/x'), (e: unknown) => e instanceof VendorError && e.kind === 'auth' && /only HTTP Basic/.test(e.message));
     assert.equal(sawAuth, false);
   });
 
