@@ -99,7 +99,7 @@ describe('vendor clients against the simulators', function () {
         const from = NOW - 3600_000;
         const r = await client.search(3, from, NOW);
         const got = union(r.items.map((m) => [m.startUtc, m.endUtc] as [number, number]));
-        const want = recorded(dev, 2, from, Date.now());
+        const want = recorded(dev, 2, from, NOW);
         assert.equal(got.length, want.length, 'motion gaps → separate recorded spans');
         got.forEach((g, i) => {
           assert.equal(g[0], want[i][0]);
@@ -204,7 +204,7 @@ describe('vendor clients against the simulators', function () {
       const from = NOW - 3600_000;
       const items = await client.search(2, from, NOW);
       const got = union(items.map((m) => [m.startUtc, m.endUtc] as [number, number]));
-      const want = recorded(dev, 2, from, Date.now());
+      const want = recorded(dev, 2, from, NOW);
       assert.deepEqual(got.map((g) => g[0]), want.map((w) => w[0]));
     });
 
