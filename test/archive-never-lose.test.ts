@@ -200,12 +200,13 @@ describe('the archive never loses a recording', function () {
   });
 
   it('"everything" on a recording dated 1970 plans a bounded pass from a sane start and writes nothing before the real data', async () => {
-    r = await rig({ faults: { dataFrom1970: true, noEventSearch: true } }, { devices: 1 });
+    r = await rig({ quirks: ['epoch-dates', 'no-find-events'] }, { devices: 1 });
     const heapBefore = process.memoryUsage().heapUsed;
     const engine = r.engine({ initialBackfillHours: 0, unknownStartLookbackHours: 0.25 });
     const [pass] = await engine.syncNow(r.sourceId);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024, 'planning stays small');
-    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'bad-date' && /1970-01-01/.test(e.message)), 'the bad date is named');
+    assert.ok(r.events.some((e) => e.event === 'warning' && /1970-01-01/.test(e.message)), 'the bad date is named');
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'gaps-invisible'), 'and that gaps cannot be seen');
     const recStart = r.sim.devices[0].spec.cameras[0].recording.start.getTime();
     assert.ok(pass.files.length >= 1);
     for (const f of pass.files) assert.ok(Date.parse(f.start) >= recStart - 2000, `${f.start} is before the real data`);
@@ -280,6 +281,24 @@ describe('the archive never loses a recording', function () {
     await fresh.syncNow(r.sourceId);
     assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'adopted'), 'the orphan is catalogued');
     assert.deepEqual(partFiles(r.dir), []);
+    assertCovered(r);
+  });
+});
+
+describe("the NVR's limits are learned", function () {
+  this.timeout(120_000);
+  let r: Rig | undefined;
+  afterEach(async () => {
+    await r?.close();
+    r = undefined;
+  });
+
+  it('an NVR that refuses a second session (453) is synced with fewer sessions, no segment fails, and the limit is remembered', async () => {
+    r = await rig({ quirks: ['busy-453'] }, { devices: 1 });
+    const engine = r.engine({ concurrency: 2, attempts: 1 });
+    const [pass] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(pass.errors, [], 'busy answers are waited out, not counted as failures');
+    assert.equal(r.catalog.getSyncStatus(r.sourceId)?.maxSessions, 1);
     assertCovered(r);
   });
 });

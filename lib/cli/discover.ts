@@ -49,7 +49,9 @@ function table(devices: DiscoveredDevice[]): string {
     lines.push(head + (d.error ? `  ERROR: ${d.error}` : ''));
     for (const c of d.cameras) {
       const p = c.profiles[0];
-      lines.push(`  - ${c.name}${p ? `  ${p.width}x${p.height} ${p.encoding} ${p.fps} fps` : ''}`);
+      // Unknown values say so instead of "0x0 ''" (devices that omit them, e.g. Dahua NVR encoders).
+      const size = p && p.width && p.height ? `${p.width}x${p.height}` : 'size unknown';
+      lines.push(`  - ${c.name}${p ? `  ${size} ${p.encoding || 'codec unknown'}${p.fps ? ` ${p.fps} fps` : ''}` : ''}`);
     }
   }
   return lines.join('\n');

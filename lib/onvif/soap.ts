@@ -2,6 +2,7 @@
 // clock, because devices reject a Created time outside their window), HTTP Digest when the device
 // answers 401, timeouts on every request, and faults turned into OnvifError codes.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { createHash, randomBytes } from 'node:crypto';
 import { OnvifError, fromSocketError } from './errors';
 import { digestAuthorization, parseDigestChallenge } from './http-digest';
@@ -25,6 +26,15 @@ export interface SoapOptions {
   signal?: AbortSignal;
   /** Largest reply we accept (default MAX_REPLY_BYTES); guards against a device streaming garbage forever. */
   maxBytes?: number;
+  /**
+   * https: accept a self-signed (unverifiable) certificate. Off by default: it gives up the proof
+   * that we talk to the right device; a per-source opt-in for HTTPS-only cameras/NVRs.
+   */
+  acceptSelfSigned?: boolean;
+  /** false: no WS-Security header (HTTP Digest only, when challenged). Default true. */
+  wsSecurity?: boolean;
+  /** Filled in with the authentication that the device accepted (for the capability check). */
+  authUsed?: { mode?: AuthMode };
 }
 
 /**
@@ -32,6 +42,9 @@ export interface SoapOptions {
  * the 2-core dev machine), and a 256-channel NVR's GetProfiles is ~0.5 MB: 2 MB bounds the stall.
  */
 export const MAX_REPLY_BYTES = 2 * 1024 * 1024;
+
+/** How a request got through: none needed, WS-Security alone, or HTTP Digest (with WS-Security). */
+export type AuthMode = 'none' | 'ws-security' | 'http-digest';
 
 const NS = [
   'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
@@ -92,14 +105,24 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       if (err) reject(err);
       else resolve(reply as RawReply);
     };
-    const req = http.request(url, {
+    const reqOpts: https.RequestOptions = {
       method: 'POST',
       headers: { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), ...headers },
       agent: false,
-    });
+    };
+    // https XAddrs (HTTPS-only devices): verified by default; self-signed only when the source opts in.
+    const req = url.startsWith('https:')
+      ? https.request(url, { ...reqOpts, rejectUnauthorized: !o.acceptSelfSigned })
+      : http.request(url, reqOpts);
     let connected = false;
     let responded = false;
     req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
+    // A certificate we refuse is a TLS error after connecting: say what to change.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(err.code ?? '')) {
+        finish(new OnvifError('auth', `${where}: the device's TLS certificate is not trusted (${err.code}); enable "accept self-signed certificate" for this source if you trust it`));
+      }
+    });
     const timer = setTimeout(() => {
       req.destroy();
       // Something accepted the connection but never spoke HTTP: a vendor SDK port, not ONVIF.
@@ -184,14 +207,17 @@ function faultToError(fault: XmlValue, where: string, status: number): OnvifErro
  */
 export async function soapCall(url: string, body: string, o: SoapOptions = {}): Promise<XmlNode> {
   const where = safeUrl(url);
-  const header = o.credentials ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : '';
+  const useWsse = o.credentials !== undefined && o.wsSecurity !== false;
+  const header = useWsse && o.credentials ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : '';
   let reply = await httpPost(url, envelope(body, header), {}, o);
+  if (o.authUsed) o.authUsed.mode = useWsse ? 'ws-security' : 'none';
   if (reply.status === 401) {
     if (!o.credentials) throw new OnvifError('auth', `${where}: the device requires a user name and password`, { status: 401 });
     const auth = httpAuthorization(reply.authenticate, o.credentials, new URL(url).pathname, where);
     // Both at once: devices that check WS-Security after Digest get what they need.
-    reply = await httpPost(url, envelope(body, wsSecurityHeader(o.credentials, o.clockOffsetMs)), { Authorization: auth }, o);
+    reply = await httpPost(url, envelope(body, useWsse ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : ''), { Authorization: auth }, o);
     if (reply.status === 401) throw new OnvifError('auth', `${where}: authentication failed — wrong user name or password (HTTP 401)`, { status: 401 });
+    if (o.authUsed) o.authUsed.mode = 'http-digest';
   }
   let doc: XmlNode;
   try {

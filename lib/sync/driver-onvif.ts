@@ -1,8 +1,9 @@
-// The ONVIF Profile G driver: today's path (GetServices, FindRecordings, FindEvents for recorded
-// intervals, GetReplayUri + RTSP replay in a worker thread) behind the driver interface.
-import { findRecordedIntervals, getReplayUri, type RecordingInfo } from '../onvif/search';
+// The ONVIF Profile G driver: today's path (GetServices, FindRecordings mapped to cameras,
+// FindEvents for recorded ranges, GetReplayUri + RTSP replay in a worker thread) behind the driver
+// interface, unchanged.
+import { findRecordedRanges, getReplayUri, type RecordingInfo } from '../onvif/search';
 import { replayToFiles } from '../media/replay-to-files';
-import { openDeviceSession, recordingFor } from './device-session';
+import { openDeviceSession, recordingChoice } from './device-session';
 import type { DriverRecording, OpenOptions, SourceSession, SyncDriver } from './driver';
 
 interface OnvifRecording extends DriverRecording {
@@ -18,13 +19,16 @@ export const onvifDriver: SyncDriver = {
     return {
       driver: 'onvif',
       clockOffsetMs: session.ctx.clockOffsetMs,
-      recordingFor(camera, camerasOnPort) {
-        const r = recordingFor(session, camera, camerasOnPort);
-        if (!r) return undefined;
+      warnings: session.warnings,
+      searchPartial: session.searchPartial,
+      recordingChoice(camera, camerasOnPort) {
+        const c = recordingChoice(session, camera, camerasOnPort);
+        if (!c) return undefined;
+        const r = c.recording;
         const rec: OnvifRecording = { token: r.token, earliest: r.tracks.find((t) => /video/i.test(t.type))?.dataFrom ?? r.earliest, info: r };
-        return rec;
+        return { recording: rec, reason: c.reason, ambiguous: c.ambiguous };
       },
-      recordedIntervals: (rec, from, to) => findRecordedIntervals(session.services, session.ctx, info(rec), from, to),
+      recordedRanges: (rec, from, to) => findRecordedRanges(session.services, session.ctx, info(rec), from, to),
       async download(rec, d) {
         // One GetReplayUri per recording and pass, shared by its segments.
         let uri = uris.get(rec.token);

@@ -11,10 +11,13 @@ function vendorDriver(name: VendorDriverName): SyncDriver {
       return {
         driver: name,
         clockOffsetMs: s.clockOffsetMs,
-        recordingFor(camera) {
-          return s.device.cameras.some((c) => c.token === camera.videoSourceToken) ? { token: camera.videoSourceToken } : undefined;
+        warnings: [],
+        searchPartial: false,
+        // The camera token is the NVR's channel ("ch3"): one recording per channel, no guessing.
+        recordingChoice(camera) {
+          return s.device.cameras.some((c) => c.token === camera.videoSourceToken) ? { recording: { token: camera.videoSourceToken }, reason: `channel ${camera.videoSourceToken.slice(2)}`, ambiguous: false } : undefined;
         },
-        recordedIntervals: (rec, from, to) => s.recordedIntervals(rec.token, from, to),
+        recordedRanges: async (rec, from, to) => ({ intervals: await s.recordedIntervals(rec.token, from, to), gapsVisible: true, partial: false }),
         // Vendor downloads always come as fast as the NVR sends: there is no rate to ask for.
         download: (rec, d) => s.download(rec.token, { from: d.from, to: d.to, finalPath: d.finalPath, onProgress: d.onProgress, signal: d.signal }),
       };

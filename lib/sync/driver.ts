@@ -24,6 +24,25 @@ export interface DriverRecording {
   earliest?: Date;
 }
 
+/** Which recording is a camera's, and why (ONVIF maps recordings to cameras by several rules). */
+export interface DriverRecordingChoice {
+  recording: DriverRecording;
+  reason: string;
+  /** The match may be wrong (several candidates, or by order only): the user should confirm. */
+  ambiguous: boolean;
+}
+
+/** Recorded spans of a recording over a window. */
+export interface DriverRanges {
+  intervals: TimeRange[];
+  /** false: the device cannot tell gaps (its whole span is listed as recorded). */
+  gapsVisible: boolean;
+  /** The search did not complete: spans may be missing this pass. */
+  partial: boolean;
+}
+
+type CameraRef = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
+
 export interface DriverDownloadOptions {
   from: Date;
   to: Date;
@@ -40,10 +59,14 @@ export interface SourceSession {
   readonly driver: DriverName;
   /** The device's idea of UTC minus ours, ms: plans are made in device time. */
   readonly clockOffsetMs: number;
-  /** The device's recording of a catalogued camera, if it has one. */
-  recordingFor(camera: { videoSourceToken: string; displayName: string; recordingToken: string | null }, camerasOnPort: number): DriverRecording | undefined;
-  /** Recorded intervals of that recording overlapping [from, to), sorted. */
-  recordedIntervals(rec: DriverRecording, from: Date, to: Date): Promise<TimeRange[]>;
+  /** Device answers worked around (for warning events). */
+  readonly warnings: string[];
+  /** The device's recording list is incomplete this pass. */
+  readonly searchPartial: boolean;
+  /** The device's recording of a catalogued camera (given the port's other cameras), if it has one. */
+  recordingChoice(camera: CameraRef, camerasOnPort: number | readonly CameraRef[]): DriverRecordingChoice | undefined;
+  /** Recorded spans of that recording overlapping [from, to), sorted. */
+  recordedRanges(rec: DriverRecording, from: Date, to: Date): Promise<DriverRanges>;
   /** [from, to) into files; rejects with ReplayToFilesError (files finished before the failure in
    * `completed`). */
   download(rec: DriverRecording, o: DriverDownloadOptions): Promise<WrittenFile[]>;

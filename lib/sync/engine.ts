@@ -10,6 +10,9 @@ import { runSourceOnce, DEFAULT_SETTINGS, type SyncRange, type SyncSettings } fr
 import { backoffMs } from './retry';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
+/** Warning codes that describe a device rather than a pass (see emitOnce). */
+const DEVICE_TRAITS = new Set(['device', 'gaps-invisible', 'mapping', 'search-partial', 'realtime', 'bad-date']);
+
 export interface RetentionSettings {
   maxAgeDays?: number;
   maxGB?: number;
@@ -208,7 +211,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           sweep: !st.swept,
           now: this.o.now,
           signal: this.abort.signal,
-          emit: (e) => this.emit('event', e),
+          emit: (e) => this.emitOnce(e),
           onFile: (f) => this.emit('file', f),
         });
         st.swept = !summary.sweepNext;
@@ -268,6 +271,18 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       }
       if (delay !== undefined && !this.closed && !range && !st.manualOnly && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
     }
+  }
+
+  /** Warnings about how a device is (no recording events, replays in real time, an odd date...)
+   * are said once per engine, not on every pass; the rest of the events always go out. */
+  private readonly said = new Set<string>();
+  private emitOnce(e: SyncEvent): void {
+    if (e.event === 'warning' && e.code && DEVICE_TRAITS.has(e.code)) {
+      const key = `${e.sourceId}|${e.camera ?? ''}|${e.code}`;
+      if (this.said.has(key)) return;
+      this.said.add(key);
+    }
+    this.emit('event', e);
   }
 
   /** Failures in a row, from the catalog, or from memory when the catalog could not be written. */

@@ -17,7 +17,7 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof OnvifError) return err.code !== 'auth' && err.code !== 'not-onvif';
   // A rejected or locked vendor login is never retried: the NVR counts it toward a lockout.
   if (err instanceof VendorError) return err.kind !== 'auth' && err.kind !== 'locked' && err.kind !== 'not-vendor';
-  if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported';
+  if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported' && err.kind !== 'permanent';
   return true;
 }
 

@@ -152,10 +152,10 @@ async function verifyCamera(
   if (creds && camera.enabled) {
     try {
       const session = await sessionFor(camera.devicePort);
-      const rec = session.recordingFor(camera, catalog.listCameras(source.id).filter((c) => c.devicePort === camera.devicePort).length);
+      const rec = session.recordingChoice(camera, catalog.listCameras(source.id).filter((c) => c.devicePort === camera.devicePort).length)?.recording;
       if (!rec) throw new Error(`no recording on the NVR for this camera`);
       const searchFrom = from ?? new Date(to.getTime() - 86_400_000);
-      recorded = await session.recordedIntervals(rec, searchFrom, to);
+      recorded = (await session.recordedRanges(rec, searchFrom, to)).intervals;
       from = searchFrom;
     } catch (e) {
       report.nvrError = errorMessage(e);
