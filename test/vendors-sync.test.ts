@@ -141,6 +141,23 @@ describe('sync through the Hikvision and Dahua drivers', function () {
     }
   });
 
+  it('CLI: doctor says the Dahua driver fits a port without ONVIF, with channels, zone and a test download', async () => {
+    const sim = await startSimulator({ preset: 'dahua', basePort: 0, historyMinutes: 4, auth: AUTH, discovery: false, vendor: { utcOffsetMin: -300 } });
+    sims.push(sim);
+    const target = `127.0.0.1:${sim.devices[0].port}`;
+    const r = await cli(['doctor', '--targets', target, '--user', AUTH.user, '--password', AUTH.password, '--replay-seconds', '2']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /the dahua driver fits/);
+    assert.match(r.stdout, /time zone UTC-05:00/);
+    assert.match(r.stdout, /- Warehouse \(ch3, H264 1920x1080\)/);
+    assert.match(r.stdout, /test download \(Front Door\): ok, 30 frames/);
+    const j = await cli(['doctor', '--targets', target, '--user', AUTH.user, '--password', 'wrong', '--driver', 'dahua', '--json']);
+    assert.equal(j.code, 1);
+    const reports = JSON.parse(j.stdout) as Array<{ problems: Array<{ problem: string; action: string }> }>;
+    assert.match(reports[0].problems[0].problem, /wrong password — the NVR locks the account/);
+    assert.match(reports[0].problems[0].action, /do not retry blindly/);
+  });
+
   it('CLI: sync --once finds the Dahua API by itself (--driver auto), files land, the driver is recorded', async () => {
     const sim = await startSimulator({ preset: 'dahua', basePort: 0, historyMinutes: 6, auth: AUTH, discovery: false, vendor: { utcOffsetMin: 330 } });
     sims.push(sim);
