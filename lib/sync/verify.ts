@@ -235,6 +235,9 @@ export function formatVerifyReport(r: VerifyReport): string {
     if (c.nvrError) lines.push(`  NVR not compared: ${c.nvrError}`);
     if (c.fixed) lines.push(`  fixed: ${c.fixed.markedMissing} marked missing (fetched again next pass), ${c.fixed.partsRemoved} .part removed, ${c.fixed.adopted} catalogued`);
   }
-  lines.push(r.clean ? 'archive OK' : 'archive has problems (see above)');
+  const fixed = r.cameras.reduce((n, c) => n + (c.fixed ? c.fixed.markedMissing + c.fixed.partsRemoved + c.fixed.adopted : 0), 0);
+  if (r.clean) lines.push('archive OK');
+  else if (r.cameras.some((c) => c.fixed)) lines.push(`archive had problems (see above); fixed ${fixed}: the next pass fetches what is marked missing`);
+  else lines.push('archive has problems (see above)');
   return lines.join('\n');
 }
