@@ -7,6 +7,7 @@ import { openCatalog, type Catalog, type VideoSourceRow } from '../../lib/catalo
 import { SyncEngine } from '../../lib/sync/engine';
 import type { FileEvent, SyncEvent } from '../../lib/sync/types';
 import { asError, errorMessage } from '../../lib/errors';
+import { WRONG_PASSWORD } from '../../lib/vendors/errors';
 
 interface NvrSyncDef extends NodeDef {
   dbPath: string;
@@ -115,7 +116,8 @@ export = function register(RED: NodeAPI): void {
           node.status({ fill: 'blue', shape: 'dot', text: `${e.camera.replace(/ Camera$/, '')} ${e.index}/${e.total} · ${e.percent}%` });
           break;
         case 'error':
-          lastError = e.code === 'auth' ? 'auth failed' : e.error;
+          // A vendor NVR's rejected login says that it locks the account; a lock says until when.
+          lastError = e.code === 'auth' && !e.error.includes(WRONG_PASSWORD) ? 'auth failed' : e.error;
           node.warn(`${e.source}${e.camera ? ` / ${e.camera}` : ''}: ${e.error}`);
           break;
         case 'warning':
