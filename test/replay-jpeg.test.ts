@@ -337,7 +337,7 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
         selection: { names: ['Channel 1 Front Door', 'Channel 4 Loading Dock'] },
         workingDirectory: join(root, 'downloads'),
       });
-      engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
+      engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
       const files: FileEvent[] = [];
       engine.on('file', (f) => files.push(f));
       engine.addSource(saved.id, { schedule: false });

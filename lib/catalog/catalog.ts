@@ -35,6 +35,7 @@ interface SourceRecord {
   ports: string;
   device_urn: string | null;
   working_directory: string;
+  active: number;
   created_at: string;
   updated_at: string;
 }
@@ -91,6 +92,7 @@ function toSource(r: SourceRecord): VideoSourceRow {
     ports: JSON.parse(r.ports) as number[],
     deviceUrn: r.device_urn,
     workingDirectory: r.working_directory,
+    active: r.active === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -613,6 +615,33 @@ export class Catalog {
       )
         .all(sourceId, limit) as DownloadRecord[]
     ).map(toDownload);
+  }
+
+  // ---- source lifecycle (the archive: sources follow their nvr-source nodes) -----------------
+
+  /** Marks a source synced (its node is deployed) or inactive (kept, rows and files, until forgotten). */
+  setSourceActive(id: number, active: boolean): void {
+    this.prepare('UPDATE video_sources SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
+  }
+
+  /**
+   * Removes a source with its cameras, sync state and file records (one transaction) and returns
+   * the paths of its files still on disk, for the caller to delete or keep.
+   */
+  forgetSource(id: number): { paths: string[]; rows: number } {
+    const run = this.db.transaction(() => {
+      const paths = (
+        this.prepare(
+          `SELECT f.path FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
+           WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.path`,
+        ).all(id) as Array<{ path: string }>
+      ).map((r) => r.path);
+      const rows = this.prepare('DELETE FROM video_sources WHERE id = ?').run(id).changes;
+      if (rows === 0) throw new CatalogError('not-found', `no source with id ${id}`);
+      this.refreshCameraPaths();
+      return { paths, rows };
+    });
+    return run.immediate();
   }
 }
 

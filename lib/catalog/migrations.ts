@@ -76,6 +76,10 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO processing_config(key, value) VALUES ('camera_paths', '{}');
   `,
+  // 2: TEMPORARY (archive branch) until the lead's migration 2 on main lands: sources follow nodes.
+  `
+  ALTER TABLE video_sources ADD COLUMN active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

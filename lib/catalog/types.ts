@@ -19,6 +19,8 @@ export interface VideoSourceRow {
   ports: number[];
   deviceUrn: string | null;
   workingDirectory: string;
+  /** False once its nvr-source node is gone: not synced, rows and files kept until forgotten. */
+  active: boolean;
   createdAt: IsoTime;
   updatedAt: IsoTime;
 }

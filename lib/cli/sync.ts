@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const engine = new SyncEngine({
     catalog,
-    credentialsFor: () => (user ? { user, password: password ?? '' } : undefined),
+    credentials: user ? { user, password: password ?? '' } : undefined,
     settings: {
       segmentMinutes: num(a, 'segment-min', 10),
       concurrency: num(a, 'concurrency', 2),
