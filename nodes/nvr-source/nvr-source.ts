@@ -12,7 +12,7 @@ import { SourceNameTakenError, type SavedSource } from '../../lib/catalog';
 import { discover } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
-import { defaultWorkingDirectory, safeFolderName } from '../../lib/storage';
+import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
 import { asError, errorMessage } from '../../lib/errors';
 import { checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
 import { clock, fitBadge } from '../../lib/archive/status';
@@ -236,7 +236,13 @@ export = function register(RED: NodeAPI): void {
     }
 
     function problemOf(e: unknown): SourceProblem {
-      return e instanceof SourceProblem ? e : new SourceProblem(errorMessage(e));
+      if (e instanceof SourceProblem) return e;
+      // The badge names the cause first; the message (log, Catch) has the whole path.
+      if (e instanceof StorageError) {
+        const cause = { 'is-file': 'folder is a file', 'not-writable': 'folder not writable', 'low-space': 'disk full', escape: 'folder outside working directory', 'not-absolute': 'bad folder', failed: 'folder error' }[e.code];
+        return new SourceProblem(e.message, cause);
+      }
+      return new SourceProblem(errorMessage(e));
     }
 
     /** The deploy save, again after a transient failure until it succeeds or the node closes. */
