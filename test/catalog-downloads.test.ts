@@ -56,14 +56,15 @@ describe('catalog: sync status and downloads', () => {
     assert.throws(() => catalog.updateSyncStatus(12345, null, { enabled: false }), (e: unknown) => e instanceof CatalogError && e.code === 'not-found');
   });
 
-  it('records a file once: (camera, start) is unique and isDownloaded sees it whatever the time zone', () => {
+  it('records a file once: (camera, start) is unique, and its range is held whatever the time zone it is asked in', () => {
     const cam = source.cameras[0].id;
     const row = catalog.recordDownload(file(cam, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z'));
     assert.equal(row.status, 'done');
     assert.equal(row.startTime, '2026-11-01T10:00:00.000Z');
-    assert.ok(catalog.isDownloaded(cam, new Date('2026-11-01T11:00:00+01:00')));
-    assert.ok(!catalog.isDownloaded(cam, new Date('2026-11-01T10:05:00Z')));
-    assert.ok(!catalog.isDownloaded(source.cameras[1].id, new Date('2026-11-01T10:00:00Z')));
+    const held = (c: number, from: string, to: string) => catalog.heldRanges(c, from, to).map((r) => [r.start.toISOString(), r.end.toISOString()]);
+    assert.deepEqual(held(cam, '2026-11-01T11:00:00+01:00', '2026-11-01T11:01:00+01:00'), [['2026-11-01T10:00:00.000Z', '2026-11-01T10:05:00.000Z']]);
+    assert.deepEqual(held(cam, '2026-11-01T10:05:00Z', '2026-11-01T10:10:00Z'), [], 'the end is exclusive');
+    assert.deepEqual(held(source.cameras[1].id, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z'), []);
     assert.throws(
       () => catalog.recordDownload(file(cam, '2026-11-01T10:00:00.000Z', '2026-11-01T10:06:00Z')),
       (e: unknown) => e instanceof CatalogError && e.code === 'duplicate-download',
@@ -84,6 +85,34 @@ describe('catalog: sync status and downloads', () => {
     assert.deepEqual(catalog.oldestDownloads(source.id, 10).map((f) => f.id), [f3.id]);
     assert.deepEqual(catalog.listDownloads(a, { status: 'deleted' }).map((f) => f.id), [f1.id]);
     assert.deepEqual(catalog.listDownloads(a).map((f) => f.id), [f1.id, f3.id]);
-    assert.ok(catalog.isDownloaded(a, '2026-11-01T10:00:00Z'), 'a deleted segment is not fetched again');
+    assert.equal(catalog.heldRanges(a, '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z').length, 1, 'a file removed by retention is not fetched again by a timer pass');
+    assert.equal(catalog.heldRanges(a, '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z', { includeDeleted: false }).length, 0, 'but an explicit backfill may');
+  });
+
+  it('a file found missing is no longer held, and a re-fetch with the same first frame replaces its row', () => {
+    const cam = source.cameras[0].id;
+    const f = catalog.recordDownload(file(cam, '2026-11-01T12:00:00Z', '2026-11-01T12:05:00Z', 100));
+    assert.equal(catalog.markMissing([f.id]), 1);
+    assert.deepEqual(catalog.heldRanges(cam, '2026-11-01T12:00:00Z', '2026-11-01T12:05:00Z'), []);
+    const again = catalog.replaceDownload(f.id, { ...file(cam, '2026-11-01T12:00:00Z', '2026-11-01T12:05:00Z', 120), path: '/x/again.mp4' });
+    assert.equal(again.status, 'done');
+    assert.equal(again.bytes, 120);
+    assert.equal(catalog.heldRanges(cam, '2026-11-01T12:00:00Z', '2026-11-01T12:05:00Z').length, 1);
+  });
+
+  it('confirms a span absent only after the NVR ended replays at the same point (within the tolerance) enough times', () => {
+    const cam = source.cameras[0].id;
+    const at = new Date('2026-11-01T13:00:30Z');
+    const end = new Date('2026-11-01T13:10:00Z');
+    assert.equal(catalog.noteShortfall(cam, at, end, 'ended early', 2000, 3).confirmed, false);
+    assert.equal(catalog.noteShortfall(cam, new Date(at.getTime() + 1500), end, 'ended early', 2000, 3).attempts, 2, 'the same point within the tolerance');
+    assert.equal(catalog.absentRanges(cam, at, end).length, 0);
+    const third = catalog.noteShortfall(cam, at, end, 'ended early', 2000, 3);
+    assert.equal(third.confirmed, true);
+    assert.deepEqual(catalog.absentRanges(cam, '2026-11-01T13:00:00Z', '2026-11-01T14:00:00Z').map((r) => r.start.toISOString()), [at.toISOString()]);
+    // A different point starts its own count; a later replay that gets past it clears it.
+    assert.equal(catalog.noteShortfall(cam, new Date('2026-11-01T13:05:00Z'), end, 'ended early', 2000, 3).attempts, 1);
+    catalog.clearShortfalls(cam, '2026-11-01T13:04:00Z', '2026-11-01T13:06:00Z');
+    assert.equal(catalog.listAbsentSpans(cam).length, 1, 'confirmed spans stay');
   });
 });

@@ -48,7 +48,7 @@ describe('catalog: opening the database file', () => {
       const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map(
         (t) => t.name,
       );
-      assert.deepEqual(tables, ['camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
+      assert.deepEqual(tables, ['absent_spans', 'camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {

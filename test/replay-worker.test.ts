@@ -83,7 +83,7 @@ describe('replayToFiles in a worker thread', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('an abort while a file is being written rejects with kind "aborted", keeps finished files and removes the .part', async () => {
+  it('an abort while a file is being written rejects with kind "aborted", keeps finished files, finishes the open one up to its last frame and leaves no .part', async () => {
     // Real-time server, 2 s recorded / 1 s gap: the first file is finished after ~2 s.
     const s = await start({ rateControl: 'ignore' }, { start: REC_START, gaps: { onSec: 2, offSec: 1 } });
     const ac = new AbortController();
@@ -100,10 +100,16 @@ describe('replayToFiles in a worker thread', function () {
     assert.ok(err.cause instanceof RtspError && err.cause.kind === 'aborted');
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
     assert.deepEqual(files('.part'), []);
-    assert.equal(err.completed.length, 1);
+    assert.equal(err.completed.length, 2);
     assert.equal(err.completed[0].frames, 30);
     assert.ok(err.completed[0].start instanceof Date, 'Dates survive the thread boundary');
     assert.equal(frameCount(err.completed[0].path), 30);
+    // What arrived of the second file is kept: a valid file ending at its last frame, so only the
+    // rest of the range has to be fetched again.
+    const second = err.completed[1];
+    assert.ok(second.frames > 0 && second.frames < 30, `second file: ${second.frames} frames`);
+    assert.equal(frameCount(second.path), second.frames);
+    assert.ok(second.start >= err.completed[0].end);
   });
 
   it('a worker that dies mid-file rejects with a clear error, keeps finished files and removes the .part', async () => {

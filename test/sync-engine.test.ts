@@ -214,7 +214,7 @@ describe('sync engine retries and retention', function () {
     const [summary] = await engine.syncNow(id);
     await engine.close();
     assert.equal(files.length, 0);
-    assert.match(summary.errors.join(), /disk nearly full: \d+ MB free for .*dl/);
+    assert.match(summary.errors.join(), /disk full: \d+ MB free for .*dl/);
     assert.ok(errors.some((e) => e.event === 'error' && e.code === 'disk-full'));
     assert.equal(fs.readdirSync(path.join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.mp4')).length, 0);
   });

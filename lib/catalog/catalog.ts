@@ -5,7 +5,9 @@ import type Database from 'better-sqlite3';
 import * as path from 'node:path';
 import { CatalogError, SourceNameTakenError } from './errors';
 import { openDatabase } from './open';
+import type { TimeRange } from '../time/range';
 import type {
+  AbsentSpanRow,
   CameraInput,
   CameraPaths,
   CameraRow,
@@ -35,6 +37,7 @@ interface SourceRecord {
   ports: string;
   device_urn: string | null;
   working_directory: string;
+  driver: string;
   active: number;
   created_at: string;
   updated_at: string;
@@ -65,6 +68,17 @@ interface SyncRecord {
   consecutive_failures: number;
   last_error: string | null;
   next_attempt_at: string | null;
+  max_sessions: number | null;
+  replay_speed_x: number | null;
+}
+interface AbsentRecord {
+  id: number;
+  camera_id: number;
+  start_time: string;
+  end_time: string;
+  attempts: number;
+  confirmed: number;
+  reason: string;
 }
 interface DownloadRecord {
   id: number;
@@ -92,6 +106,7 @@ function toSource(r: SourceRecord): VideoSourceRow {
     ports: JSON.parse(r.ports) as number[],
     deviceUrn: r.device_urn,
     workingDirectory: r.working_directory,
+    driver: r.driver,
     active: r.active === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -126,8 +141,14 @@ function toSync(r: SyncRecord): SyncStatusRow {
     consecutiveFailures: r.consecutive_failures,
     lastError: r.last_error,
     nextAttemptAt: r.next_attempt_at,
+    maxSessions: r.max_sessions,
+    replaySpeedX: r.replay_speed_x,
   };
 }
+function toAbsent(r: AbsentRecord): AbsentSpanRow {
+  return { id: r.id, cameraId: r.camera_id, startTime: r.start_time, endTime: r.end_time, attempts: r.attempts, confirmed: r.confirmed === 1, reason: r.reason };
+}
+const toRange = (r: { start_time: string; end_time: string }): TimeRange => ({ start: new Date(r.start_time), end: new Date(r.end_time) });
 function toDownload(r: DownloadRecord): DownloadedFileRow {
   return {
     id: r.id,
@@ -248,7 +269,7 @@ export class Catalog {
   }
 
   /** Each SQL text is compiled once per connection: sync passes run the same few queries per
-   * segment and camera (isDownloaded, getSyncStatus...), and better-sqlite3 statements are reusable. */
+   * segment and camera (heldRanges, getSyncStatus...), and better-sqlite3 statements are reusable. */
   private readonly statements = new Map<string, Database.Statement>();
   private prepare(sql: string): Database.Statement {
     let st = this.statements.get(sql);
@@ -511,6 +532,8 @@ export class Catalog {
     if (patch.consecutiveFailures !== undefined) columns.consecutive_failures = patch.consecutiveFailures;
     if (patch.lastError !== undefined) columns.last_error = patch.lastError;
     if (patch.nextAttemptAt !== undefined) columns.next_attempt_at = isoOrNull(patch.nextAttemptAt, 'nextAttemptAt');
+    if (patch.maxSessions !== undefined) columns.max_sessions = patch.maxSessions;
+    if (patch.replaySpeedX !== undefined) columns.replay_speed_x = patch.replaySpeedX;
 
     const run = this.db.transaction(() => {
       if (!this.getSyncStatus(sourceId, cameraId)) {
@@ -537,12 +560,6 @@ export class Catalog {
   // ---- downloads -----------------------------------------------------------------------------
 
   /** True when a segment starting at `start` is catalogued for the camera (done or deleted). */
-  isDownloaded(cameraId: number, start: TimeInput): boolean {
-    return (
-      this.prepare('SELECT 1 FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) !==
-      undefined
-    );
-  }
 
   /** Records a finished file (call only once it is renamed into place). Throws on a duplicate start. */
   recordDownload(row: DownloadInput): DownloadedFileRow {
@@ -590,6 +607,134 @@ export class Catalog {
   }
 
   /** Marks files as deleted (rows kept so the segments are not fetched again). Returns rows changed. */
+  /**
+   * What a camera holds in [from, to): the ranges of its files, in start order. Files removed by
+   * retention count too unless `includeDeleted` is false (a timer pass must not fetch them again;
+   * an explicit backfill may). O(log n + files in range) on the (camera, status, end) index.
+   */
+  heldRanges(cameraId: number, from: TimeInput, to: TimeInput, options: { includeDeleted?: boolean } = {}): TimeRange[] {
+    const statuses = options.includeDeleted === false ? "('done')" : "('done', 'deleted')";
+    return (
+      this.prepare(
+        `SELECT start_time, end_time FROM downloaded_files
+         WHERE camera_id = ? AND status IN ${statuses} AND end_time > ? AND start_time < ? ORDER BY start_time`,
+      ).all(cameraId, isoTime(from, 'from'), isoTime(to, 'to')) as { start_time: string; end_time: string }[]
+    ).map(toRange);
+  }
+
+  /** Files marked done whose range meets [from, to) (to check they are still on disk). */
+  doneDownloadsBetween(cameraId: number, from: TimeInput, to: TimeInput): DownloadedFileRow[] {
+    return (
+      this.prepare(
+        `SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' AND end_time > ? AND start_time < ? ORDER BY start_time`,
+      ).all(cameraId, isoTime(from, 'from'), isoTime(to, 'to')) as DownloadRecord[]
+    ).map(toDownload);
+  }
+
+  /** The camera's most recent done file (by end time), from the (camera, status, end) index. */
+  latestDownload(cameraId: number): DownloadedFileRow | undefined {
+    const r = this.prepare(`SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' ORDER BY end_time DESC LIMIT 1`).get(cameraId) as
+      | DownloadRecord
+      | undefined;
+    return r && toDownload(r);
+  }
+
+  downloadStartingAt(cameraId: number, start: TimeInput): DownloadedFileRow | undefined {
+    const r = this.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) as
+      | DownloadRecord
+      | undefined;
+    return r && toDownload(r);
+  }
+
+  downloadByPath(path: string): DownloadedFileRow | undefined {
+    const r = this.prepare('SELECT * FROM downloaded_files WHERE path = ?').get(path) as DownloadRecord | undefined;
+    return r && toDownload(r);
+  }
+
+  /** Replace a row's file (a longer file with the same first frame, or a re-fetch of a missing one). */
+  replaceDownload(id: number, row: DownloadInput): DownloadedFileRow {
+    this.prepare(
+      `UPDATE downloaded_files SET recording_token = @recording_token, end_time = @end_time, path = @path, bytes = @bytes, codec = @codec,
+         frames = @frames, width = @width, height = @height, status = 'done' WHERE id = @id`,
+    ).run({
+      id,
+      recording_token: row.recordingToken,
+      end_time: isoTime(row.end, 'end'),
+      path: row.path,
+      bytes: row.bytes,
+      codec: row.codec,
+      frames: row.frames,
+      width: row.width,
+      height: row.height,
+    });
+    return toDownload(this.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(id) as DownloadRecord);
+  }
+
+  /** Files found gone or cut short: no longer held, so a pass may fetch them again. */
+  markMissing(ids: readonly number[]): number {
+    const stmt = this.prepare(`UPDATE downloaded_files SET status = 'missing' WHERE id = ? AND status = 'done'`);
+    const run = this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0));
+    return run.immediate();
+  }
+
+  /** Confirmed absent spans of a camera meeting [from, to). */
+  absentRanges(cameraId: number, from: TimeInput, to: TimeInput): TimeRange[] {
+    return (
+      this.prepare(
+        `SELECT start_time, end_time FROM absent_spans WHERE camera_id = ? AND confirmed = 1 AND end_time > ? AND start_time < ? ORDER BY start_time`,
+      ).all(cameraId, isoTime(from, 'from'), isoTime(to, 'to')) as { start_time: string; end_time: string }[]
+    ).map(toRange);
+  }
+
+  listAbsentSpans(cameraId: number): AbsentSpanRow[] {
+    return (this.prepare('SELECT * FROM absent_spans WHERE camera_id = ? ORDER BY start_time').all(cameraId) as AbsentRecord[]).map(toAbsent);
+  }
+
+  /**
+   * A replay of [at, end) ended at `at` again. Counts attempts per point (within `toleranceMs`) and
+   * confirms the span once `confirmAfter` attempts agree: the NVR has nothing there, however its
+   * search describes it. Returns the row as it is now.
+   */
+  noteShortfall(cameraId: number, at: Date, end: Date, reason: string, toleranceMs: number, confirmAfter: number): AbsentSpanRow {
+    const run = this.db.transaction((): AbsentSpanRow => {
+      const lo = new Date(at.getTime() - toleranceMs).toISOString();
+      const hi = new Date(at.getTime() + toleranceMs).toISOString();
+      const prev = this.prepare('SELECT * FROM absent_spans WHERE camera_id = ? AND start_time BETWEEN ? AND ? AND confirmed = 0 ORDER BY start_time LIMIT 1').get(
+        cameraId,
+        lo,
+        hi,
+      ) as AbsentRecord | undefined;
+      const now = new Date().toISOString();
+      if (prev) {
+        const attempts = prev.attempts + 1;
+        this.prepare('UPDATE absent_spans SET attempts = ?, confirmed = ?, end_time = ?, reason = ?, updated_at = ? WHERE id = ?').run(
+          attempts,
+          attempts >= confirmAfter ? 1 : 0,
+          end.toISOString() > prev.end_time ? end.toISOString() : prev.end_time,
+          reason,
+          now,
+          prev.id,
+        );
+        return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE id = ?').get(prev.id) as AbsentRecord);
+      }
+      const info = this.prepare(
+        `INSERT INTO absent_spans(camera_id, start_time, end_time, attempts, confirmed, reason, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)
+         ON CONFLICT(camera_id, start_time) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at`,
+      ).run(cameraId, at.toISOString(), end.toISOString(), confirmAfter <= 1 ? 1 : 0, reason, now);
+      return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE id = ?').get(info.lastInsertRowid) as AbsentRecord);
+    });
+    return run.immediate();
+  }
+
+  /** Unconfirmed shortfall counters a later replay got past: forget them. */
+  clearShortfalls(cameraId: number, from: TimeInput, to: TimeInput): void {
+    this.prepare('DELETE FROM absent_spans WHERE camera_id = ? AND confirmed = 0 AND start_time >= ? AND start_time < ?').run(
+      cameraId,
+      isoTime(from, 'from'),
+      isoTime(to, 'to'),
+    );
+  }
+
   markDeleted(ids: readonly number[]): number {
     const stmt = this.prepare(`UPDATE downloaded_files SET status = 'deleted' WHERE id = ? AND status = 'done'`);
     const run = this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(id).changes, 0));

@@ -76,9 +76,53 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO processing_config(key, value) VALUES ('camera_paths', '{}');
   `,
-  // 2: TEMPORARY (archive branch) until the lead's migration 2 on main lands: sources follow nodes.
+  // 2: coverage-based archive (issue F) and what the next steps need.
+  // - downloaded_files.start_time is now the first frame's real time (rows of version 1 hold the
+  //   planned slot start, a little after or at their first frame: still a correct lower bound).
+  //   Status 'missing' = verify found the file gone or cut short; it no longer counts as held.
+  //   SQLite cannot change a CHECK in place: the table is rebuilt (ids kept).
+  // - absent_spans: ranges the NVR keeps ending a replay before (same point, several attempts);
+  //   confirmed ones are not planned again.
+  // - video_sources.driver / active, sync_status learned NVR limits.
   `
+  CREATE TABLE downloaded_files_v2 (
+    id              INTEGER PRIMARY KEY,
+    camera_id       INTEGER NOT NULL REFERENCES camera_configurations(id) ON DELETE CASCADE,
+    recording_token TEXT NOT NULL,
+    start_time      TEXT NOT NULL,
+    end_time        TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    bytes           INTEGER NOT NULL,
+    codec           TEXT NOT NULL,
+    frames          INTEGER NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'done' CHECK (status IN ('done', 'deleted', 'missing')),
+    created_at      TEXT NOT NULL,
+    UNIQUE (camera_id, start_time)
+  );
+  INSERT INTO downloaded_files_v2 SELECT * FROM downloaded_files;
+  DROP TABLE downloaded_files;
+  ALTER TABLE downloaded_files_v2 RENAME TO downloaded_files;
+  CREATE INDEX downloaded_files_end ON downloaded_files(camera_id, status, end_time);
+  CREATE INDEX downloaded_files_path ON downloaded_files(path);
+
+  CREATE TABLE absent_spans (
+    id         INTEGER PRIMARY KEY,
+    camera_id  INTEGER NOT NULL REFERENCES camera_configurations(id) ON DELETE CASCADE,
+    start_time TEXT NOT NULL,
+    end_time   TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    confirmed  INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),
+    reason     TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (camera_id, start_time)
+  );
+
+  ALTER TABLE video_sources ADD COLUMN driver TEXT NOT NULL DEFAULT 'onvif';
   ALTER TABLE video_sources ADD COLUMN active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1));
+  ALTER TABLE sync_status ADD COLUMN max_sessions INTEGER;
+  ALTER TABLE sync_status ADD COLUMN replay_speed_x REAL;
   `,
 ];
 

@@ -19,7 +19,9 @@ export interface VideoSourceRow {
   ports: number[];
   deviceUrn: string | null;
   workingDirectory: string;
-  /** False once its nvr-source node is gone: not synced, rows and files kept until forgotten. */
+  /** How recordings are reached: 'onvif' (Profile G), or a vendor API driver. */
+  driver: string;
+  /** false = its node is gone or disabled: kept with its files, not synced. */
   active: boolean;
   createdAt: IsoTime;
   updatedAt: IsoTime;
@@ -56,9 +58,15 @@ export interface SyncStatusRow {
   consecutiveFailures: number;
   lastError: string | null;
   nextAttemptAt: IsoTime | null;
+  /** Learned: parallel replay sessions the NVR accepts (null = not learned yet). */
+  maxSessions: number | null;
+  /** Learned: the NVR's replay speed, media seconds per wall second (null = not measured). */
+  replaySpeedX: number | null;
 }
 
-export type DownloadStatus = 'done' | 'deleted';
+/** done: on disk and held; deleted: removed by retention (still counts as held, never fetched
+ * again by a timer pass); missing: found gone or cut short (fetched again when re-fetch is on). */
+export type DownloadStatus = 'done' | 'deleted' | 'missing';
 
 export interface DownloadedFileRow {
   id: number;
@@ -129,6 +137,19 @@ export interface SyncStatusPatch {
   consecutiveFailures?: number;
   lastError?: string | null;
   nextAttemptAt?: TimeInput | null;
+  maxSessions?: number | null;
+  replaySpeedX?: number | null;
+}
+
+/** A range the NVR would not replay: it ended replays at `start` `attempts` times. */
+export interface AbsentSpanRow {
+  id: number;
+  cameraId: number;
+  startTime: IsoTime;
+  endTime: IsoTime;
+  attempts: number;
+  confirmed: boolean;
+  reason: string;
 }
 
 export interface DownloadInput {

@@ -1,7 +1,7 @@
 // `vtrack-onvif sim`: run the ONVIF NVR simulator until SIGINT/SIGTERM.
 import { isIP } from 'node:net';
 import { bool, num, parseArgs, str } from './args';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../sim/index';
+import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
 
 const USAGE = `usage: vtrack-onvif sim [options]
@@ -16,6 +16,21 @@ const USAGE = `usage: vtrack-onvif sim [options]
   --history-min MIN        recording history before now (default 30)
   --discovery-port PORT|0|off   WS-Discovery UDP port (default 3702; unicast only)
   --no-rtsp                do not start the RTSP servers
+  --rtsp-base-port PORT    first RTSP port; device i gets PORT+i (default: any free port)
+  --fault NAME[:FRAMES[:COUNT]]  misbehave like real NVRs (repeatable); replays end early after
+                           FRAMES frames (default 150), for the first COUNT replays (default all):
+                             bye-early       RTCP BYE before the range end
+                             terminal-early  T flag on a frame before the range end, then quiet
+                             quiet-close     connection closed mid-range
+                             idle            silent, connection kept open
+                             rtcp-only       only RTCP sender reports, every 2 s, forever
+                           and:
+                             busy[:COUNT]    the first COUNT replays get 503 (default 3)
+                             realtime        ignore Rate-Control: no (replay in real time)
+                             lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
+                                             replayed, though the search lists them (overwritten)
+                             date-1970       recordings claim data from 1970-01-01
+                             no-event-search FindEvents refused: recording gaps cannot be seen
   --json                   print the endpoints as JSON
 `;
 
@@ -47,7 +62,11 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
   const channels = num(a, 'channels', 4);
   if (!Number.isInteger(basePort) || basePort < 0 || basePort > 65535) throw new Error('--base-port must be a port number');
   if (!Number.isInteger(channels) || channels < 1 || channels > 64) throw new Error('--channels must be 1..64');
+  const rtspBasePort = num(a, 'rtsp-base-port', 0);
+  if (!Number.isInteger(rtspBasePort) || rtspBasePort < 0 || rtspBasePort > 65535) throw new Error('--rtsp-base-port must be a port number');
   return {
+    rtspBasePort: rtspBasePort || undefined,
+    faults: faultsFromArgs(a.repeated.get('fault') ?? []),
     host,
     preset,
     basePort,
@@ -59,6 +78,34 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
     rtsp: !bool(a, 'no-rtsp'),
     json: bool(a, 'json'),
   };
+}
+
+function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
+  const faults: NonNullable<SimulatorOptions['faults']> = {};
+  const count = (v: string | undefined, what: string, fallback: number): number => {
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--fault ${what}: expected a whole number, got "${v}"`);
+    return n;
+  };
+  for (const v of values) {
+    const [name, a1, a2] = v.split(':');
+    if (name === 'busy') faults.busyReplays = count(a1, name, 3);
+    else if (name === 'realtime') faults.ignoreRateControl = true;
+    else if (name === 'date-1970') faults.dataFrom1970 = true;
+    else if (name === 'lost') {
+      const fromSec = count(a1, name, 60);
+      const toSec = count(a2, name, fromSec + 30);
+      if (toSec <= fromSec) throw new Error('--fault lost:FROM:TO needs FROM < TO');
+      faults.unreplayable = { fromSec, toSec };
+    }
+    else if (name === 'no-event-search') faults.noEventSearch = true;
+    else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
+      if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
+      faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
+    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost', 'date-1970', 'no-event-search'].join(', ')})`);
+  }
+  return faults;
 }
 
 /** What the CLI prints: endpoints and cameras, never credentials. */
@@ -101,20 +148,23 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const { json, ...simOpts } = opts;
-  const sim = await startSimulator({ ...simOpts, log: json ? undefined : (line) => process.stderr.write(`[sim] ${line}\n`) });
-  if (json) process.stdout.write(JSON.stringify(describe(sim), null, 2) + '\n');
-  else printText(sim, simOpts.auth !== undefined);
-
-  await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  await sim.stop();
+  // Signal handlers before anything is printed: a supervisor that stops us as soon as it reads
+  // the listing must get a clean stop (exit 0), not the default SIGTERM death.
+  let signalled!: () => void;
+  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
+  const onSignal = (): void => signalled();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const sim = await startSimulator({ ...simOpts, log: json ? undefined : (line) => process.stderr.write(`[sim] ${line}\n`) });
+    if (json) process.stdout.write(JSON.stringify(describe(sim), null, 2) + '\n');
+    else printText(sim, simOpts.auth !== undefined);
+    await stopRequested;
+    await sim.stop();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   if (!json) process.stderr.write('[sim] stopped\n');
   return 0;
 }

@@ -33,6 +33,8 @@ function describeEvent(e: SyncEvent): string | undefined {
       return `sync ${e.source}: finished — ${e.files} file(s), ${(e.bytes / 1e6).toFixed(1)} MB, ${e.failed} failed, ${(e.durationMs / 1000).toFixed(1)} s`;
     case 'error':
       return `sync ${e.source}: error${e.camera ? ` (${e.camera})` : ''}: ${e.error}`;
+    case 'warning':
+      return `sync ${e.source}: warning${e.camera ? ` (${e.camera})` : ''}: ${e.message}`;
     case 'retention':
       return `sync ${e.source}: retention removed ${e.deleted} file(s)`;
     default:

@@ -3,7 +3,7 @@
 // to `<final>.part`, then fsync + rename. A gap (E flag on the last frame before it, D flag after
 // it) ends the file; the next file starts at the next keyframe, so no file ever spans a gap.
 // replayToFiles runs this inside a worker thread (replay-worker.ts); tests may call it directly.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { replay, type ReplayFrame } from '../rtsp/replay-session';
 import { RtspError } from '../rtsp/errors';
@@ -39,6 +39,9 @@ interface OpenFile {
 }
 
 const PROGRESS_EVERY_MS = 250;
+/** Frames further apart than this (wall clock) are on two sides of a gap: 1 fps cameras and
+ * timestamp jitter stay well inside it. */
+const MAX_FRAME_GAP_MS = 5000;
 
 export async function replayInProcess(o: ReplayInProcessOptions): Promise<WrittenFile[]> {
   const completed: WrittenFile[] = [];
@@ -85,6 +88,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
       path = await o.finalPath(cur.start, end, cur.info.codec);
       await mkdir(dirname(path), { recursive: true });
       bytes = await cur.writer.finish(path);
+      await fsyncDir(dirname(path));
     } catch (e) {
       // `file` is already cleared, so the failure path below would not see this .part: drop it here.
       await cur.writer.abort();
@@ -99,6 +103,9 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
   };
 
   const onFrame = async (f: ReplayFrame) => {
+    // A jump in the frames' wall-clock times is a gap even without the D flag (some servers skip
+    // lost or overwritten data silently): a file must never span time it holds no frames for.
+    if (file && held && !f.flags.discontinuity && f.ntpTime.getTime() - held.ntpTime.getTime() > MAX_FRAME_GAP_MS) await closeFile();
     if (file && f.flags.discontinuity) await closeFile();
     if (!file) {
       if (!f.keyframe) return; // a file must start at a keyframe
@@ -149,14 +156,37 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     return completed;
   } catch (e) {
     await inflight.catch(() => undefined);
+    const kind = e instanceof RtspError ? e.kind : isDiskFull(e) ? 'disk-full' : 'write';
+    // Keep what arrived: a replay cut short by the network, an idle server, its deadline or an
+    // abort still leaves a valid file up to its last frame, and only the rest is fetched again.
+    // A write failure (disk full...) cannot finish a file: it is dropped below.
+    if (kind !== 'write' && kind !== 'disk-full' && file) await closeFile().catch(() => undefined);
     const cur = file;
     file = undefined;
     held = undefined;
     if (cur) await cur.writer.abort();
     total = { bytes: 0, frames: 0 };
-    const kind = e instanceof RtspError ? e.kind : 'write';
     const msg = errorMessage(e);
     throw new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, e);
+  }
+}
+
+function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** After a rename, the folder's entry must reach the disk too, or a power loss can lose the file
+ * the catalog already lists. Some filesystems (SMB, Windows) refuse fsync on a folder: best effort. */
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r').catch(() => undefined);
+  if (!h) return;
+  try {
+    await h.sync();
+  } catch {
+    // not supported here
+  } finally {
+    await h.close();
   }
 }
 

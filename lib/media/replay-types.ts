@@ -43,7 +43,8 @@ export interface ReplayToFilesOptions {
   log?(message: string): void;
 }
 
-export type ReplayErrorKind = RtspErrorKind | 'write';
+/** 'disk-full': ENOSPC/EDQUOT while writing — retrying cannot help until space returns. */
+export type ReplayErrorKind = RtspErrorKind | 'write' | 'disk-full';
 
 /** Rejection of replayToFiles: files finished before the failure are in `completed` (kept on disk). */
 export class ReplayToFilesError extends Error {

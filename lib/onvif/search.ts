@@ -1,6 +1,7 @@
 // Profile G client: which recordings exist (FindRecordings → GetRecordingSearchResults, polled to
 // Completed, EndSearch always), which intervals of a recording hold data (FindEvents on
 // RecordingHistory/Track/State, falling back to the tracks' DataFrom/DataTo), and the replay URI.
+import type { TimeRange } from '../time/range';
 import { OnvifError } from './errors';
 import { soapCall, type Credentials } from './soap';
 import { all, attr, child, escapeXml, path, text, type XmlValue } from './xml';
@@ -37,10 +38,8 @@ export interface RecordingInfo {
   tracks: TrackInfo[];
 }
 
-export interface TimeInterval {
-  start: Date;
-  end: Date;
-}
+/** A recorded interval of a track (see lib/time/range). */
+export type TimeInterval = TimeRange;
 
 const call = (url: string, body: string, c: SearchCtx) =>
   soapCall(url, body, { credentials: c.credentials, clockOffsetMs: c.clockOffsetMs, timeoutMs: c.timeoutMs, signal: c.signal });

@@ -32,12 +32,21 @@ export interface ReplayTimeouts {
   connectMs?: number;
   /** Each RTSP request's response. Default 10 s. */
   responseMs?: number;
-  /** No data for this long while the consumer keeps up → error. Default 20 s. */
+  /** No media (RTP of the video track; RTCP does not count) for this long while the consumer
+   * keeps up → error. Default 20 s. */
   idleMs?: number;
   /** After the terminal (T) frame: how long to wait for RTCP BYE. Default 3 s. */
   endGraceMs?: number;
-  /** Whole replay deadline. Default none. */
+  /** Whole replay deadline. Default: the range's length at real-time speed plus `slackMs`, so a
+   * server that replays in real time still finishes and a stuck one is torn down. */
   totalMs?: number;
+  /** Added to the range length for the default deadline. Default 60 s. */
+  slackMs?: number;
+}
+
+/** The whole-replay deadline for a range (see ReplayTimeouts.totalMs). */
+export function replayDeadlineMs(from: Date, to: Date, t: ReplayTimeouts = {}): number {
+  return t.totalMs ?? Math.max(0, to.getTime() - from.getTime()) + (t.slackMs ?? 60_000);
 }
 
 export interface ReplayOptions {
@@ -105,7 +114,7 @@ class ReplaySession {
   private readonly port: number;
   private readonly user?: string;
   private readonly password?: string;
-  private readonly t: Required<Omit<ReplayTimeouts, 'totalMs'>> & { totalMs?: number };
+  private readonly t: Required<ReplayTimeouts>;
   private sock?: Socket;
   private readonly parser: RtspStreamParser;
   private cseq = 0;
@@ -152,7 +161,14 @@ class ReplaySession {
     this.user = o.user ?? u.user;
     this.password = o.password ?? u.password;
     const t = o.timeouts ?? {};
-    this.t = { connectMs: t.connectMs ?? 10_000, responseMs: t.responseMs ?? 10_000, idleMs: t.idleMs ?? 20_000, endGraceMs: t.endGraceMs ?? 3_000, totalMs: t.totalMs };
+    this.t = {
+      connectMs: t.connectMs ?? 10_000,
+      responseMs: t.responseMs ?? 10_000,
+      idleMs: t.idleMs ?? 20_000,
+      endGraceMs: t.endGraceMs ?? 3_000,
+      slackMs: t.slackMs ?? 60_000,
+      totalMs: replayDeadlineMs(o.from, o.to, t),
+    };
     this.parser = new RtspStreamParser({ message: (m) => this.onMessage(m), data: (ch, p) => this.onData(ch, p) });
   }
 
@@ -165,7 +181,9 @@ class ReplaySession {
       const onAbort = () => this.fail(new RtspError('aborted', 'replay aborted'));
       sig?.addEventListener('abort', onAbort, { once: true });
       this.cleanupAbort = () => sig?.removeEventListener('abort', onAbort);
-      if (this.t.totalMs) this.timers.push(setTimeout(() => this.fail(new RtspError('timeout', `replay did not finish within ${this.t.totalMs} ms`)), this.t.totalMs));
+      this.timers.push(
+        setTimeout(() => this.fail(new RtspError('timeout', `replay deadline: not finished within ${Math.round(this.t.totalMs / 1000)} s (range length at real-time speed plus slack)`)), this.t.totalMs),
+      );
       this.start().catch((e: unknown) => this.fail(asError(e)));
     });
   }
@@ -326,7 +344,6 @@ class ReplaySession {
 
   private onData(channel: number, payload: Buffer): void {
     if (this.settled || this.ending) return;
-    this.lastDataAt = Date.now();
     if (channel === this.rtcpChannel) {
       if (rtcpHasBye(payload)) {
         this.completeFrame();
@@ -335,6 +352,9 @@ class ReplaySession {
       return;
     }
     if (channel !== this.rtpChannel || !this.depack || !this.track) return;
+    // Only media proves progress: a server trickling RTCP alone would otherwise hold the replay
+    // (and one of the NVR's few sessions) forever.
+    this.lastDataAt = Date.now();
     let pkt: ReturnType<typeof parseRtp>;
     try {
       pkt = parseRtp(payload);

@@ -3,12 +3,13 @@
 import { nvrPreset, seedPreset } from './presets';
 import { RecordingTimeline } from './timeline';
 import { SoapAuthenticator } from './soap-auth';
-import { serviceUrl, type DeviceContext } from './soap-context';
+import { serviceUrl, type DeviceContext, type SearchFaults } from './soap-context';
 import { deviceScopes } from './soap-device';
 import { SearchStore } from './soap-search-sessions';
 import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
-import { startRtspServer } from './rtsp-server';
+import { startRtspServer, type ReplayFault } from './rtsp-server';
+export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 import { errorMessage } from '../errors';
 
@@ -40,7 +41,13 @@ export interface SimulatorOptions {
     busyReplays?: number;
     /** Replay in real time even when asked for Rate-Control: no. */
     ignoreRateControl?: boolean;
-  };
+    /** The first `count` replays per device (default: all) end early after `afterFrames` frames. */
+    replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
+    /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
+    unreplayable?: { fromSec: number; toSec: number };
+  } & SearchFaults;
+  /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
+  rtspBasePort?: number;
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -96,12 +103,16 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       if (opts.rtsp !== false) {
         const rtsp = await startRtspServer({
           host,
-          port: spec.rtspPort,
+          port: opts.rtspBasePort ? opts.rtspBasePort + devices.length : spec.rtspPort,
           auth: opts.auth,
           device: spec,
           now: deviceNow,
           busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : undefined,
           rateControl: opts.faults?.ignoreRateControl ? 'ignore' : 'honour',
+          unreplayable: opts.faults?.unreplayable,
+          replayFault: opts.faults?.replay
+            ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
+            : undefined,
         });
         closers.push(() => rtsp.close());
         rtspPort = rtsp.port;
@@ -115,6 +126,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         now: deviceNow,
         timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
         searches,
+        searchFaults: opts.faults,
       };
       const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
         ctx,

@@ -33,7 +33,22 @@ export interface RtspServerOptions {
    * 503, like an NVR whose few replay sessions are all taken.
    */
   busyReplays?: { remaining: number };
+  /** Test faults: how the next `remaining` replays end early (see ReplayFault). Shared counter. */
+  replayFault?: { fault: ReplayFault; afterFrames: number; remaining: number };
+  /** Test faults: frames in [fromSec, toSec) after each camera's recording start are gone (an NVR
+   * overwriting or losing part of a recording its search still lists); the next frame sent after
+   * the span carries the D flag. */
+  unreplayable?: { fromSec: number; toSec: number };
 }
+
+/**
+ * Early endings real NVRs produce (sessions capped, recordings overwritten, firmware quirks), each
+ * after `afterFrames` frames of a replay: `bye-early` sends RTCP BYE, `terminal-early` marks that
+ * frame with the T flag and goes quiet, `quiet-close` closes the connection, `idle` goes silent with
+ * the connection open, `rtcp-only` sends only RTCP sender reports every 2 s, forever.
+ */
+export const REPLAY_FAULTS = ['bye-early', 'terminal-early', 'quiet-close', 'idle', 'rtcp-only'] as const;
+export type ReplayFault = (typeof REPLAY_FAULTS)[number];
 
 export interface RtspServerHandle {
   port: number;
@@ -369,12 +384,27 @@ class Connection {
     let mediaStart = -1;
     let tsBase = -1;
     let sent = 0;
+    const recStart = this.o.device.cameras[s.cam]?.recording.start.getTime() ?? 0;
+    const gone = this.o.unreplayable ? { from: recStart + this.o.unreplayable.fromSec * 1000, to: recStart + this.o.unreplayable.toSec * 1000 } : undefined;
+    let skipped = false;
+    const rf = s.replay && this.o.replayFault && this.o.replayFault.remaining > 0 ? this.o.replayFault : undefined;
+    if (rf) rf.remaining--;
+    const faultAt = rf ? rf.afterFrames : Infinity;
     for (;;) {
       if (stopped || this.isClosed) return;
       if (this.o.stallAfterFrames !== undefined && sent >= this.o.stallAfterFrames) return; // stays silent
+      if (rf && sent >= faultAt && rf.fault !== 'terminal-early') return this.endEarly(s, rf.fault, () => stopped);
       const next = plan.next();
       if (next.done) break;
-      const f = next.value;
+      let f = next.value;
+      if (gone && f.timeMs >= gone.from && f.timeMs < gone.to) {
+        skipped = true;
+        continue;
+      }
+      if (skipped) {
+        f = { ...f, flags: f.flags | 0x20 };
+        skipped = false;
+      }
       if (mediaStart < 0) {
         mediaStart = f.timeMs;
         tsBase = randomBytes(4).readUInt32BE(0);
@@ -385,18 +415,56 @@ class Connection {
         if (stopped || this.isClosed) return;
       }
       const ts = (tsBase + Math.round((f.timeMs - mediaStart) * 90)) >>> 0;
-      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay ? f : undefined);
+      const terminalNow = rf?.fault === 'terminal-early' && sent + 1 >= faultAt;
+      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay ? (terminalNow ? { ...f, flags: f.flags | 0x10 } : f) : undefined);
       sent++;
       this.sock.write(buf);
       // Backpressure with a bounded queue: up to SEND_QUEUE bytes wait in the socket, then we wait
       // for 'drain' (waiting at every write() === false would stall on each 16 KB).
       if (this.sock.writableLength > SEND_QUEUE) await drain();
       else if ((sent & 63) === 0) await new Promise<void>((r) => setImmediate(r)); // let requests in
+      if (terminalNow) return; // T flag sent: quiet from here, no BYE
     }
     if (stopped || this.isClosed) return;
     s.plan = undefined;
     this.sock.write(rtcpBye(s));
   }
+
+  private async endEarly(s: Session, fault: ReplayFault, stopped: () => boolean): Promise<void> {
+    s.plan = undefined;
+    switch (fault) {
+      case 'bye-early':
+        this.sock.write(rtcpBye(s));
+        return;
+      case 'quiet-close':
+        this.sock.destroy();
+        return;
+      case 'rtcp-only':
+        // Keeps the connection busy with RTCP only: a client whose idle timer counts any packet
+        // would wait forever.
+        while (!stopped() && !this.isClosed) {
+          this.sock.write(rtcpSenderReport(s));
+          await new Promise((r) => setTimeout(r, 2000).unref());
+        }
+        return;
+      default:
+        return; // idle: silent, connection open
+    }
+  }
+}
+
+function rtcpSenderReport(s: Session): Buffer {
+  const b = Buffer.alloc(4 + 28);
+  b[0] = 0x24;
+  b[1] = s.channel + 1;
+  b.writeUInt16BE(28, 2);
+  b[4] = 0x80; // V=2, RC=0
+  b[5] = 200; // SR
+  b.writeUInt16BE(6, 6);
+  b.writeUInt32BE(s.ssrc, 8);
+  const ms = Date.now();
+  b.writeUInt32BE((Math.floor(ms / 1000) + NTP_EPOCH_OFFSET_S) >>> 0, 12);
+  return b;
 }
 
 /** End of the recorded data so far. Looks at the last day only: RecordingTimeline.dataTo() walks

@@ -35,6 +35,15 @@ export interface DeviceContext {
   /** One timeline per camera, same order as spec.cameras. */
   timelines: RecordingTimeline[];
   searches: SearchStore;
+  /** Search misbehaviour of real devices (see SimulatorOptions.faults). */
+  searchFaults?: SearchFaults;
+}
+
+export interface SearchFaults {
+  /** Recordings claim data from 1970-01-01 (a Milesight NVR does: DESIGN.md §4). */
+  dataFrom1970?: boolean;
+  /** FindEvents refused (ActionNotSupported): gaps cannot be seen, only DataFrom/DataTo. */
+  noEventSearch?: boolean;
 }
 
 export function serviceUrl(ctx: DeviceContext, name: ServiceName): string {

@@ -7,6 +7,7 @@ import {
   invalidArg,
   parseXsDateTime,
   parseXsDuration,
+  SoapFault,
   text,
   textAt,
   xsDateTime,
@@ -45,7 +46,7 @@ export function recordingSourceXml(ctx: DeviceContext, i: number): string {
 function recordingInformationXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[i];
   const tl = ctx.timelines[i];
-  const from = xsDateTime(tl.dataFrom());
+  const from = xsDateTime(ctx.searchFaults?.dataFrom1970 ? EPOCH : tl.dataFrom());
   const to = xsDateTime(tl.dataTo());
   return (
     `<tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
@@ -82,7 +83,7 @@ function getServiceCapabilities(): string {
 }
 
 function getRecordingSummary(ctx: DeviceContext): string {
-  const froms = ctx.timelines.map((t) => t.dataFrom().getTime());
+  const froms = ctx.timelines.map((t) => (ctx.searchFaults?.dataFrom1970 ? 0 : t.dataFrom().getTime()));
   const tos = ctx.timelines.map((t) => t.dataTo().getTime());
   const from = froms.length ? new Date(Math.min(...froms)) : ctx.now();
   const to = tos.length ? new Date(Math.max(...tos)) : ctx.now();
@@ -179,7 +180,10 @@ function filterWantsRecordingState(body: XmlNode): boolean {
   return topics.some((t) => t.split('|').some((alt) => /(^|:)RecordingHistory\/Track\/State$|(^|:)RecordingHistory\/\/\.$|(^|:)RecordingHistory$/.test(alt.trim())));
 }
 
+const EPOCH = new Date(0);
+
 function findEvents(ctx: DeviceContext, req: SoapRequest): string {
+  if (ctx.searchFaults?.noEventSearch) throw new SoapFault('Receiver', ['ter:ActionNotSupported'], 'FindEvents is not supported');
   const start = parseXsDateTime(textAt(req.body, 'StartPoint'));
   if (!start) throw invalidArg('StartPoint is missing or not an xs:dateTime', 'ter:InvalidStartPoint');
   const endText = textAt(req.body, 'EndPoint');

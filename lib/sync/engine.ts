@@ -6,7 +6,7 @@ import type { Catalog, VideoSourceRow } from '../catalog';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage } from '../onvif/errors';
 import { deleteFiles, pickForRetention } from '../storage';
-import { runSourceOnce, DEFAULT_SETTINGS, type SyncSettings } from './runner';
+import { runSourceOnce, DEFAULT_SETTINGS, type SyncRange, type SyncSettings } from './runner';
 import { backoffMs } from './retry';
 import { ProgressThrottle } from './progress-throttle';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
@@ -39,6 +39,8 @@ interface SourceState {
   queued?: RunReason;
   nextRunAt?: Date;
   manualOnly?: boolean;
+  /** The first pass of this engine sweeps the camera folders (what a crash left behind). */
+  swept?: boolean;
   credentials?: Credentials;
   /** Aborts this source's running pass when the source is removed (its node deleted). */
   abort: AbortController;
@@ -138,7 +140,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   /** Fetch a past range (already-held segments are skipped); does not move the synced point. */
-  async backfill(range: { from: Date; to: Date; cameras?: string[] }, sourceId?: number): Promise<RunSummary[]> {
+  async backfill(range: SyncRange, sourceId?: number): Promise<RunSummary[]> {
     if (!(range.from < range.to)) throw new Error(`backfill: "from" (${range.from.toISOString()}) must be before "to" (${range.to.toISOString()})`);
     const ids = sourceId === undefined ? this.sourceIds() : [sourceId];
     return Promise.all(ids.map((id) => this.runPass(this.mustGet(id), 'backfill', range)));
@@ -176,7 +178,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return Math.max(0.05, minutes) * 60_000;
   }
 
-  private async runPass(st: SourceState, reason: RunReason, range?: { from: Date; to: Date; cameras?: string[] }): Promise<RunSummary> {
+  private async runPass(st: SourceState, reason: RunReason, range?: SyncRange): Promise<RunSummary> {
     if (st.running) {
       if (!range) {
         // A timer or manual pass during a pass: fold it into one follow-up pass.
@@ -201,81 +203,133 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
-  private async doPass(st: SourceState, reason: RunReason, range?: { from: Date; to: Date; cameras?: string[] }): Promise<RunSummary> {
+  /**
+   * One pass, which cannot stop the source's timer whatever fails inside it (the NVR, the disk,
+   * the catalog, a bug): every failure becomes an `error` event, and the next pass is scheduled
+   * with backoff in `finally`.
+   */
+  private async doPass(st: SourceState, reason: RunReason, range?: SyncRange): Promise<RunSummary> {
     const started = this.now();
-    const source = this.o.catalog.getSource(st.sourceId);
     const empty: RunSummary = { sourceId: st.sourceId, reason, files: [], failed: 0, errors: [] };
-    if (!source) {
-      this.emit('event', { event: 'error', source: `#${st.sourceId}`, sourceId: st.sourceId, error: 'source no longer exists in the catalog' });
-      void this.removeSource(st.sourceId);
-      return { ...empty, errors: ['source no longer exists'] };
-    }
-    if (reason !== 'manual' && reason !== 'backfill' && this.o.catalog.getSyncStatus(source.id)?.enabled === false) {
-      // Sync switched off for this source: keep the timer, fetch nothing.
-      if (!this.closed && !st.manualOnly) this.schedule(st, this.intervalMs(source.id), 'timer');
-      return empty;
-    }
-    this.progress.reset(source.id);
-    this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
-    let summary: RunSummary;
+    let summary: RunSummary = empty;
+    let sourceName = `#${st.sourceId}`;
+    let delay: number | undefined;
+    let next: Date | undefined;
+    // A removed source's aborted pass says nothing more (its node is gone: no errors about it).
+    const silenced = () => st.abort.signal.aborted && !this.closed;
+    const report = (error: string, code?: string) => {
+      if (!silenced()) this.emit('event', { event: 'error', source: sourceName, sourceId: st.sourceId, error, code });
+    };
     try {
-      const credentials = st.credentials ?? this.o.credentials;
-      summary = await runSourceOnce({
-        catalog: this.o.catalog,
-        source,
-        credentials,
-        settings: this.settings,
-        reason,
-        range,
-        now: this.o.now,
-        signal: st.abort.signal,
-        // Progress at most once a second per source (plus each file's first), not per percent.
-        emit: (e) => {
-          // A removed source's aborted pass says nothing more (its node is gone: no errors about it).
-          if (st.abort.signal.aborted && !this.closed) return;
-          if (e.event !== 'progress' || this.progress.pass(e, this.now().getTime())) this.emit('event', e);
-        },
-        onFile: (f) => this.emit('file', f),
+      const source = this.o.catalog.getSource(st.sourceId);
+      if (!source) {
+        report('source no longer exists in the catalog');
+        void this.removeSource(st.sourceId);
+        return { ...empty, errors: ['source no longer exists'] };
+      }
+      sourceName = source.name;
+      if (reason !== 'manual' && reason !== 'backfill' && this.o.catalog.getSyncStatus(source.id)?.enabled === false) {
+        // Sync switched off for this source: keep the timer, fetch nothing.
+        delay = this.intervalMs(source.id);
+        return empty;
+      }
+      this.progress.reset(source.id);
+      this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
+      try {
+        summary = await runSourceOnce({
+          catalog: this.o.catalog,
+          source,
+          credentials: st.credentials ?? this.o.credentials,
+          settings: this.settings,
+          reason,
+          range,
+          sweep: !st.swept,
+          now: this.o.now,
+          signal: st.abort.signal,
+          // Progress at most once a second per source (plus each file's first), not per percent.
+          emit: (e) => {
+            if (silenced()) return;
+            if (e.event !== 'progress' || this.progress.pass(e, this.now().getTime())) this.emit('event', e);
+          },
+          onFile: (f) => this.emit('file', f),
+        });
+        st.swept = !summary.sweepNext;
+      } catch (e) {
+        summary = { ...empty, errors: [errorMessage(e)] };
+        report(errorMessage(e));
+      }
+      await this.applyRetention(source).catch((e: unknown) => {
+        summary.errors.push(`retention: ${errorMessage(e)}`);
+        report(`retention: ${errorMessage(e)}`);
       });
+      const ok = summary.errors.length === 0;
+      const failures = ok ? 0 : this.failuresSoFar(source.id) + 1;
+      const interval = this.intervalMs(source.id);
+      // After failures, retry sooner than the interval but back off: 30 s, 1 min, 2 min ... ≤ interval.
+      delay = ok ? interval : Math.min(interval, backoffMs(failures, 30_000, interval));
+      next = new Date(this.now().getTime() + delay);
+      if (!this.closed && !silenced()) {
+        try {
+          this.o.catalog.updateSyncStatus(source.id, null, {
+            lastRunAt: started,
+            ...(ok ? { lastSuccessAt: this.now() } : {}),
+            consecutiveFailures: failures,
+            lastError: ok ? null : summary.errors.slice(0, 3).join('; '),
+            nextAttemptAt: next,
+          });
+          this.memoryFailures.delete(source.id);
+        } catch (e) {
+          // The catalog cannot be written (full disk...): the pass still ends and the next comes.
+          this.memoryFailures.set(source.id, failures);
+          report(`catalog: cannot save the sync state: ${errorMessage(e)}`, 'catalog');
+        }
+      }
+      return summary;
     } catch (e) {
+      // A failure outside the runner (the catalog unreadable, a bug): report, back off, go on.
+      const failures = this.failuresSoFar(st.sourceId) + 1;
+      this.memoryFailures.set(st.sourceId, failures);
+      delay = backoffMs(failures, 30_000, this.safeIntervalMs(st.sourceId));
+      next = new Date(this.now().getTime() + delay);
       summary = { ...empty, errors: [errorMessage(e)] };
-      this.emit('event', { event: 'error', source: source.name, sourceId: source.id, error: errorMessage(e) });
+      report(errorMessage(e));
+      return summary;
+    } finally {
+      if ((summary !== empty || next) && !silenced()) {
+        this.emit('event', {
+          event: 'finished',
+          source: sourceName,
+          sourceId: st.sourceId,
+          reason,
+          files: summary.files.length,
+          bytes: summary.files.reduce((n, f) => n + f.bytes, 0),
+          failed: summary.failed,
+          durationMs: this.now().getTime() - started.getTime(),
+          nextRunAt: this.closed || !next ? undefined : next.toISOString(),
+        });
+      }
+      if (delay !== undefined && !this.closed && !range && !st.manualOnly && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
     }
-    await this.applyRetention(source).catch((e: unknown) =>
-      this.emit('event', { event: 'error', source: source.name, sourceId: source.id, error: `retention: ${errorMessage(e)}` }),
-    );
+  }
 
-    const ok = summary.errors.length === 0;
-    const prev = this.o.catalog.getSyncStatus(source.id);
-    const failures = ok ? 0 : (prev?.consecutiveFailures ?? 0) + 1;
-    const interval = this.intervalMs(source.id);
-    // After failures, retry sooner than the interval but back off: 30 s, 1 min, 2 min ... ≤ interval.
-    const delay = ok ? interval : Math.min(interval, backoffMs(failures, 30_000, interval));
-    const next = new Date(this.now().getTime() + delay);
-    if (!this.closed && !st.abort.signal.aborted) {
-      this.o.catalog.updateSyncStatus(source.id, null, {
-        lastRunAt: started,
-        ...(ok ? { lastSuccessAt: this.now() } : {}),
-        consecutiveFailures: failures,
-        lastError: ok ? null : summary.errors.slice(0, 3).join('; '),
-        nextAttemptAt: next,
-      });
+  /** Failures in a row, from the catalog, or from memory when the catalog could not be written. */
+  private readonly memoryFailures = new Map<number, number>();
+  private failuresSoFar(sourceId: number): number {
+    let stored = 0;
+    try {
+      stored = this.o.catalog.getSyncStatus(sourceId)?.consecutiveFailures ?? 0;
+    } catch {
+      // unreadable: memory knows
     }
-    const bytes = summary.files.reduce((n, f) => n + f.bytes, 0);
-    if (st.abort.signal.aborted && !this.closed) return summary; // removed meanwhile: silent
-    this.emit('event', {
-      event: 'finished',
-      source: source.name,
-      sourceId: source.id,
-      reason,
-      files: summary.files.length,
-      bytes,
-      failed: summary.failed,
-      durationMs: this.now().getTime() - started.getTime(),
-      nextRunAt: this.closed ? undefined : next.toISOString(),
-    });
-    if (!this.closed && !range && !st.manualOnly && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
-    return summary;
+    return Math.max(stored, this.memoryFailures.get(sourceId) ?? 0);
+  }
+
+  private safeIntervalMs(sourceId: number): number {
+    try {
+      return this.intervalMs(sourceId);
+    } catch {
+      return 10 * 60_000;
+    }
   }
 
   private async applyRetention(source: VideoSourceRow): Promise<void> {

@@ -17,3 +17,15 @@ export function segmentPath(cameraFolder: string, start: Date, end: Date, codec:
   const day = start.toISOString().slice(0, 10);
   return join(cameraFolder, day, `${basename(cameraFolder)}_${stamp(start)}_${stamp(end)}.${extensionFor(codec)}`);
 }
+
+const NAME_TIMES = /_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)\.mp4$/;
+
+/** Start and end from a name segmentPath made (whole seconds: the name drops milliseconds). */
+export function parseSegmentName(file: string): { start: Date; end: Date } | undefined {
+  const m = NAME_TIMES.exec(basename(file));
+  if (!m) return undefined;
+  const back = (st: string) => new Date(st.replace(/T(\d\d)-(\d\d)-(\d\d)Z$/, 'T$1:$2:$3Z'));
+  const start = back(m[1]);
+  const end = back(m[2]);
+  return Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end <= start ? undefined : { start, end };
+}

@@ -1,16 +1,22 @@
-// One sync pass over one source: find what each enabled camera recorded since its last synced
-// point, plan the missing segments, fetch them with a per-NVR concurrency limit and retries, and
-// catalogue each file only after it is renamed into place.
+// One sync pass over one source: for each enabled camera, what the NVR recorded minus what the
+// camera holds (coverage: its files' real frame ranges, spans confirmed absent), fetched with a
+// per-NVR concurrency limit and retries. A file is catalogued only after it is renamed into place;
+// a replay counts as complete only when the held ranges cover the segment (frame times decide, not
+// the server's word); what is missing is planned again by the next pass.
+import { existsSync } from 'node:fs';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
 import { findRecordedIntervals, getReplayUri, type RecordingInfo } from '../onvif/search';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
+import type { ReplayTimeouts } from '../rtsp/replay-session';
 import { deleteFiles, freeSpace } from '../storage';
 import { mapLimit } from '../onvif/concurrency';
+import { mergeRanges, subtractRanges, type TimeRange } from '../time/range';
 import { openDeviceSession, recordingFor, type DeviceSession } from './device-session';
 import { planSegments, plannedUntil, type Segment } from './planner';
 import { segmentPath } from './naming';
+import { sweepCameraFolder } from './sweep';
 import { backoffMs, isRetryable, sleep } from './retry';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
@@ -31,8 +37,21 @@ export interface SyncSettings {
   timeoutMs: number;
   /** Replay: Rate-Control: no (as fast as the NVR sends). */
   fastReplay: boolean;
-  /** A pass does not start when the working directory's disk has less free space than this. */
+  /** Below this much free space (after the next segment's expected size) a pass stops: disk full. */
   minFreeBytes: number;
+  /** A hole in coverage shorter than this is not missing data: a frame's duration, the slack of a
+   * replay that starts at a keyframe, whole-second `clock=` ranges. */
+  coverageToleranceSec: number;
+  /** At most this many hours of recordings per camera per pass; the rest follows next pass. */
+  maxHoursPerPass: number;
+  /** A replay ending at the same point this many times marks the rest "not on the NVR". */
+  confirmAbsentAfter: number;
+  /** Fetch again a file found missing from disk (when the NVR still has it). */
+  refetchMissing: boolean;
+  /** "Everything" on a recording whose start date cannot be right (1970) looks back this far. */
+  unknownStartLookbackHours: number;
+  /** Replay timeouts (idle, deadline slack...); defaults in lib/rtsp/replay-session. */
+  replayTimeouts?: ReplayTimeouts;
 }
 
 export const DEFAULT_SETTINGS: SyncSettings = {
@@ -46,7 +65,24 @@ export const DEFAULT_SETTINGS: SyncSettings = {
   timeoutMs: 10_000,
   fastReplay: true,
   minFreeBytes: 512 * 1024 * 1024,
+  coverageToleranceSec: 2,
+  maxHoursPerPass: 24,
+  confirmAbsentAfter: 3,
+  refetchMissing: true,
+  unknownStartLookbackHours: 24,
 };
+
+/** Recording dates outside [SANITY_FLOOR, now + 1 day] are wrong clocks or metadata, never data
+ * (a Milesight NVR answers DataFrom 1970-01-01: see DESIGN.md §4, issue 8). */
+export const SANITY_FLOOR = new Date('2000-01-01T00:00:00Z');
+const FUTURE_SLACK_MS = 86_400_000;
+
+/** A requested range of one source: [from, to), optionally limited to some cameras (by name). */
+export interface SyncRange {
+  from: Date;
+  to: Date;
+  cameras?: string[];
+}
 
 export interface RunOptions {
   catalog: Catalog;
@@ -54,8 +90,10 @@ export interface RunOptions {
   credentials?: Credentials;
   settings: SyncSettings;
   reason: RunReason;
-  /** Backfill: fetch [from, to) regardless of the last synced point (already-held segments skipped). */
-  range?: { from: Date; to: Date; cameras?: string[] };
+  /** Backfill: fetch [from, to) regardless of the synced point (held ranges are skipped). */
+  range?: SyncRange;
+  /** Sweep the camera folders first (stale .part removed, unrecorded finished files adopted). */
+  sweep?: boolean;
   now?: () => Date;
   signal?: AbortSignal;
   emit(e: SyncEvent): void;
@@ -72,15 +110,26 @@ interface Job {
 interface CameraPlan {
   camera: CameraRow;
   jobs: Job[];
-  /** Where lastSyncedUntil moves when every job succeeds. */
+  /** Where the synced point moves when every job completes. */
   until: Date;
   error?: string;
+}
+
+/** A failure that ends the whole pass for this source (the disk, the catalog). */
+class PassStop extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Machine-readable kind of a failure for events ('auth', 'timeout', ...), from SOAP or replay. */
 function errorCode(e: unknown): string | undefined {
   if (e instanceof OnvifError) return e.code;
   if (e instanceof ReplayToFilesError) return e.kind;
+  if (e instanceof PassStop) return e.code;
   return undefined;
 }
 
@@ -103,52 +152,25 @@ function toFileEvent(f: WrittenFile, camera: CameraRow, source: VideoSourceRow):
   };
 }
 
-async function planCamera(o: RunOptions, session: DeviceSession, camera: CameraRow, camerasOnPort: number, now: Date): Promise<CameraPlan> {
-  const s = o.settings;
-  // Recordings are stamped by the NVR's clock: plan in its time, so a fast or slow NVR clock
-  // neither hides recent recordings nor makes us fetch a segment it is still writing.
-  const deviceNow = new Date(now.getTime() + session.ctx.clockOffsetMs);
-  const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
-  const recording = recordingFor(session, camera, camerasOnPort);
-  if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
-  let from: Date;
-  let to: Date;
-  if (o.range) {
-    from = o.range.from;
-    to = o.range.to < horizon ? o.range.to : horizon;
-  } else {
-    const st = o.catalog.getSyncStatus(o.source.id, camera.id);
-    const last = st?.lastSyncedUntil ? new Date(st.lastSyncedUntil) : undefined;
-    from = last ?? (s.initialBackfillHours > 0 ? new Date(deviceNow.getTime() - s.initialBackfillHours * 3_600_000) : new Date(0));
-    to = horizon;
-  }
-  if (to <= from) return { camera, jobs: [], until: from };
-  const intervals = await findRecordedIntervals(session.services, session.ctx, recording, from, to);
-  const segments = planSegments(intervals, {
-    segmentMinutes: s.segmentMinutes,
-    horizon: to,
-    isDownloaded: (start) => o.catalog.isDownloaded(camera.id, start),
-  });
-  const until = plannedUntil(to, s.segmentMinutes);
-  if (segments.length === 0) return { camera, jobs: [], until };
-  const url = await getReplayUri(session.services, session.ctx, recording.token);
-  return { camera, jobs: segments.map((segment) => ({ camera, recording, url, segment })), until };
-}
+const iso = (d: Date) => d.toISOString();
 
 export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   const now = (o.now ?? (() => new Date()))();
   const s = o.settings;
+  const tolMs = s.coverageToleranceSec * 1000;
   const source = o.source;
   const summary: RunSummary = { sourceId: source.id, reason: o.reason, files: [], failed: 0, errors: [] };
   const fail = (message: string, camera?: CameraRow, code?: string) => {
     summary.errors.push(camera ? `${camera.displayName}: ${message}` : message);
     o.emit({ event: 'error', source: source.name, sourceId: source.id, camera: camera?.displayName, error: message, code });
   };
+  const warn = (message: string, camera?: CameraRow, code?: string) =>
+    o.emit({ event: 'warning', source: source.name, sourceId: source.id, camera: camera?.displayName, message, code });
 
   // A full disk fails every write half way; say so once, before asking the NVR for anything.
   const free = await freeSpace(source.workingDirectory);
   if (free < s.minFreeBytes) {
-    fail(`disk nearly full: ${(free / 1e6).toFixed(0)} MB free for ${source.workingDirectory} (needs at least ${(s.minFreeBytes / 1e6).toFixed(0)} MB); free space or lower retention`, undefined, 'disk-full');
+    fail(diskFullMessage(free, source.workingDirectory, s.minFreeBytes), undefined, 'disk-full');
     return summary;
   }
 
@@ -157,6 +179,14 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     const wanted = new Set(o.range.cameras);
     cameras = cameras.filter((c) => wanted.has(c.displayName));
   }
+  if (o.sweep) {
+    for (const c of cameras) {
+      const r = await sweepCameraFolder(o.catalog, c);
+      if (r.partsRemoved) warn(`removed ${r.partsRemoved} unfinished .part file(s) left by an interrupted sync`, c, 'stale-part');
+      if (r.adopted) warn(`catalogued ${r.adopted} finished file(s) an interrupted sync had not recorded`, c, 'adopted');
+    }
+  }
+
   const byPort = new Map<number, CameraRow[]>();
   for (const c of cameras) byPort.set(c.devicePort, [...(byPort.get(c.devicePort) ?? []), c]);
 
@@ -173,7 +203,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     }
     for (const c of cams) {
       try {
-        const p = await planCamera(o, session, c, cams.length, now);
+        const p = await planCamera(o, session, c, cams.length, now, warn);
         if (p.error) fail(p.error, c);
         plans.push(p);
       } catch (e) {
@@ -185,27 +215,39 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
 
   const jobs = plans.flatMap((p) => p.jobs).sort((a, b) => a.segment.start.getTime() - b.segment.start.getTime());
   o.emit({ event: 'planned', source: source.name, sourceId: source.id, segments: jobs.length, cameras: cameras.length });
-  const failedStart = new Map<number, Date>(); // camera id → earliest failed segment start
+  /** camera id → earliest instant a job left uncovered (the synced point stops there). */
+  const holeAt = new Map<number, Date>();
+  const noteHole = (camera: CameraRow, at: Date) => {
+    const prev = holeAt.get(camera.id);
+    if (!prev || at < prev) holeAt.set(camera.id, at);
+  };
+  let stopped: PassStop | undefined;
   let index = 0;
 
   await mapLimit(jobs, Math.max(1, s.concurrency), async (job) => {
     const myIndex = ++index;
     const { camera, segment } = job;
-    if (o.signal?.aborted) {
-      noteFailure(job);
+    const missing = () => firstHole(o.catalog, camera, segment, tolMs, !o.range);
+    if (o.signal?.aborted || stopped) {
+      summary.failed++;
+      noteHole(camera, missing()?.start ?? segment.start);
       return;
     }
     let lastPercent = -1;
-    for (let attempt = 1; attempt <= s.attempts; attempt++) {
+    for (let attempt = 1; ; attempt++) {
+      const hole = missing();
+      if (!hole) return;
+      let files: WrittenFile[];
       try {
-        let segmentKeyUsed = false;
-        const files = await replayToFiles({
+        await ensureSpace(o, camera, hole);
+        files = await replayToFiles({
           url: job.url,
           user: o.credentials?.user,
           password: o.credentials?.password,
-          from: segment.start,
+          from: hole.start,
           to: segment.end,
           rateControl: !s.fastReplay,
+          timeouts: s.replayTimeouts,
           signal: o.signal,
           finalPath: (start, end, codec) => segmentPath(camera.folderPath, start, end, codec),
           onProgress: (p) => {
@@ -217,63 +259,224 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
             }
           },
         });
-        for (const f of files) {
-          // The segment's first file is keyed by the planned start, so the planner finds it again
-          // even when the NVR began the file at a keyframe a little earlier.
-          const key = segmentKeyUsed ? f.start : segment.start;
-          segmentKeyUsed = true;
-          o.catalog.recordDownload({
-            cameraId: camera.id,
-            recordingToken: job.recording.token,
-            start: key,
-            end: f.end,
-            path: f.path,
-            bytes: f.bytes,
-            codec: f.codec,
-            frames: f.frames,
-            width: f.width,
-            height: f.height,
-          });
-          const ev = toFileEvent(f, camera, source);
-          summary.files.push(ev);
-          o.onFile(ev);
-        }
-        // No files at all (e.g. the NVR pruned the range meanwhile) is not an error: nothing to keep.
-        return;
       } catch (e) {
-        // Files the failed attempt had finished are not catalogued: the segment is fetched again
-        // whole, so drop them rather than leave uncatalogued duplicates behind.
-        if (e instanceof ReplayToFilesError && e.completed.length) await deleteFiles(e.completed.map((f) => f.path));
-        if (o.signal?.aborted || attempt === s.attempts || !isRetryable(e)) {
-          fail(`segment ${segment.start.toISOString()}: ${errorMessage(e)}`, camera, errorCode(e));
-          noteFailure(job);
+        // Keep what arrived: finished files of a failed attempt are valid and catalogued, so a
+        // retry (now or next pass) asks only for the rest.
+        if (e instanceof ReplayToFilesError && e.completed.length) {
+          await keepFiles(o, job, e.completed, summary).catch((ce: unknown) => {
+            stopped ??= asPassStop(ce);
+          });
+        }
+        if (e instanceof ReplayToFilesError && e.kind === 'disk-full') stopped ??= new PassStop(`disk full while writing ${camera.displayName}: ${errorMessage(e)}`, 'disk-full');
+        if (e instanceof PassStop) stopped ??= e;
+        if (stopped || o.signal?.aborted || attempt >= s.attempts || !isRetryable(e)) {
+          if (!stopped) fail(`segment ${iso(segment.start)}: ${errorMessage(e)}`, camera, errorCode(e));
+          summary.failed++;
+          noteHole(camera, missing()?.start ?? segment.start);
           return;
         }
         await sleep(backoffMs(attempt, s.retryBaseMs, s.retryCapMs), o.signal);
+        continue;
       }
+      try {
+        await keepFiles(o, job, files, summary);
+      } catch (e) {
+        stopped ??= asPassStop(e);
+        summary.failed++;
+        noteHole(camera, missing()?.start ?? segment.start);
+        return;
+      }
+      // The replay ended without an error. Complete only if the held ranges now cover the segment.
+      const left = missing();
+      if (!left) {
+        o.catalog.clearShortfalls(camera.id, segment.start, segment.end);
+        return;
+      }
+      const reason = `replay of ${iso(hole.start)}–${iso(segment.end)} ended at ${iso(left.start)}`;
+      const span = o.catalog.noteShortfall(camera.id, left.start, left.end, reason, tolMs, s.confirmAbsentAfter);
+      if (span.confirmed) {
+        warn(
+          `no recording on the NVR for ${iso(left.start)}–${iso(left.end)}: its replays ended at ${iso(left.start)} ${span.attempts} times; not fetched again`,
+          camera,
+          'absent',
+        );
+        continue; // the rest of the segment, past the absent span, may still be missing
+      }
+      summary.failed++;
+      noteHole(camera, left.start);
+      const missingSec = Math.round((left.end.getTime() - left.start.getTime()) / 1000);
+      fail(`replay ended early at ${iso(left.start)} (${missingSec} s of the segment missing); the rest is fetched next pass`, camera, 'incomplete');
+      return;
     }
   });
 
-  function noteFailure(job: Job) {
-    summary.failed++;
-    const prev = failedStart.get(job.camera.id);
-    if (!prev || job.segment.start < prev) failedStart.set(job.camera.id, job.segment.start);
+  if (stopped) {
+    fail(stopped.message, undefined, stopped.code);
+    summary.sweepNext = true;
   }
 
-  // Move each camera's synced point: up to its horizon, or to its first failed segment.
+  // Move each camera's synced point: never past a hole it left.
   if (!o.range) {
     for (const p of plans) {
-      if (p.error && p.jobs.length === 0) {
-        o.catalog.updateSyncStatus(source.id, p.camera.id, { lastRunAt: now, lastError: p.error });
-        continue;
+      try {
+        if (p.error && p.jobs.length === 0) {
+          o.catalog.updateSyncStatus(source.id, p.camera.id, { lastRunAt: now, lastError: p.error });
+          continue;
+        }
+        const hole = holeAt.get(p.camera.id);
+        const until = hole && hole < p.until ? hole : p.until;
+        o.catalog.updateSyncStatus(source.id, p.camera.id, {
+          lastRunAt: now,
+          lastSyncedUntil: until,
+          lastError: hole ? `missing from ${iso(hole)}; fetched again next pass` : null,
+          ...(hole ? {} : { lastSuccessAt: now }),
+        });
+      } catch (e) {
+        fail(`catalog: cannot save the sync state: ${errorMessage(e)}`, p.camera, 'catalog');
       }
-      const failedAt = failedStart.get(p.camera.id);
-      const until = failedAt && failedAt < p.until ? failedAt : p.until;
-      const prev = o.catalog.getSyncStatus(source.id, p.camera.id)?.lastSyncedUntil;
-      const patch = { lastRunAt: now, lastError: failedAt ? 'some segments failed; they are retried next run' : null } as const;
-      if (!prev || new Date(prev) < until) o.catalog.updateSyncStatus(source.id, p.camera.id, { ...patch, lastSyncedUntil: until, ...(failedAt ? {} : { lastSuccessAt: now }) });
-      else o.catalog.updateSyncStatus(source.id, p.camera.id, patch);
     }
   }
   return summary;
+}
+
+async function planCamera(
+  o: RunOptions,
+  session: DeviceSession,
+  camera: CameraRow,
+  camerasOnPort: number,
+  now: Date,
+  warn: (m: string, c?: CameraRow, code?: string) => void,
+): Promise<CameraPlan> {
+  const s = o.settings;
+  // Recordings are stamped by the NVR's clock: plan in its time, so a fast or slow NVR clock
+  // neither hides recent recordings nor makes us fetch a segment it is still writing.
+  const deviceNow = new Date(now.getTime() + session.ctx.clockOffsetMs);
+  const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
+  const recording = recordingFor(session, camera, camerasOnPort);
+  if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
+  const future = new Date(deviceNow.getTime() + FUTURE_SLACK_MS);
+  const lookback = (h: number) => new Date(deviceNow.getTime() - h * 3_600_000);
+  const earliest = recording.tracks.find((t) => /video/i.test(t.type))?.dataFrom ?? recording.earliest;
+  const startUnknown = !earliest || earliest < SANITY_FLOOR || earliest > future;
+  let from: Date;
+  let to: Date;
+  if (o.range) {
+    from = o.range.from;
+    to = o.range.to < horizon ? o.range.to : horizon;
+  } else {
+    const last = o.catalog.getSyncStatus(o.source.id, camera.id)?.lastSyncedUntil;
+    if (last) from = new Date(last);
+    else if (s.initialBackfillHours > 0) from = lookback(s.initialBackfillHours);
+    else if (startUnknown) {
+      // "Everything" needs a start; a recording dated 1970 has none worth trusting.
+      from = lookback(s.unknownStartLookbackHours);
+      warn(
+        `the NVR reports recording ${recording.token} starting ${earliest ? iso(earliest) : 'at no date'}, which cannot be right: syncing from ${iso(from)}; use backfill for older recordings`,
+        camera,
+        'bad-date',
+      );
+    } else from = earliest;
+    to = horizon;
+  }
+  if (from < SANITY_FLOOR) from = SANITY_FLOOR;
+  if (to <= from) return { camera, jobs: [], until: from };
+  const found = await findRecordedIntervals(session.services, session.ctx, recording, from, to);
+  const intervals = found.flatMap((iv) => {
+    const start = iv.start < SANITY_FLOOR ? SANITY_FLOOR : iv.start;
+    const end = iv.end > future ? future : iv.end;
+    return end > start ? [{ start, end }] : [];
+  });
+  if (intervals.length < found.length) warn(`ignored ${found.length - intervals.length} recorded interval(s) dated before 2000 or in the future`, camera, 'bad-date');
+
+  if (o.settings.refetchMissing) checkOnDisk(o.catalog, camera, from, to);
+  const held = mergeRanges([...o.catalog.heldRanges(camera.id, from, to, { includeDeleted: !o.range }), ...o.catalog.absentRanges(camera.id, from, to)]);
+  const plan = planSegments(intervals, {
+    segmentMinutes: s.segmentMinutes,
+    horizon: to,
+    held,
+    toleranceMs: s.coverageToleranceSec * 1000,
+    maxSegments: Math.max(1, Math.ceil((s.maxHoursPerPass * 60) / s.segmentMinutes)),
+  });
+  const until = plan.resumeAt ?? plannedUntil(to, s.segmentMinutes);
+  if (plan.segments.length === 0) return { camera, jobs: [], until };
+  const url = await getReplayUri(session.services, session.ctx, recording.token);
+  return { camera, jobs: plan.segments.map((segment) => ({ camera, recording, url, segment })), until };
+}
+
+/** Files the catalog lists as done in the window but which are gone from disk: mark them missing
+ * so the planner fetches them again. Bounded by the window (a pass's, or a backfill's range). */
+function checkOnDisk(catalog: Catalog, camera: CameraRow, from: Date, to: Date): void {
+  const gone = catalog
+    .doneDownloadsBetween(camera.id, from, to)
+    .filter((f) => !existsSync(f.path))
+    .map((f) => f.id);
+  if (gone.length) catalog.markMissing(gone);
+}
+
+/** The first part of `segment` the camera does not hold (files + confirmed absent spans). */
+function firstHole(catalog: Catalog, camera: CameraRow, segment: Segment, tolMs: number, includeDeleted: boolean): TimeRange | undefined {
+  const held = [...catalog.heldRanges(camera.id, segment.start, segment.end, { includeDeleted }), ...catalog.absentRanges(camera.id, segment.start, segment.end)];
+  return subtractRanges([segment], held, tolMs)[0];
+}
+
+/** Catalogue finished files (and tell the flow), in order. A file whose first frame another file
+ * already starts at is the longer of the two kept (the other deleted), never both rows. */
+async function keepFiles(o: RunOptions, job: Job, files: readonly WrittenFile[], summary: RunSummary): Promise<void> {
+  const { camera } = job;
+  for (const f of files) {
+    const input = {
+      cameraId: camera.id,
+      recordingToken: job.recording.token,
+      start: f.start,
+      end: f.end,
+      path: f.path,
+      bytes: f.bytes,
+      codec: f.codec,
+      frames: f.frames,
+      width: f.width,
+      height: f.height,
+    };
+    const same = o.catalog.downloadStartingAt(camera.id, f.start);
+    if (same && same.path === f.path) {
+      o.catalog.replaceDownload(same.id, input);
+    } else if (same && same.status === 'done' && new Date(same.endTime) >= f.end) {
+      await deleteFiles([f.path]); // adds nothing to what the camera holds
+      continue;
+    } else if (same) {
+      o.catalog.replaceDownload(same.id, input);
+      if (same.status === 'done') await deleteFiles([same.path]);
+    } else {
+      o.catalog.recordDownload(input);
+    }
+    const ev = toFileEvent(f, camera, o.source);
+    summary.files.push(ev);
+    o.onFile(ev);
+  }
+}
+
+/** Free space for the next replay: its expected size (the camera's recent byte rate, or a generous
+ * guess from its picture size) plus the floor. */
+async function ensureSpace(o: RunOptions, camera: CameraRow, range: TimeRange): Promise<void> {
+  const free = await freeSpace(camera.folderPath);
+  const seconds = (range.end.getTime() - range.start.getTime()) / 1000;
+  const recent = o.catalog.latestDownload(camera.id);
+  const bytesPerSec = recent
+    ? recent.bytes / Math.max(1, (new Date(recent.endTime).getTime() - new Date(recent.startTime).getTime()) / 1000)
+    : (camera.width * camera.height * Math.max(1, camera.fps)) / 8; // ~1 bit per pixel per frame: more than any camera sends
+  const expected = bytesPerSec * seconds;
+  if (free - expected < o.settings.minFreeBytes) throw new PassStop(diskFullMessage(free, camera.folderPath, o.settings.minFreeBytes, expected), 'disk-full');
+}
+
+function diskFullMessage(free: number, where: string, floor: number, expected = 0): string {
+  const mb = (n: number) => (n / 1e6).toFixed(0);
+  return (
+    `disk full: ${mb(free)} MB free for ${where}` +
+    (expected ? `, the next segment needs about ${mb(expected)} MB` : '') +
+    ` and at least ${mb(floor)} MB must stay free; free space or lower retention`
+  );
+}
+
+function asPassStop(e: unknown): PassStop {
+  if (e instanceof PassStop) return e;
+  return new PassStop(`catalog: cannot record a finished file (${errorMessage(e)}); the file stays on disk and is catalogued by a later pass`, 'catalog');
 }

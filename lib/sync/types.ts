@@ -46,6 +46,9 @@ export type SyncEvent =
       nextRunAt?: string;
     }
   | { event: 'error'; source: string; sourceId: number; camera?: string; error: string; code?: string }
+  /** Something the user should know that did not fail the pass (a span absent on the NVR, a
+   * recording date that cannot be right, files found after a crash). */
+  | { event: 'warning'; source: string; sourceId: number; camera?: string; message: string; code?: string }
   | { event: 'retention'; source: string; sourceId: number; deleted: number; bytes: number };
 
 export interface RunSummary {
@@ -54,4 +57,6 @@ export interface RunSummary {
   files: FileEvent[];
   failed: number;
   errors: string[];
+  /** The pass stopped on the disk or the catalog: files may be on disk without a row. */
+  sweepNext?: boolean;
 }

@@ -53,6 +53,7 @@ export = function register(RED: NodeAPI): void {
     const onEvent = (e: SyncEvent) => {
       node.send([null, { topic: e.event, payload: e }]);
       if (e.event === 'error') node.warn(`${e.source}${e.camera ? ` / ${e.camera}` : ''}: ${e.error}`);
+      else if (e.event === 'warning') node.warn(`${e.source}${e.camera ? ` / ${e.camera}` : ''}: ${e.message}`);
     };
     archive.on('file', onFile);
     archive.on('event', onEvent);

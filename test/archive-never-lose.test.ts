@@ -1,0 +1,300 @@
+// The archive's promise, end to end against the simulator: after the passes, the union of a
+// camera's files covers every second the NVR recorded (within the coverage tolerance), whatever
+// way its replays end early; no pass can hang; a failing catalog or disk never stops the timer.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/sim';
+import { RecordingTimeline } from '../lib/sim/timeline';
+import { discover } from '../lib/onvif/discovery';
+import { openCatalog, type Catalog } from '../lib/catalog';
+import { saveSourceFromDevices } from '../lib/sources/save-from-devices';
+import { SyncEngine } from '../lib/sync/engine';
+import type { SyncSettings } from '../lib/sync/runner';
+import { plannedUntil } from '../lib/sync/planner';
+import { subtractRanges, totalMs, type TimeRange } from '../lib/time/range';
+import type { FileEvent, SyncEvent } from '../lib/sync/types';
+import Database from 'better-sqlite3';
+import { probe } from './support/media';
+
+const AUTH = { user: 'admin', password: 'pw' };
+const SEGMENT_MIN = 2;
+const TOLERANCE_SEC = 2;
+
+interface Rig {
+  sim: RunningSimulator;
+  dir: string;
+  catalog: Catalog;
+  sourceId: number;
+  now: Date;
+  files: FileEvent[];
+  events: SyncEvent[];
+  engine(settings?: Partial<SyncSettings>): SyncEngine;
+  /** Recorded seconds of each camera in the synced window that no done file covers. */
+  uncovered(): Map<string, TimeRange[]>;
+  close(): Promise<void>;
+}
+
+async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?: string } = {}): Promise<Rig> {
+  const s = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5, ...sim });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-archive-'));
+  const catalog = openCatalog(path.join(o.dbDir ?? dir, 'catalog.db'));
+  const used = s.devices.slice(0, o.devices ?? s.devices.length);
+  const devices = await discover({ targets: used.map((d) => `127.0.0.1:${d.port}`), ...AUTH, timeoutMs: 3000 });
+  const saved = await saveSourceFromDevices(catalog, {
+    name: 'nvr',
+    host: '127.0.0.1',
+    ports: devices.map((d) => d.port),
+    devices,
+    selection: 'all',
+    workingDirectory: path.join(dir, 'downloads'),
+  });
+  // One fixed 'now' for every pass: a slot closing between passes must not count as new.
+  const now = new Date();
+  const files: FileEvent[] = [];
+  const events: SyncEvent[] = [];
+  const engines: SyncEngine[] = [];
+  const r: Rig = {
+    sim: s,
+    dir,
+    catalog,
+    sourceId: saved.id,
+    now,
+    files,
+    events,
+    engine(settings = {}) {
+      const e = new SyncEngine({
+        catalog,
+        credentials: AUTH,
+        settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0, retryBaseMs: 50, coverageToleranceSec: TOLERANCE_SEC, ...settings },
+        now: () => now,
+      });
+      e.on('file', (f) => files.push(f));
+      e.on('event', (ev) => events.push(ev));
+      e.addSource(saved.id, { schedule: false });
+      engines.push(e);
+      return e;
+    },
+    uncovered() {
+      const out = new Map<string, TimeRange[]>();
+      const until = plannedUntil(new Date(now.getTime() - 5000), SEGMENT_MIN);
+      for (const d of used) {
+        for (const cam of d.spec.cameras) {
+          const recorded = new RecordingTimeline(cam.recording, () => now).intervals(new Date(now.getTime() - 3600_000), until);
+          const row = catalog.listCameras(saved.id).find((c) => c.displayName === cam.name);
+          assert.ok(row, `camera ${cam.name} saved`);
+          const held = catalog.listDownloads(row.id, { status: 'done' }).map((f) => ({ start: new Date(f.startTime), end: new Date(f.endTime) }));
+          out.set(cam.name, subtractRanges(recorded, held, TOLERANCE_SEC * 1000));
+        }
+      }
+      return out;
+    },
+    async close() {
+      for (const e of engines) await e.close();
+      catalog.close();
+      await s.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return r;
+}
+
+function assertCovered(r: Rig): void {
+  for (const [camera, holes] of r.uncovered()) {
+    assert.deepEqual(
+      holes.map((h) => `${h.start.toISOString()}–${h.end.toISOString()}`),
+      [],
+      `${camera}: ${Math.round(totalMs(holes) / 1000)} recorded seconds not held`,
+    );
+  }
+  // Every catalogued file is on disk, complete and decodable, and its row's range is its frames'.
+  for (const c of r.catalog.listCameras(r.sourceId)) {
+    for (const f of r.catalog.listDownloads(c.id, { status: 'done' })) {
+      assert.ok(fs.existsSync(f.path), `${f.path} on disk`);
+      assert.equal(fs.statSync(f.path).size, f.bytes);
+      const p = probe(f.path, { decode: false });
+      const rowSec = (Date.parse(f.endTime) - Date.parse(f.startTime)) / 1000;
+      assert.ok(Math.abs(p.durationSec - rowSec) < 0.5, `${path.basename(f.path)}: ${p.durationSec} s in the file, ${rowSec} s in the row`);
+    }
+  }
+}
+
+function partFiles(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.part'));
+}
+
+describe('the archive never loses a recording', function () {
+  this.timeout(120_000);
+  let r: Rig | undefined;
+  afterEach(async () => {
+    await r?.close();
+    r = undefined;
+  });
+
+  for (const fault of ['bye-early', 'terminal-early', 'quiet-close', 'idle'] as const) {
+    it(`a replay that ends mid-range (${fault}) keeps what arrived, and the next pass fetches the rest: every recorded second held`, async () => {
+      // The first replay of each device ends after 75 frames (5 s at 15 fps).
+      r = await rig({ faults: { replay: { fault, afterFrames: 75, count: 1 } } });
+      const engine = r.engine({ attempts: 1, replayTimeouts: { idleMs: 1500, endGraceMs: 500 } });
+      const [first] = await engine.syncNow(r.sourceId);
+      assert.ok(first.failed >= 1, 'the early end is not a success');
+      assert.ok(
+        r.events.some((e) => e.event === 'error' && (e.code === 'incomplete' || e.code === 'idle' || e.code === 'network')),
+        'the pass says a replay ended early',
+      );
+      const short = r.files.filter((f) => f.durationSec < 10);
+      assert.ok(short.length >= 1, 'the part that arrived is kept as a file');
+      const [second] = await engine.syncNow(r.sourceId);
+      assert.deepEqual(second.errors, []);
+      assertCovered(r);
+      const [third] = await engine.syncNow(r.sourceId);
+      assert.equal(third.files.length, 0, 'nothing left to fetch');
+    });
+  }
+
+  it('a server trickling only RTCP cannot hold a replay: the pass ends with an idle timeout and a later pass completes', async () => {
+    r = await rig({ faults: { replay: { fault: 'rtcp-only', afterFrames: 0, count: 1 } } }, { devices: 1 });
+    const engine = r.engine({ attempts: 1, replayTimeouts: { idleMs: 3000 } });
+    const t0 = Date.now();
+    const [first] = await engine.syncNow(r.sourceId);
+    assert.ok(Date.now() - t0 < 30_000, `first pass took ${Date.now() - t0} ms`);
+    assert.match(first.errors.join('\n'), /idle timeout/);
+    const [second] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(second.errors, []);
+    assertCovered(r);
+  });
+
+  it('every replay has a deadline: a real-time server is torn down at it with an error that names it', async () => {
+    r = await rig({ faults: { ignoreRateControl: true } }, { devices: 1 });
+    const engine = r.engine({ attempts: 1, replayTimeouts: { totalMs: 1500 } });
+    const [pass] = await engine.syncNow(r.sourceId);
+    assert.match(pass.errors.join('\n'), /replay deadline: not finished within 2 s/);
+    assert.ok(pass.files.length >= 1, 'what arrived before the deadline is kept');
+  });
+
+  it('a span the NVR cannot replay (same point, several attempts) is recorded as absent, said so, and not retried forever', async () => {
+    // The search lists seconds 60–80 of each recording, but the NVR lost them (overwritten).
+    r = await rig({ faults: { unreplayable: { fromSec: 60, toSec: 80 } } }, { devices: 1 });
+    const engine = r.engine({ attempts: 1, confirmAbsentAfter: 2 });
+    const [first] = await engine.syncNow(r.sourceId);
+    assert.match(first.errors.join('\n'), /ended early/);
+    const [second] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(second.errors, []);
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'absent' && /no recording on the NVR/.test(e.message)));
+    const [third] = await engine.syncNow(r.sourceId);
+    assert.equal(third.files.length, 0, 'the absent span is not fetched again');
+    // Held: everything but the lost span (and the keyframe wait after it).
+    const recStart = r.sim.devices[0].spec.cameras[0].recording.start.getTime();
+    const [holes] = [...r.uncovered().values()];
+    assert.equal(holes.length, 1);
+    assert.equal(holes[0].start.getTime(), recStart + 60_000);
+    assert.ok(holes[0].end.getTime() >= recStart + 80_000 && holes[0].end.getTime() < recStart + 85_000, `hole ends ${holes[0].end.toISOString()}`);
+    const cam = r.catalog.listCameras(r.sourceId)[0];
+    assert.deepEqual(
+      r.catalog.listAbsentSpans(cam.id).map((a) => [a.startTime, a.confirmed]),
+      [[new Date(recStart + 60_000).toISOString(), true]],
+    );
+  });
+
+  it('"everything" on a recording dated 1970 plans a bounded pass from a sane start and writes nothing before the real data', async () => {
+    r = await rig({ faults: { dataFrom1970: true, noEventSearch: true } }, { devices: 1 });
+    const heapBefore = process.memoryUsage().heapUsed;
+    const engine = r.engine({ initialBackfillHours: 0, unknownStartLookbackHours: 0.25 });
+    const [pass] = await engine.syncNow(r.sourceId);
+    assert.ok(process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024, 'planning stays small');
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'bad-date' && /1970-01-01/.test(e.message)), 'the bad date is named');
+    const recStart = r.sim.devices[0].spec.cameras[0].recording.start.getTime();
+    assert.ok(pass.files.length >= 1);
+    for (const f of pass.files) assert.ok(Date.parse(f.start) >= recStart - 2000, `${f.start} is before the real data`);
+    const days = fs.readdirSync(path.join(r.dir, 'downloads'), { recursive: true }) as string[];
+    assert.ok(!days.some((d) => d.includes('1970-') || d.includes('2000-')), 'no folder for a bogus date');
+  });
+
+  it('a file deleted from disk is fetched again by a backfill of its range, and by the next pass once verify marked it missing', async () => {
+    r = await rig({}, { devices: 1 });
+    const engine = r.engine();
+    await engine.syncNow(r.sourceId);
+    assertCovered(r);
+    const victim = r.files[0];
+    fs.rmSync(victim.path);
+    await engine.backfill({ from: new Date(victim.start), to: new Date(victim.end) }, r.sourceId);
+    assertCovered(r);
+    assert.ok(fs.existsSync(victim.path) || r.files.slice(1).some((f) => f.start <= victim.start && f.end >= victim.end), 'the deleted range is on disk again');
+  });
+
+  it('a .part left by a killed sync is removed by the next engine, and a finished file it did not catalogue is adopted', async () => {
+    r = await rig({}, { devices: 1 });
+    const cam = r.catalog.listCameras(r.sourceId)[0];
+    const stale = path.join(cam.folderPath, '2026-01-01', 'x.mp4.part');
+    fs.mkdirSync(path.dirname(stale), { recursive: true });
+    fs.writeFileSync(stale, 'half a file');
+    const engine = r.engine();
+    await engine.syncNow(r.sourceId);
+    assert.equal(fs.existsSync(stale), false);
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'stale-part'));
+    // A finished file whose row never got written (killed between rename and insert).
+    const f = r.files[r.files.length - 1];
+    const db = new Database(path.join(r.dir, 'catalog.db'));
+    assert.equal(db.prepare('DELETE FROM downloaded_files WHERE path = ?').run(f.path).changes, 1);
+    db.close();
+    const fresh = r.engine();
+    await fresh.syncNow(r.sourceId);
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'adopted'), 'the orphan is catalogued');
+    assert.deepEqual(partFiles(r.dir), []);
+    assertCovered(r);
+  });
+});
+
+describe('the scheduler cannot die', function () {
+  this.timeout(120_000);
+  const isRoot = process.getuid?.() === 0;
+
+  it('the catalog on a full filesystem fails a pass with an error, and the timer resumes by itself once space returns', async function () {
+    if (!isRoot) return this.skip(); // needs a small tmpfs of our own
+    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-fullfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+    let r: Rig | undefined;
+    let engine: SyncEngine | undefined;
+    try {
+      r = await rig({}, { devices: 1, dbDir: mnt });
+      r.catalog.updateSyncStatus(r.sourceId, null, { intervalMinutes: 0.05 }); // 3 s
+      const filler = path.join(mnt, 'filler');
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+      } catch {
+        // dd stops at ENOSPC: the disk is full, as wanted
+      }
+      engine = new SyncEngine({ catalog: r.catalog, credentials: AUTH, settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 }, startDelayMs: 10 });
+      const events: SyncEvent[] = [];
+      engine.on('event', (e) => events.push(e));
+      engine.addSource(r.sourceId);
+      const wait = async (what: string, ok: () => boolean, ms: number) => {
+        const end = Date.now() + ms;
+        while (!ok()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.event + ('error' in e ? `:${e.error}` : '')))}`);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      };
+      await wait('a failed pass', () => events.some((e) => e.event === 'finished') && events.some((e) => e.event === 'error' && /catalog|full/i.test(e.error)), 30_000);
+      const failedFinish = events.find((e) => e.event === 'finished');
+      assert.ok(failedFinish && failedFinish.event === 'finished' && failedFinish.nextRunAt, 'the next pass is scheduled');
+      fs.rmSync(filler);
+      // The first pass that starts after space returned, by the timer alone, must be clean.
+      const mark = events.length;
+      const startedAt = () => events.findIndex((e, i) => i >= mark && e.event === 'started');
+      await wait('a pass started by the timer', () => startedAt() >= 0, 30_000);
+      const from = startedAt();
+      await wait('that pass to finish', () => events.slice(from).some((e) => e.event === 'finished'), 60_000);
+      const pass = events.slice(from, events.findIndex((e, i) => i >= from && e.event === 'finished') + 1);
+      assert.deepEqual(pass.filter((e) => e.event === 'error'), []);
+      assertCovered(r);
+    } finally {
+      await engine?.close();
+      await r?.close();
+      execFileSync('umount', ['-l', mnt]);
+      fs.rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+});
