@@ -125,7 +125,8 @@ export = function register(RED: NodeAPI): void {
     const onStatus = (sourceId: number) => {
       if (closed || sourceId !== mySource()) return;
       const badge = archive.board.badge(sourceId);
-      if (!badge) return;
+      // "Looking for new recordings" says less than the save result it would replace.
+      if (!badge || (badge.fill === 'blue' && badge.shape === 'ring')) return;
       if (saveProblem && badge.fill !== 'blue') return showProblem(saveProblem, retryTimer ? ` · retry ${retryClock}` : '');
       node.status(badge);
     };

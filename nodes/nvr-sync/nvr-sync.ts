@@ -29,7 +29,8 @@ export = function register(RED: NodeAPI): void {
   function NvrSyncNode(this: Node, def: NvrSyncDef) {
     RED.nodes.createNode(this, def);
     const node = this;
-    const legacy = !def.archive && LEGACY_KEYS.some((k) => def[k] !== undefined) ? def : undefined;
+    // New nodes carry these keys empty (the editor keeps them for 0.1.0 flows): not settings.
+    const legacy = !def.archive && LEGACY_KEYS.some((k) => def[k] !== undefined && def[k] !== '') ? def : undefined;
     let use: ArchiveUse;
     try {
       use = useArchive(RED, node, def, legacy);
