@@ -8,6 +8,8 @@ const COMMANDS: Record<string, string> = {
   discover: './cli/discover',
   replay: './cli/replay',
   sync: './cli/sync',
+  verify: './cli/verify',
+  doctor: './cli/doctor',
 };
 
 const USAGE = `usage: vtrack-onvif <command> [options]
@@ -17,6 +19,8 @@ commands:
   discover   find ONVIF devices (WS-Discovery and/or --targets host:port lists)
   replay     download one time range from an RTSP replay URI into MP4
   sync       sync every camera found at --targets into folders, like the nvr-sync node
+  verify     compare an archive's catalog, files on disk and the NVR's recordings; --fix repairs
+  doctor     check what each device at --targets offers for syncing, and what to fix
 
 run "vtrack-onvif <command> --help" for the options of one command.`;
 

@@ -18,6 +18,7 @@ import { subtractRanges, totalMs, type TimeRange } from '../lib/time/range';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import Database from 'better-sqlite3';
 import { probe } from './support/media';
+import { formatVerifyReport, verifyArchive } from '../lib/sync/verify';
 
 const AUTH = { user: 'admin', password: 'pw' };
 const SEGMENT_MIN = 2;
@@ -199,12 +200,13 @@ describe('the archive never loses a recording', function () {
   });
 
   it('"everything" on a recording dated 1970 plans a bounded pass from a sane start and writes nothing before the real data', async () => {
-    r = await rig({ faults: { dataFrom1970: true, noEventSearch: true } }, { devices: 1 });
+    r = await rig({ quirks: ['epoch-dates', 'no-find-events'] }, { devices: 1 });
     const heapBefore = process.memoryUsage().heapUsed;
     const engine = r.engine({ initialBackfillHours: 0, unknownStartLookbackHours: 0.25 });
     const [pass] = await engine.syncNow(r.sourceId);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024, 'planning stays small');
-    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'bad-date' && /1970-01-01/.test(e.message)), 'the bad date is named');
+    assert.ok(r.events.some((e) => e.event === 'warning' && /1970-01-01/.test(e.message)), 'the bad date is named');
+    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'gaps-invisible'), 'and that gaps cannot be seen');
     const recStart = r.sim.devices[0].spec.cameras[0].recording.start.getTime();
     assert.ok(pass.files.length >= 1);
     for (const f of pass.files) assert.ok(Date.parse(f.start) >= recStart - 2000, `${f.start} is before the real data`);
@@ -212,7 +214,7 @@ describe('the archive never loses a recording', function () {
     assert.ok(!days.some((d) => d.includes('1970-') || d.includes('2000-')), 'no folder for a bogus date');
   });
 
-  it('a file deleted from disk is fetched again by a backfill of its range, and by the next pass once verify marked it missing', async () => {
+  it('a file deleted from disk is fetched again by a backfill of its range', async () => {
     r = await rig({}, { devices: 1 });
     const engine = r.engine();
     await engine.syncNow(r.sourceId);
@@ -222,6 +224,42 @@ describe('the archive never loses a recording', function () {
     await engine.backfill({ from: new Date(victim.start), to: new Date(victim.end) }, r.sourceId);
     assertCovered(r);
     assert.ok(fs.existsSync(victim.path) || r.files.slice(1).some((f) => f.start <= victim.start && f.end >= victim.end), 'the deleted range is on disk again');
+  });
+
+  it('verify finds a deleted and a truncated file, an orphan and a stale .part; --fix makes the next pass fetch them again', async () => {
+    r = await rig({}, { devices: 1 });
+    const engine = r.engine();
+    await engine.syncNow(r.sourceId);
+    const clean = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    assert.equal(clean.clean, true, formatVerifyReport(clean));
+    assert.deepEqual(clean.cameras[0].holes, []);
+    assert.match(clean.cameras[0].timeline, /^█+ *$/);
+
+    const [deleted, truncated] = r.files;
+    fs.rmSync(deleted.path);
+    fs.truncateSync(truncated.path, Math.floor(truncated.bytes / 2));
+    const part = path.join(path.dirname(truncated.path), 'left.mp4.part');
+    fs.writeFileSync(part, 'x');
+    const report = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    const cam = report.cameras[0];
+    assert.equal(report.clean, false);
+    assert.deepEqual(cam.bad.map((b) => [path.basename(b.path), b.problem]).sort(), [
+      [path.basename(deleted.path), 'missing'],
+      [path.basename(truncated.path), 'truncated'],
+    ].sort());
+    assert.deepEqual(cam.staleParts, [part]);
+    const holeSec = (cam.holes ?? []).reduce((n, h) => n + h.sec, 0);
+    assert.ok(Math.abs(holeSec - (deleted.durationSec + truncated.durationSec)) <= 2, `holes of ${holeSec} s\n${formatVerifyReport(report)}`);
+    assert.match(cam.timeline, /░/);
+    assert.match(formatVerifyReport(report), /^ {2}missing: .*\.mp4$/m);
+    assert.match(formatVerifyReport(report), /^ {2}truncated: .*\(\d+ of \d+ bytes\)$/m);
+
+    const fixed = await verifyArchive(r.catalog, { credentialsFor: () => AUTH, fix: true });
+    assert.deepEqual(fixed.cameras[0].fixed, { markedMissing: 2, partsRemoved: 1, adopted: 0 });
+    await engine.syncNow(r.sourceId);
+    const after = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
+    assert.equal(after.clean, true, formatVerifyReport(after));
+    assertCovered(r);
   });
 
   it('a .part left by a killed sync is removed by the next engine, and a finished file it did not catalogue is adopted', async () => {
@@ -243,6 +281,24 @@ describe('the archive never loses a recording', function () {
     await fresh.syncNow(r.sourceId);
     assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'adopted'), 'the orphan is catalogued');
     assert.deepEqual(partFiles(r.dir), []);
+    assertCovered(r);
+  });
+});
+
+describe("the NVR's limits are learned", function () {
+  this.timeout(120_000);
+  let r: Rig | undefined;
+  afterEach(async () => {
+    await r?.close();
+    r = undefined;
+  });
+
+  it('an NVR that refuses a second session (453) is synced with fewer sessions, no segment fails, and the limit is remembered', async () => {
+    r = await rig({ quirks: ['busy-453'] }, { devices: 1 });
+    const engine = r.engine({ concurrency: 2, attempts: 1 });
+    const [pass] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(pass.errors, [], 'busy answers are waited out, not counted as failures');
+    assert.equal(r.catalog.getSyncStatus(r.sourceId)?.maxSessions, 1);
     assertCovered(r);
   });
 });

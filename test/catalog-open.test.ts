@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { CatalogError, SCHEMA_VERSION, openCatalog } from '../lib/catalog';
+import { MIGRATIONS } from '../lib/catalog/migrations';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-catalog-'));
@@ -81,6 +82,39 @@ describe('catalog: opening the database file', () => {
       assert.deepEqual(second.getCameraPaths(), { 'Front Door Camera': path.join(dir, 'Front_Door_Camera') });
     } finally {
       second.close();
+    }
+  });
+
+  it('migrates a version-1 catalog: its files still count as held, sources default to the ONVIF driver, files may be marked missing', () => {
+    const file = path.join(dir, 'v1.db');
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(MIGRATIONS[0]);
+    raw.pragma('user_version = 1');
+    raw.prepare(`INSERT INTO video_sources(id, name, host, ports, working_directory, created_at, updated_at) VALUES (1, 'old', '127.0.0.1', '[18000]', ?, 't', 't')`).run(dir);
+    raw.prepare(
+      `INSERT INTO camera_configurations(id, source_id, display_name, device_port, video_source_token, profile_token, codec, width, height, fps, folder_path)
+       VALUES (1, 1, 'Cam', 18000, 'VS1', 'P1', 'H264', 640, 480, 15, ?)`,
+    ).run(path.join(dir, 'Cam'));
+    raw.prepare(
+      `INSERT INTO downloaded_files(id, camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
+       VALUES (7, 1, 'REC', '2026-11-01T10:00:00.000Z', '2026-11-01T10:10:00.000Z', '/x.mp4', 10, 'H264', 9000, 640, 480, 'done', 't')`,
+    ).run();
+    raw.close();
+
+    const catalog = openCatalog(file);
+    try {
+      assert.equal(catalog.getSource(1)?.driver, 'onvif');
+      assert.equal(catalog.getSource(1)?.active, true);
+      assert.deepEqual(
+        catalog.heldRanges(1, '2026-11-01T10:05:00Z', '2026-11-01T10:06:00Z').map((r) => r.start.toISOString()),
+        ['2026-11-01T10:00:00.000Z'],
+      );
+      assert.equal(catalog.markMissing([7]), 1);
+      assert.equal(catalog.listDownloads(1)[0].id, 7, 'row ids survive the table rebuild');
+      assert.equal(catalog.listDownloads(1)[0].status, 'missing');
+    } finally {
+      catalog.close();
     }
   });
 

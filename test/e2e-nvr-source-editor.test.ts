@@ -180,6 +180,14 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     assert.match(discoverBodies[0], /^POST http:\/\/127\.0\.0\.1:\d+\/vtrack-onvif\/discover \{/);
     assert.ok(!discoverBodies[0].split(' {')[0].includes(AUTH.password));
 
+    // Check: the capability check of the same host and ports, its result as text in the dialog.
+    await page.click('#nvr-source-check');
+    await page.waitForFunction(() => /No problems found|problem\(s\)|Check failed/.test(document.querySelector('#nvr-source-check-status')?.textContent ?? ''), null, { timeout: 60_000 });
+    const checkStatus = (await page.locator('#nvr-source-check-status').textContent()) ?? '';
+    assert.doesNotMatch(checkStatus, /Check failed/);
+    const listed = await page.locator('#nvr-source-check-problems li').count();
+    assert.equal(listed > 0, /problem\(s\)/.test(checkStatus), `status "${checkStatus}" and ${listed} listed problems agree`);
+
     await front.locator('input.nvr-source-pick').check();
     await rows.filter({ hasText: 'Warehouse Camera' }).locator('input.nvr-source-pick').check();
     // The README's picture: refreshed when missing or on request, so test runs leave the tree clean.

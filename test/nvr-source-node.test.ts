@@ -295,4 +295,33 @@ describe('nvr-source node', function () {
     const m = await caught;
     assert.match(m.error?.message ?? '', /payload must be discovered devices/);
   });
+
+  it('topic "doctor": the capability check of its host and ports, one report per port, password nowhere', async () => {
+    await deploy([sourceNode()]);
+    const out = helper.getNode('out') as unknown as TestNode;
+    const got = new Promise<Msg>((resolve) => out.on('input', resolve));
+    (helper.getNode('src1') as unknown as TestNode).receive({ topic: 'doctor', payload: '' });
+    const m = await got;
+    assert.equal(m.topic, 'doctor');
+    const reports = m.payload as Array<{ port: number; auth: string | null; cameras: Array<{ name: string; recording: string | null }>; problems: Array<{ problem: string }> }>;
+    assert.deepEqual(reports.map((r) => r.port), [...ports].sort((a, b) => a - b));
+    assert.deepEqual(reports.map((r) => r.cameras[0]?.name).sort(), CAMERAS);
+    assert.ok(reports.every((r) => r.auth === 'ws-security' && r.cameras[0]?.recording));
+    // This simulator runs without RTSP: the test replay fails and says so.
+    assert.ok(reports.every((r) => r.problems.some((p) => /test replay/.test(p.problem))));
+    assertNoSecret('doctor output', JSON.stringify(m));
+  });
+
+  it("serves the editor's Check route (POST, credentials in the body or from the deployed node)", async () => {
+    await deploy([sourceNode()]);
+    const targets = ports.map((p) => `127.0.0.1:${p}`);
+    const withBody = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), user: AUTH.user, password: AUTH.password, timeoutMs: 3000 }).expect(200);
+    assert.equal((withBody.body as Array<{ auth: string }>)[0].auth, 'ws-security');
+    const viaNode = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), nodeId: 'src1' }).expect(200);
+    assert.equal((viaNode.body as Array<{ auth: string }>)[0].auth, 'ws-security', 'uses the stored credentials of node src1');
+    const anonymous = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1) }).expect(200);
+    assert.match((anonymous.body as Array<{ problems: Array<{ action: string }> }>)[0].problems[0].action, /give the user name and password of an ONVIF user/);
+    const bad = await helper.request().post('/vtrack-onvif/doctor').send({ targets: [] }).expect(400);
+    assert.match((bad.body as { error: string }).error, /give --targets/);
+  });
 });

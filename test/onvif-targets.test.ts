@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { parseTargets, MAX_TARGETS } from '../lib/onvif/targets';
+import { parseTargets, parseTargetList, MAX_TARGETS, TargetLimitError } from '../lib/onvif/targets';
 
 describe('target lists (lib/onvif/targets)', () => {
   const hp = (list: string) => parseTargets(list).map((t) => `${t.host}:${t.port}`);
@@ -42,5 +42,34 @@ describe('target lists (lib/onvif/targets)', () => {
 
   it('refuses lists that expand beyond the limit', () => {
     assert.throws(() => parseTargets('10.0.0.0/8:80'), new RegExp(`more than ${MAX_TARGETS}`));
+  });
+
+  it('sizes a list before expanding it: a /8 on every port counts without allocating for it', () => {
+    // 16,777,214 hosts × 65,535 ports ≈ 1.1e12 pairs: any per-target allocation would run out of
+    // memory long before returning, so a count proves nothing was expanded.
+    const before = process.memoryUsage().heapUsed;
+    const list = parseTargetList('10.0.0.0/8:1-65535', Infinity);
+    assert.equal(list.size, 16_777_214 * 65_535);
+    assert.ok(process.memoryUsage().heapUsed - before < 16 * 1024 * 1024, 'no memory proportional to the range');
+  });
+
+  it('refuses an over-limit entry on reading it, before later entries and before any expansion', () => {
+    const t0 = process.hrtime.bigint();
+    // The second entry is malformed: reaching it would throw another error.
+    assert.throws(() => parseTargetList('10.0.0.0/8:80 bad_host!', 1024), (e: unknown) => e instanceof TargetLimitError && e.limit === 1024 && /10\.0\.0\.0\/8:80/.test(e.message));
+    console.log(`      (/8 refused in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms)`);
+    assert.doesNotThrow(() => parseTargetList('10.0.0.0/22:80', 1024), 'a /22 on one port is 1022 targets');
+    assert.throws(() => parseTargetList('10.0.0.0/22:80,81', 1024), TargetLimitError);
+  });
+
+  it('tells whether a host:port is in the list without expanding it', () => {
+    const list = parseTargetList('10.0.0.0/8:80,8000-8002 Cam.Local:81 [::1]:554', Infinity);
+    assert.ok(list.has('10.200.3.4', 8001));
+    assert.ok(!list.has('10.200.3.4', 8003));
+    assert.ok(!list.has('11.0.0.1', 80));
+    assert.ok(list.has('cam.local', 81));
+    assert.ok(!list.has('cam.local', 80));
+    assert.ok(list.has('::1', 554));
+    assert.ok(list.has('[::1]', 554));
   });
 });

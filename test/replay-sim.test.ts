@@ -163,7 +163,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
     assert.deepEqual(leftovers(), []);
   });
 
-  it('a server that stops sending mid-range → idle timeout error, no .part file', async () => {
+  it('a server that stops sending mid-range → idle timeout error, what arrived kept as a finished file, no .part file', async () => {
     const s = await start([camera('MPEG4')], { stallAfterFrames: 20 });
     const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(30), finalPath: finalPath('idle'), timeouts: { idleMs: 800 } }).then(
       () => assert.fail('should reject'),
@@ -172,7 +172,9 @@ describe('ONVIF replay → MP4 against the simulator', function () {
     assert.equal(err.kind, 'idle');
     assert.match(err.message, /idle timeout/);
     assert.deepEqual(leftovers(), []);
-    assert.deepEqual(err.completed, []);
+    assert.equal(err.completed.length, 1);
+    assert.equal(err.completed[0].frames, 20);
+    assert.equal(probe(err.completed[0].path).frames, 20);
   });
 
   it('a range reaching past "now" ends at the recording\'s live edge', async () => {

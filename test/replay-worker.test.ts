@@ -230,9 +230,11 @@ describe('replayToFiles in a worker thread', function () {
     }
     const busy = performance.eventLoopUtilization(elu0).utilization;
     const wallMs = performance.now() - t0;
-    // Measured on 2 cores: in the worker the main thread is ~2 % busy, lag < 5 ms; the same replay
-    // on the main thread (VTRACK_REPLAY_IN_PROCESS=1) keeps it ~85 % busy, so this spec fails there.
+    // Measured on 2 cores: in the worker the main thread is ~2 % busy; the same replay on the main
+    // thread (VTRACK_REPLAY_IN_PROCESS=1) keeps it ~85 % busy, so this spec fails there. The lag is
+    // printed, not asserted: on a loaded machine the OS alone can delay a timer by 100+ ms (seen
+    // with other processes on both cores); `npm run bench` measures it.
     assert.ok(busy < 0.4, `main thread busy ${(busy * 100).toFixed(0)} % of ${wallMs.toFixed(0)} ms`);
-    assert.ok(maxLagMs < 100, `event loop lagged ${maxLagMs.toFixed(0)} ms`);
+    console.log(`      main thread ${(busy * 100).toFixed(1)} % busy, longest timer lag ${maxLagMs.toFixed(0)} ms`);
   });
 });

@@ -3,6 +3,7 @@
 // its timeouts (or, for damaged media, resolve with the damage counted); nothing escapes; header
 // and frame sizes are capped so memory cannot grow without bound.
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { replay, type ReplayOptions, type ReplayStats } from '../lib/rtsp/replay-session';
 import { RtspError } from '../lib/rtsp/errors';
@@ -262,6 +263,129 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
     assert.ok(peak > MAX_FRAME_BYTES / 2, 'the cap, not something earlier, cut the frame');
     assert.ok(r.value.droppedFrames >= 1, 'the oversized frame is dropped');
     assert.equal(r.frames, 1, 'the stream goes on after it');
+  });
+
+  describe('ONVIF interop (real-device replay behaviours)', () => {
+    const require551 = (sock: Socket, req: RawRequest) => {
+      if (!/onvif-replay/i.test(req.headers.get('require') ?? '')) return false;
+      sock.write(rtspReply(req, '551 Option not supported', { Unsupported: 'onvif-replay' }));
+      return true;
+    };
+    /** An RTP packet carrying the 0xABAC extension with this wall time. */
+    const withTime = (seq: number, ts: number, ms: number) => {
+      const ext = Buffer.alloc(16);
+      ext.writeUInt16BE(0xabac, 0);
+      ext.writeUInt16BE(3, 2);
+      ext.writeUInt32BE(Math.floor(ms / 1000) + 2208988800, 4);
+      ext[12] = 0x80;
+      return rtp({ seq, ts, first: 0x90, payload: Buffer.concat([ext, IDR]) });
+    };
+
+    it('551 to Require: onvif-replay → once without it; live frames (outside the asked range) are refused as permanent', async () => {
+      const asked: string[] = [];
+      const r = await run(
+        scripted(
+          (sock) => sock.write(Buffer.concat([withTime(1, 1000, Date.now()), withTime(2, 4000, Date.now() + 33), BYE])),
+          (sock, req) => (asked.push(`${req.method} ${req.headers.get('require') ?? '-'}`), require551(sock, req)),
+        ),
+      );
+      const e = expectRtspError(r, 'permanent', /refused onvif-replay \(551\) and, without it, streamed .* instead of the asked range/);
+      assert.equal(e.status, 551);
+      assert.deepEqual(asked.slice(0, 3), ['DESCRIBE onvif-replay', 'DESCRIBE -', 'SETUP -']);
+      assert.equal(r.frames, 0);
+    });
+
+    it('551 and a stream without any frame times → permanent: the range cannot be proven', async () => {
+      const r = await run(scripted((sock) => sock.write(Buffer.concat([rtp({ seq: 1, ts: 1000, payload: IDR }), BYE])), require551));
+      expectRtspError(r, 'permanent', /carries no frame times: cannot prove/);
+    });
+
+    it('without 0xABAC, frame times come from RTP-Info rtptime + the PLAY reply Range', async () => {
+      const times: number[] = [];
+      const r = await run(
+        scripted(
+          (sock) => sock.write(Buffer.concat([rtp({ seq: 1, ts: 1000, payload: IDR }), rtp({ seq: 2, ts: 1000 + 90000, payload: IDR }), BYE])),
+          (sock, req) => {
+            if (req.method !== 'PLAY') return false;
+            sock.write(rtspReply(req, '200 OK', { Session: 'S1', Range: 'clock=20260101T100005Z-20260101T110000Z', 'RTP-Info': 'url=rtsp://127.0.0.1/rec/trackID=0;seq=1;rtptime=1000' }));
+            sock.write(Buffer.concat([rtp({ seq: 1, ts: 1000, payload: IDR }), rtp({ seq: 2, ts: 1000 + 90000, payload: IDR }), BYE]));
+            return true;
+          },
+        ),
+        { onFrame: (f) => void times.push(f.ntpTime.getTime()) },
+      );
+      assert.equal(r.ok, true);
+      if (r.ok) assert.equal(r.value.timeSource, 'rtp-info');
+      assert.deepEqual(times.map((t) => new Date(t).toISOString()), ['2026-01-01T10:00:05.000Z', '2026-01-01T10:00:06.000Z']);
+    });
+
+    it('PLAY asks for whole seconds: start floored, end ceiled', async () => {
+      let range = '';
+      await run(
+        scripted(
+          (sock) => sock.write(BYE),
+          (_sock, req) => ((range = req.method === 'PLAY' ? (req.headers.get('range') ?? '') : range), false),
+        ),
+        { from: new Date('2026-01-01T10:00:00.900Z'), to: new Date('2026-01-01T10:10:00.100Z') },
+      );
+      assert.equal(range, 'clock=20260101T100000Z-20260101T101001Z');
+    });
+
+    /** A server that wants authentication: `challenge` on the first DESCRIBE, then `check` decides. */
+    const authServer = (challenge: string, check: (authorization: string) => boolean) =>
+      scripted(
+        (sock) => sock.write(BYE),
+        (sock, req) => {
+          if (req.method !== 'DESCRIBE') return false;
+          const a = req.headers.get('authorization');
+          if (!a || !check(a)) {
+            sock.write(`RTSP/1.0 401 Unauthorized\r\nCSeq: ${req.headers.get('cseq') ?? '0'}\r\n${challenge}\r\n`);
+            return true;
+          }
+          return false;
+        },
+      );
+
+    it('two Digest challenges (MD5 and SHA-256): answers SHA-256, with the RFC 7616 response', async () => {
+      const seen: string[] = [];
+      const sha = (x: string) => createHash('sha256').update(x).digest('hex');
+      const r = await run(
+        authServer('WWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=MD5\r\nWWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=SHA-256, qop="auth"\r\n', (a) => {
+          seen.push(a);
+          const p = Object.fromEntries([...a.matchAll(/(\w+)="?([^",]*)"?/g)].map((m) => [m[1], m[2]]));
+          const expected = sha(`${sha('u:cam:p')}:abc:${p.nc}:${p.cnonce}:auth:${sha(`DESCRIBE:${p.uri}`)}`);
+          return p.algorithm === 'SHA-256' && p.response === expected;
+        }),
+        { user: 'u', password: 'p' },
+      );
+      assert.equal(r.ok, true, r.ok ? '' : r.error.message);
+      assert.match(seen[0], /algorithm=SHA-256/);
+    });
+
+    it('Basic only: refused unless the source allows it (the password would go in clear)', async () => {
+      const basic = 'WWW-Authenticate: Basic realm="cam"\r\n';
+      const ok = (a: string) => a === `Basic ${Buffer.from('u:p').toString('base64')}`;
+      const refused = await run(authServer(basic, ok), { user: 'u', password: 'p' });
+      expectRtspError(refused, 'auth', /offers only RTSP Basic authentication.*allowBasicAuth/);
+      await server?.close();
+      server = undefined;
+      const allowed = await run(authServer(basic, ok), { user: 'u', password: 'p', allowBasicAuth: true });
+      assert.equal(allowed.ok, true, allowed.ok ? '' : allowed.error.message);
+    });
+
+    it('453 / 429 / 503 are "busy"; 457 and other 4xx are "permanent"; 403 is "auth"', async () => {
+      for (const [status, kind] of [['453 Not Enough Bandwidth', 'busy'], ['429 Too Many Requests', 'busy'], ['503 Service Unavailable', 'busy'], ['457 Invalid Range', 'permanent'], ['400 Bad Request', 'permanent'], ['403 Forbidden', 'auth']] as const) {
+        const r = await run(
+          scripted(
+            () => undefined,
+            (sock, req) => (req.method === 'PLAY' ? (sock.write(rtspReply(req, status)), true) : false),
+          ),
+        );
+        expectRtspError(r, kind, new RegExp(status.split(' ')[0]));
+        await server?.close();
+        server = undefined;
+      }
+    });
   });
 
   it('a server that goes quiet after PLAY → idle error', async () => {

@@ -31,6 +31,10 @@ const HOSTILE = [
   '.hidden',
   '...',
   '<>:"|?*',
+  '\u202Egnp.exe',
+  'Front\u200BDoor',
+  '$(reboot)',
+  '-rf',
 ];
 
 function inside(root: string, p: string): boolean {
@@ -76,6 +80,51 @@ describe('storage: safe folder names', () => {
     const emoji = safeFolderName(family.repeat(20));
     assert.ok(Buffer.byteLength(emoji) <= 100);
     assert.equal(emoji, family.repeat(emoji.length / family.length), 'only whole emoji');
+  });
+});
+
+describe('storage: invisible and shell-special characters in names (issue 11)', () => {
+  it('drops bidi overrides, embeddings, isolates and marks, so a name cannot read differently on screen', () => {
+    // U+202E shows "Cam_exe.mp4" as "Cam_4pm.exe" in a file browser.
+    assert.equal(safeFolderName('Cam\u202Eexe.mp4'), 'Camexe.mp4');
+    for (const c of ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C']) {
+      assert.equal(safeFolderName(`Front${c}Door`), 'FrontDoor', `U+${c.codePointAt(0)?.toString(16)}`);
+    }
+  });
+
+  it('drops zero-width and other invisible characters, so look-alike names share a folder name', () => {
+    for (const c of ['\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF', '\u00AD', '\u180E', '\u034F', '\u3164', '\u{E0041}']) {
+      assert.equal(safeFolderName(`Gar${c}age`), 'Garage', `U+${c.codePointAt(0)?.toString(16)}`);
+    }
+    const folders = assignCameraFolders('/w', [{ key: 'a', name: 'Garage' }, { key: 'b', name: 'Gar\u200Bage' }]);
+    assert.deepEqual([...folders.values()], [path.join('/w', 'Garage'), path.join('/w', 'Garage_2')], 'the look-alike is numbered, not hidden');
+  });
+
+  it('keeps a zero-width joiner inside an emoji sequence (visible as one emoji)', () => {
+    assert.equal(safeFolderName('cam 👨\u200D👩\u200D👧'), 'cam_👨\u200D👩\u200D👧');
+    assert.equal(safeFolderName('a\u200D👩'), 'a👩');
+  });
+
+  it('composes accents after dropping invisible characters, so a cleaned name stays the same when cleaned again', () => {
+    // Found by `npm run fuzz`: U+202E between "L" and a combining acute kept them apart.
+    const once = safeFolderName('L\u202E\u0301x');
+    assert.equal(once, '\u0139x');
+    assert.equal(safeFolderName(once), once);
+  });
+
+  it('turns control characters and lone surrogates into "_"', () => {
+    assert.equal(safeFolderName('a\u0007b\u009Bc'), 'a_b_c');
+    assert.equal(safeFolderName('a\uD800b'), 'a_b');
+    assert.ok(!safeFolderName('x\uDFFF').includes('\uFFFD'));
+  });
+
+  it('turns shell-special characters into "_" and drops a leading dash, so a path is safe in an exec node', () => {
+    assert.equal(safeFolderName('$(reboot)'), 'reboot');
+    assert.equal(safeFolderName('a & del *'), 'a_del');
+    assert.equal(safeFolderName('`id`;ls|sh'), 'id_ls_sh');
+    assert.equal(safeFolderName("Bob's Garage (East) #2 ~ 100%!"), 'Bob_s_Garage_East_2_100');
+    assert.equal(safeFolderName('-rf'), 'rf');
+    assert.equal(safeFolderName('{a,b}[c]^d'), 'a,b_c_d');
   });
 });
 

@@ -148,6 +148,21 @@ function toSync(r: SyncRecord): SyncStatusRow {
 function toAbsent(r: AbsentRecord): AbsentSpanRow {
   return { id: r.id, cameraId: r.camera_id, startTime: r.start_time, endTime: r.end_time, attempts: r.attempts, confirmed: r.confirmed === 1, reason: r.reason };
 }
+/** A file's columns as the INSERT and UPDATE statements name them. */
+function downloadColumns(row: DownloadInput) {
+  return {
+    camera_id: row.cameraId,
+    recording_token: row.recordingToken,
+    start_time: isoTime(row.start, 'start'),
+    end_time: isoTime(row.end, 'end'),
+    path: row.path,
+    bytes: row.bytes,
+    codec: row.codec,
+    frames: row.frames,
+    width: row.width,
+    height: row.height,
+  };
+}
 const toRange = (r: { start_time: string; end_time: string }): TimeRange => ({ start: new Date(r.start_time), end: new Date(r.end_time) });
 function toDownload(r: DownloadRecord): DownloadedFileRow {
   return {
@@ -559,23 +574,9 @@ export class Catalog {
 
   // ---- downloads -----------------------------------------------------------------------------
 
-  /** True when a segment starting at `start` is catalogued for the camera (done or deleted). */
-
   /** Records a finished file (call only once it is renamed into place). Throws on a duplicate start. */
   recordDownload(row: DownloadInput): DownloadedFileRow {
-    const params = {
-      camera_id: row.cameraId,
-      recording_token: row.recordingToken,
-      start_time: isoTime(row.start, 'start'),
-      end_time: isoTime(row.end, 'end'),
-      path: row.path,
-      bytes: row.bytes,
-      codec: row.codec,
-      frames: row.frames,
-      width: row.width,
-      height: row.height,
-      created_at: new Date().toISOString(),
-    };
+    const params = { ...downloadColumns(row), created_at: new Date().toISOString() };
     try {
       const info = this.prepare(
         `INSERT INTO downloaded_files(camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
@@ -656,17 +657,7 @@ export class Catalog {
     this.prepare(
       `UPDATE downloaded_files SET recording_token = @recording_token, end_time = @end_time, path = @path, bytes = @bytes, codec = @codec,
          frames = @frames, width = @width, height = @height, status = 'done' WHERE id = @id`,
-    ).run({
-      id,
-      recording_token: row.recordingToken,
-      end_time: isoTime(row.end, 'end'),
-      path: row.path,
-      bytes: row.bytes,
-      codec: row.codec,
-      frames: row.frames,
-      width: row.width,
-      height: row.height,
-    });
+    ).run({ ...downloadColumns(row), id });
     return toDownload(this.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(id) as DownloadRecord);
   }
 

@@ -3,19 +3,21 @@ import { discover } from '../onvif/discovery';
 import { parseArgs, str, num, bool } from './args';
 import type { DiscoveredDevice } from '../onvif/types';
 import { errorMessage } from '../errors';
+import { PASSWORD_HELP, resolvePassword } from './password';
 
 const HELP = `usage: vtrack-onvif discover [--targets LIST] [--ws-discovery[=IFACE|ADDR:PORT]]
-                             [--user U --password P] [--timeout MS] [--json]
+                             [--user U [--password-file FILE]] [--timeout MS] [--json]
 
   --targets LIST      host:port lists, ranges and CIDR blocks, e.g. "127.0.0.1:18000-18002"
                       or "192.168.1.0/24:80,8000" (default port 80)
   --ws-discovery      multicast Probe on every IPv4 interface; =eth0 or =192.168.1.5 for one
                       interface; =127.0.0.1:3702 for a directed (unicast) probe
-  --user, --password  credentials, to list each device's cameras and profiles
-                      (or VTRACK_ONVIF_PASSWORD in the environment, kept out of shell history)
+  --user U            user name, to list each device's cameras and profiles
+${PASSWORD_HELP}
   --timeout MS        how long to look (default 5000)
   --json              print a JSON array
-Exit code: 0 when the search ran (per-device errors are in the output), 2 on bad options.`;
+Exit code: 0 when at least one target answered as ONVIF (per-device errors, such as a wrong
+password, are in the output), 1 when none did, 2 on bad options.`;
 
 /** The JSON shape the CLI promises: stable field names, no internals. */
 export function cliView(d: DiscoveredDevice): Record<string, unknown> {
@@ -47,7 +49,9 @@ function table(devices: DiscoveredDevice[]): string {
     lines.push(head + (d.error ? `  ERROR: ${d.error}` : ''));
     for (const c of d.cameras) {
       const p = c.profiles[0];
-      lines.push(`  - ${c.name}${p ? `  ${p.width}x${p.height} ${p.encoding} ${p.fps} fps` : ''}`);
+      // Unknown values say so instead of "0x0 ''" (devices that omit them, e.g. Dahua NVR encoders).
+      const size = p && p.width && p.height ? `${p.width}x${p.height}` : 'size unknown';
+      lines.push(`  - ${c.name}${p ? `  ${size} ${p.encoding || 'codec unknown'}${p.fps ? ` ${p.fps} fps` : ''}` : ''}`);
     }
   }
   return lines.join('\n');
@@ -62,11 +66,12 @@ export async function run(argv: string[]): Promise<number> {
   const wsd = a.flags.get('ws-discovery');
   let devices: DiscoveredDevice[];
   try {
+    const user = str(a, 'user');
     devices = await discover({
       targets: str(a, 'targets'),
       wsDiscovery: wsd === undefined ? false : wsd === true ? true : wsd,
-      user: str(a, 'user'),
-      password: str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD,
+      user,
+      password: await resolvePassword(a, user),
       timeoutMs: num(a, 'timeout', 5000),
     });
   } catch (e) {
@@ -74,5 +79,10 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   process.stdout.write((bool(a, 'json') ? JSON.stringify(devices.map(cliView), null, 2) : table(devices)) + '\n');
+  // Scripts test the exit code: a search where nothing answered as ONVIF is a failure.
+  if (!devices.some((d) => d.onvif)) {
+    process.stderr.write('vtrack-onvif discover: no target answered as an ONVIF device\n');
+    return 1;
+  }
   return 0;
 }

@@ -4,12 +4,15 @@ import { parseArgs, str, num, bool } from './args';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
 import { maskUrl } from '../rtsp/url';
 import { errorMessage } from '../errors';
+import { PASSWORD_HELP, resolvePassword } from './password';
 
 const USAGE = `usage: vtrack-onvif replay <rtsp-url> --from ISO --to ISO -o out.mp4
-         [--user U --password P] [--rate-control yes|no] [--idle-timeout SEC] [--json]
+         [--user U [--password-file FILE]] [--rate-control yes|no] [--idle-timeout SEC] [--json]
 
 Downloads [from, to) of a recording through its ONVIF replay URI (GetReplayUri) into MP4,
-as fast as the server sends (Rate-Control: no) unless --rate-control yes.`;
+as fast as the server sends (Rate-Control: no) unless --rate-control yes.
+
+${PASSWORD_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   // Accept the conventional short "-o FILE".
@@ -39,6 +42,14 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const json = bool(a, 'json');
+  const user = str(a, 'user');
+  let password: string | undefined;
+  try {
+    password = await resolvePassword(a, user);
+  } catch (e) {
+    process.stderr.write(`replay: ${errorMessage(e)}\n`);
+    return 2;
+  }
   const names = new Map<number, string>();
   const base = out.replace(/\.mp4$/i, '');
   const finalPath = (start: Date): string => {
@@ -56,8 +67,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const files = await replayToFiles({
       url,
-      user: str(a, 'user'),
-      password: str(a, 'password'),
+      user,
+      password,
       from,
       to,
       finalPath,

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { bool, num, parseArgs, str } from './args';
 import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
+import { parseQuirks, quirkHelp } from '../sim/quirks';
 
 const USAGE = `usage: vtrack-onvif sim [options]
 
@@ -29,10 +30,15 @@ const USAGE = `usage: vtrack-onvif sim [options]
                              realtime        ignore Rate-Control: no (replay in real time)
                              lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
                                              replayed, though the search lists them (overwritten)
-                             date-1970       recordings claim data from 1970-01-01
-                             no-event-search FindEvents refused: recording gaps cannot be seen
   --json                   print the endpoints as JSON
+  --quirk NAME[,NAME]      reproduce a real-device behaviour (repeatable):
+${quirkHelp()}
 `;
+
+/** Every --quirk value (the flag may repeat; values may be comma lists). */
+function quirkArgs(argv: string[]): string[] {
+  return argv.flatMap((a, i) => (a === '--quirk' && argv[i + 1] !== undefined ? [argv[i + 1]] : a.startsWith('--quirk=') ? [a.slice(8)] : []));
+}
 
 function isLoopback(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;
@@ -76,6 +82,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
     auth: user !== undefined && password !== undefined ? { user, password } : undefined,
     discovery,
     rtsp: !bool(a, 'no-rtsp'),
+    quirks: parseQuirks(quirkArgs(argv)),
     json: bool(a, 'json'),
   };
 }
@@ -92,18 +99,16 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
     const [name, a1, a2] = v.split(':');
     if (name === 'busy') faults.busyReplays = count(a1, name, 3);
     else if (name === 'realtime') faults.ignoreRateControl = true;
-    else if (name === 'date-1970') faults.dataFrom1970 = true;
     else if (name === 'lost') {
       const fromSec = count(a1, name, 60);
       const toSec = count(a2, name, fromSec + 30);
       if (toSec <= fromSec) throw new Error('--fault lost:FROM:TO needs FROM < TO');
       faults.unreplayable = { fromSec, toSec };
     }
-    else if (name === 'no-event-search') faults.noEventSearch = true;
     else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
       faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
-    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost', 'date-1970', 'no-event-search'].join(', ')})`);
+    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost'].join(', ')})`);
   }
   return faults;
 }
@@ -123,7 +128,7 @@ export function describe(sim: RunningSimulator): object {
   };
 }
 
-function printText(sim: RunningSimulator, authOn: boolean): void {
+function printText(sim: RunningSimulator, authOn: boolean, quirks: string[]): void {
   const lines: string[] = [];
   for (const d of sim.devices) {
     lines.push(`${d.spec.name}  ${d.xaddr}  rtsp port ${d.rtspPort}  ${d.urn}`);
@@ -131,6 +136,7 @@ function printText(sim: RunningSimulator, authOn: boolean): void {
   }
   lines.push(sim.discoveryPort !== undefined ? `WS-Discovery: udp port ${sim.discoveryPort} (unicast probes)` : 'WS-Discovery: off');
   lines.push(authOn ? 'auth: required (WS-Security digest or HTTP Digest)' : 'auth: none');
+  if (quirks.length) lines.push(`quirks: ${quirks.join(', ')}`);
   lines.push('press Ctrl+C to stop');
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -158,7 +164,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const sim = await startSimulator({ ...simOpts, log: json ? undefined : (line) => process.stderr.write(`[sim] ${line}\n`) });
     if (json) process.stdout.write(JSON.stringify(describe(sim), null, 2) + '\n');
-    else printText(sim, simOpts.auth !== undefined);
+    else printText(sim, simOpts.auth !== undefined, [...(simOpts.quirks ?? [])]);
     await stopRequested;
     await sim.stop();
   } finally {

@@ -8,8 +8,9 @@ import { saveSourceFromDevices } from '../sources/save-from-devices';
 import { SyncEngine } from '../sync/engine';
 import type { FileEvent, SyncEvent } from '../sync/types';
 import { parseArgs, str, num, bool } from './args';
+import { PASSWORD_HELP, resolvePassword } from './password';
 
-const HELP = `usage: vtrack-onvif sync --targets LIST --user U --password P --dir DIR --db FILE
+const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file FILE] --dir DIR --db FILE
                          [--cameras "A,B"] [--name NAME] [--once] [--json]
                          [--interval MIN] [--segment-min 10] [--concurrency 2] [--since-hours 24]
                          [--max-age-days N] [--max-gb N]
@@ -21,7 +22,7 @@ const HELP = `usage: vtrack-onvif sync --targets LIST --user U --password P --di
   --once             one pass, then exit (exit code 1 if anything failed)
   --json             one JSON line per new file on stdout; events go to stderr
   --since-hours N    first sync of a camera looks back N hours (0 = everything recorded)
-The password may also come from VTRACK_ONVIF_PASSWORD.`;
+${PASSWORD_HELP}`;
 
 function describeEvent(e: SyncEvent): string | undefined {
   switch (e.event) {
@@ -56,7 +57,13 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const user = str(a, 'user');
-  const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD;
+  let password: string | undefined;
+  try {
+    password = await resolvePassword(a, user);
+  } catch (e) {
+    process.stderr.write(`vtrack-onvif sync: ${(e as Error).message}\n`);
+    return 2;
+  }
   let hosts: Set<string>;
   try {
     hosts = new Set(parseTargets(targets).map((t) => t.host));

@@ -143,6 +143,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
       from: o.from,
       to: o.to,
       rateControl: o.rateControl,
+      allowBasicAuth: o.allowBasicAuth,
       timeouts: o.timeouts,
       signal: o.signal,
       log: o.log,

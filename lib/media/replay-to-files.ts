@@ -63,6 +63,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
       from: o.from,
       to: o.to,
       rateControl: o.rateControl,
+      allowBasicAuth: o.allowBasicAuth,
       timeouts: o.timeouts,
       wantProgress: !!o.onProgress,
       wantLog: !!o.log,

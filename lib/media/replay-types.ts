@@ -37,6 +37,8 @@ export interface ReplayToFilesOptions {
   finalPath(start: Date, end: Date, codec: VideoCodec): string;
   /** true = ask the server for real-time pacing; default false (as fast as possible). */
   rateControl?: boolean;
+  /** Send the password with HTTP Basic when that is all the server offers (in clear: opt-in). */
+  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   onProgress?(p: ReplayProgress): void;

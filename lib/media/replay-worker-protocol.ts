@@ -7,7 +7,7 @@ import type { VideoCodec } from '../rtsp/sdp';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
 /** workerData: the options that can be cloned, plus which callbacks the caller gave. */
-export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts'> & {
+export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'allowBasicAuth'> & {
   wantProgress: boolean;
   wantLog: boolean;
 };

@@ -50,6 +50,7 @@ replayInProcess({
   from: input.from,
   to: input.to,
   rateControl: input.rateControl,
+  allowBasicAuth: input.allowBasicAuth,
   timeouts: input.timeouts,
   signal: ac.signal,
   finalPath,

@@ -3,7 +3,8 @@
 // then (with credentials) lists each device's cameras. Per-device problems become `error` on that
 // device; only bad options (an unparsable target list, an unknown interface) reject.
 import { mapLimit } from './concurrency';
-import { probeClock, getDeviceInformation, getServices, getScopes, getCameras, scopeValue, deviceServiceUrl, type CallCtx } from './device';
+import { probeClock, getDeviceInformation, getServices, getScopes, getCameras, scopeValue, deviceServiceUrl, type CallCtx, type ProbeOptions } from './device';
+import { searchRecordings } from './search';
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
 import { wsDiscover, type ProbeMatch } from './ws-discovery';
@@ -17,6 +18,10 @@ export interface DiscoverOptions {
   wsDiscovery?: boolean | string;
   user?: string;
   password?: string;
+  /** Send the password with HTTP Basic (in clear) to a device offering nothing else. Default false. */
+  allowBasicAuth?: boolean;
+  /** Most host:port pairs the target list may stand for (checked before expanding). Default MAX_TARGETS. */
+  maxTargets?: number;
   /** Budget for finding devices (WS-Discovery listening time, per-target probe timeout). */
   timeoutMs?: number;
   /** Parallel probes. */
@@ -28,6 +33,8 @@ export interface DiscoverOptions {
    * call cannot hold discover() up call after call. Default max(2 × timeoutMs, 10 s).
    */
   detailsTimeoutMs?: number;
+  /** https devices: accept a self-signed certificate (off by default). */
+  acceptSelfSigned?: boolean;
   signal?: AbortSignal;
 }
 
@@ -56,15 +63,15 @@ function fromProbeMatch(m: ProbeMatch): Candidate | undefined {
   return { host: u.hostname, port, xaddr: u.toString(), via: 'ws-discovery', explicit: true, urn: m.urn, scopes: m.scopes };
 }
 
-async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal): Promise<{ clockOffsetMs: number } | OnvifError> {
+async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<{ clockOffsetMs: number } | OnvifError> {
   try {
-    return await probeClock(deviceServiceUrl(t), timeoutMs, signal);
+    return await probeClock(deviceServiceUrl(t), timeoutMs, signal, p);
   } catch (e) {
     return e instanceof OnvifError ? e : new OnvifError('protocol', errorMessage(e));
   }
 }
 
-async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials | undefined, callTimeoutMs: number, budgetMs: number, signal?: AbortSignal): Promise<DiscoveredDevice> {
+async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials | undefined, callTimeoutMs: number, budgetMs: number, signal?: AbortSignal, acceptSelfSigned?: boolean): Promise<DiscoveredDevice> {
   const dev: DiscoveredDevice = {
     urn: c.urn,
     host: c.host,
@@ -83,6 +90,7 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
     clockOffsetMs,
     timeoutMs: Math.min(callTimeoutMs, budgetMs),
     signal: signal ? AbortSignal.any([signal, budget.signal]) : budget.signal,
+    acceptSelfSigned,
   };
   try {
     if (!dev.scopes) dev.scopes = await getScopes(c.xaddr, ctx).catch((e: unknown) => {
@@ -93,7 +101,15 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
     dev.hardware = scopeValue(dev.scopes, 'hardware');
     Object.assign(dev, await getDeviceInformation(c.xaddr, ctx));
     dev.services = await getServices(c.xaddr, ctx);
-    dev.cameras = await getCameras(dev.services, ctx, dev.name);
+    // Camera names are the NVR's channel names; its recordings carry them best (source Name).
+    // Optional: a device whose search fails still lists its cameras.
+    const recordingNames = new Map<string, string>();
+    if (dev.services.search) {
+      const found = await searchRecordings(dev.services, { ...ctx, searchTimeoutMs: Math.min(budgetMs / 2, 5000) }).catch(() => undefined);
+      for (const r of found?.recordings ?? []) if (r.sourceId && r.sourceName && !recordingNames.has(r.sourceId)) recordingNames.set(r.sourceId, r.sourceName);
+    }
+    const recorder = Boolean(dev.scopes?.some((x) => /type\/(Network_Video_Recorder|NVR)/i.test(x))) || /\bN?VR\b|recorder/i.test(dev.model ?? '');
+    dev.cameras = await getCameras(dev.services, ctx, dev.name, { recorder, recordingNames });
   } catch (e) {
     const err =
       budget.signal.aborted && !signal?.aborted
@@ -116,16 +132,17 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
 
 export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> {
   const timeoutMs = o.timeoutMs ?? 5000;
-  const targets = o.targets && (Array.isArray(o.targets) ? o.targets.length : o.targets.trim()) ? parseTargets(o.targets) : [];
+  const targets = o.targets && (Array.isArray(o.targets) ? o.targets.length : o.targets.trim()) ? parseTargets(o.targets, o.maxTargets) : [];
   if (!targets.length && !o.wsDiscovery) throw new Error('discover: give targets (host:port list) or enable WS-Discovery');
-  const creds = o.user ? { user: o.user, password: o.password ?? '' } : undefined;
+  const creds = o.user ? { user: o.user, password: o.password ?? '', allowBasicAuth: o.allowBasicAuth === true } : undefined;
 
   const wsd = o.wsDiscovery
     ? wsDiscover({ mode: o.wsDiscovery === true ? true : o.wsDiscovery, timeoutMs, signal: o.signal })
     : Promise.resolve<ProbeMatch[]>([]);
   // A refused port answers at once; a silent host costs the probe timeout, so keep it short.
   const probeTimeout = Math.min(timeoutMs, 3000);
-  const probed = mapLimit(targets, o.concurrency ?? 256, async (t) => ({ t, r: await probeTarget(t, probeTimeout, o.signal) }));
+  const probeOpts: ProbeOptions = { credentials: creds, acceptSelfSigned: o.acceptSelfSigned };
+  const probed = mapLimit(targets, o.concurrency ?? 256, async (t) => ({ t, r: await probeTarget(t, probeTimeout, o.signal, probeOpts) }));
   const [matches, probes] = await Promise.all([wsd, probed]);
 
   const results: DiscoveredDevice[] = [];
@@ -152,7 +169,7 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
   const described = await mapLimit([...candidates.values()], 16, async ({ c, clockOffsetMs }) => {
     let offset = clockOffsetMs;
     if (offset === undefined) {
-      const r = await probeTarget({ host: c.host, port: c.port, explicit: true }, probeTimeout, o.signal);
+      const r = await probeTarget({ host: c.host, port: c.port, explicit: true }, probeTimeout, o.signal, probeOpts);
       if (r instanceof OnvifError) {
         return { urn: c.urn, host: c.host, port: c.port, xaddr: c.xaddr, via: c.via, onvif: r.code !== 'not-onvif', scopes: c.scopes, cameras: [], error: r.message, errorCode: r.code } satisfies DiscoveredDevice;
       }
@@ -161,7 +178,7 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     if (o.details === false) {
       return { urn: c.urn, host: c.host, port: c.port, xaddr: c.xaddr, via: c.via, onvif: true, scopes: c.scopes, name: scopeValue(c.scopes, 'name'), clockOffsetMs: offset, cameras: [] } satisfies DiscoveredDevice;
     }
-    return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.detailsTimeoutMs ?? Math.max(2 * timeoutMs, 10_000), o.signal);
+    return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.detailsTimeoutMs ?? Math.max(2 * timeoutMs, 10_000), o.signal, o.acceptSelfSigned);
   });
   results.push(...described);
   const ipKey = (h: string) => h.split('.').map((p) => p.padStart(3, '0')).join('.');

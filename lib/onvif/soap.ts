@@ -2,14 +2,20 @@
 // clock, because devices reject a Created time outside their window), HTTP Digest when the device
 // answers 401, timeouts on every request, and faults turned into OnvifError codes.
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { createHash, randomBytes } from 'node:crypto';
 import { OnvifError, fromSocketError } from './errors';
 import { digestAuthorization, parseDigestChallenge } from './http-digest';
-import { parseXml, path, text, child, type XmlNode, type XmlValue } from './xml';
+import { parseXml, path, text, child, XmlDtdError, type XmlNode, type XmlValue } from './xml';
 
 export interface Credentials {
   user: string;
   password: string;
+  /**
+   * Answer a device that offers only HTTP Basic (the password base64-encoded, i.e. in clear on
+   * the wire). Off by default: a per-source opt-in. Digest and WS-Security never need it.
+   */
+  allowBasicAuth?: boolean;
 }
 
 export interface SoapOptions {
@@ -18,9 +24,27 @@ export interface SoapOptions {
   clockOffsetMs?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Largest reply we accept; guards against a device streaming garbage forever. */
+  /** Largest reply we accept (default MAX_REPLY_BYTES); guards against a device streaming garbage forever. */
   maxBytes?: number;
+  /**
+   * https: accept a self-signed (unverifiable) certificate. Off by default: it gives up the proof
+   * that we talk to the right device; a per-source opt-in for HTTPS-only cameras/NVRs.
+   */
+  acceptSelfSigned?: boolean;
+  /** false: no WS-Security header (HTTP Digest only, when challenged). Default true. */
+  wsSecurity?: boolean;
+  /** Filled in with the authentication that the device accepted (for the capability check). */
+  authUsed?: { mode?: AuthMode };
 }
+
+/**
+ * Largest SOAP reply read by default. Parsing costs ~0.1 s per MB on the main thread (measured on
+ * the 2-core dev machine), and a 256-channel NVR's GetProfiles is ~0.5 MB: 2 MB bounds the stall.
+ */
+export const MAX_REPLY_BYTES = 2 * 1024 * 1024;
+
+/** How a request got through: none needed, WS-Security alone, or HTTP Digest (with WS-Security). */
+export type AuthMode = 'none' | 'ws-security' | 'http-digest';
 
 const NS = [
   'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
@@ -59,6 +83,8 @@ export function envelope(body: string, header = ''): string {
 interface RawReply {
   status: number;
   headers: http.IncomingHttpHeaders;
+  /** Every WWW-Authenticate header, one entry each (Node would join them with ", "). */
+  authenticate: string[];
   body: string;
 }
 
@@ -69,7 +95,7 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
   if (o.signal?.aborted) return Promise.reject(new OnvifError('timeout', `${where}: aborted`));
   return new Promise((resolve, reject) => {
     const timeoutMs = o.timeoutMs ?? 10_000;
-    const maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
+    const maxBytes = o.maxBytes ?? MAX_REPLY_BYTES;
     let settled = false;
     const finish = (err: Error | null, reply?: RawReply) => {
       if (settled) return;
@@ -79,14 +105,24 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       if (err) reject(err);
       else resolve(reply as RawReply);
     };
-    const req = http.request(url, {
+    const reqOpts: https.RequestOptions = {
       method: 'POST',
       headers: { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), ...headers },
       agent: false,
-    });
+    };
+    // https XAddrs (HTTPS-only devices): verified by default; self-signed only when the source opts in.
+    const req = url.startsWith('https:')
+      ? https.request(url, { ...reqOpts, rejectUnauthorized: !o.acceptSelfSigned })
+      : http.request(url, reqOpts);
     let connected = false;
     let responded = false;
     req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
+    // A certificate we refuse is a TLS error after connecting: say what to change.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(err.code ?? '')) {
+        finish(new OnvifError('auth', `${where}: the device's TLS certificate is not trusted (${err.code}); enable "accept self-signed certificate" for this source if you trust it`));
+      }
+    });
     const timer = setTimeout(() => {
       req.destroy();
       // Something accepted the connection but never spoke HTTP: a vendor SDK port, not ONVIF.
@@ -107,6 +143,12 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
     req.on('error', (err: NodeJS.ErrnoException) => finish(responded ? cutReply(where) : fromSocketError(err, where)));
     req.on('response', (res) => {
       responded = true;
+      // A declared length over the limit is refused before reading any of it.
+      if (Number(res.headers['content-length']) > maxBytes) {
+        req.destroy();
+        finish(new OnvifError('protocol', `${where}: reply larger than ${maxBytes} bytes (Content-Length ${res.headers['content-length']})`));
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -120,7 +162,7 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       });
       // After the status line it is HTTP; a reset now is a cut reply, not a non-ONVIF port.
       res.on('error', () => finish(cutReply(where)));
-      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, authenticate: res.headersDistinct['www-authenticate'] ?? [], body: Buffer.concat(chunks).toString('utf8') }));
     });
     req.end(payload);
   });
@@ -165,21 +207,23 @@ function faultToError(fault: XmlValue, where: string, status: number): OnvifErro
  */
 export async function soapCall(url: string, body: string, o: SoapOptions = {}): Promise<XmlNode> {
   const where = safeUrl(url);
-  const header = o.credentials ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : '';
+  const useWsse = o.credentials !== undefined && o.wsSecurity !== false;
+  const header = useWsse && o.credentials ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : '';
   let reply = await httpPost(url, envelope(body, header), {}, o);
+  if (o.authUsed) o.authUsed.mode = useWsse ? 'ws-security' : 'none';
   if (reply.status === 401) {
-    const ch = parseDigestChallenge(headerString(reply.headers['www-authenticate']));
     if (!o.credentials) throw new OnvifError('auth', `${where}: the device requires a user name and password`, { status: 401 });
-    if (!ch) throw new OnvifError('auth', `${where}: authentication failed (HTTP 401)`, { status: 401 });
+    const auth = httpAuthorization(reply.authenticate, o.credentials, new URL(url).pathname, where);
     // Both at once: devices that check WS-Security after Digest get what they need.
-    const auth = digestAuthorization(ch, o.credentials, 'POST', new URL(url).pathname);
-    reply = await httpPost(url, envelope(body, wsSecurityHeader(o.credentials, o.clockOffsetMs)), { Authorization: auth }, o);
+    reply = await httpPost(url, envelope(body, useWsse ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : ''), { Authorization: auth }, o);
     if (reply.status === 401) throw new OnvifError('auth', `${where}: authentication failed — wrong user name or password (HTTP 401)`, { status: 401 });
+    if (o.authUsed) o.authUsed.mode = 'http-digest';
   }
   let doc: XmlNode;
   try {
     doc = parseXml(reply.body);
-  } catch {
+  } catch (e) {
+    if (e instanceof XmlDtdError) throw new OnvifError('protocol', `${where}: ${e.message}`, { status: reply.status });
     throw new OnvifError('not-onvif', `${where}: HTTP ${reply.status} with a reply that is not XML`, { status: reply.status });
   }
   const env = child(doc, 'Envelope');
@@ -194,7 +238,19 @@ export async function soapCall(url: string, body: string, o: SoapOptions = {}): 
   return bodyNode;
 }
 
-function headerString(h: string | string[] | undefined): string | undefined {
-  if (Array.isArray(h)) return h.find((v) => /^Digest/i.test(v)) ?? h[0];
-  return h;
+/**
+ * The Authorization header answering a 401: Digest (SHA-256 preferred when offered next to MD5);
+ * Basic only when the device offers nothing else and the source opted in.
+ */
+function httpAuthorization(authenticate: string[], cred: Credentials, uri: string, where: string): string {
+  const digests = authenticate.map((h) => parseDigestChallenge(h)).filter((c): c is NonNullable<typeof c> => c !== undefined);
+  const ch = digests.find((c) => /^SHA-256/i.test(c.algorithm ?? '')) ?? digests[0];
+  if (ch) return digestAuthorization(ch, cred, 'POST', uri);
+  if (authenticate.some((h) => /^\s*Basic\b/i.test(h))) {
+    if (!cred.allowBasicAuth) {
+      throw new OnvifError('auth', `${where}: the device offers only HTTP Basic authentication, which sends the password in clear text; turn on "allow Basic authentication" (allowBasicAuth) for this source to use it`, { status: 401 });
+    }
+    return 'Basic ' + Buffer.from(`${cred.user}:${cred.password}`).toString('base64');
+  }
+  throw new OnvifError('auth', `${where}: authentication failed (HTTP 401)`, { status: 401 });
 }

@@ -27,6 +27,7 @@ export interface DeviceServices {
   search?: string;
   recording?: string;
   replay?: string;
+  events?: string;
   /** Profile G: search + replay services present. */
   profileG: boolean;
 }

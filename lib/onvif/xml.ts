@@ -14,7 +14,20 @@ const parser = new XMLParser({
 export type XmlNode = { [key: string]: XmlValue };
 export type XmlValue = string | XmlNode | XmlValue[] | undefined;
 
+/** A reply carrying a DTD: refused before parsing (see parseXml). */
+export class XmlDtdError extends Error {
+  constructor() {
+    super('XML with a document type declaration (DTD) is refused: SOAP forbids DTDs, and their entities could expand without bound');
+    this.name = 'XmlDtdError';
+  }
+}
+
 export function parseXml(text: string): XmlNode {
+  // SOAP 1.2 (part 1, 5) forbids a DTD in a message, and fast-xml-parser expands entities declared
+  // in one (within its own limits). Refusing any "<!D..." (DOCTYPE; the parser's trigger) or
+  // "<!ENTITY" first means a reply can carry no entity of its own: only the five XML built-ins
+  // are ever replaced.
+  if (/<!\s*(?:D|ENTITY)/i.test(text)) throw new XmlDtdError();
   return parser.parse(text) as XmlNode;
 }
 

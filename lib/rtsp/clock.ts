@@ -21,3 +21,14 @@ export function formatClock(d: Date): string {
   const ms = d.getUTCMilliseconds();
   return iso.slice(0, 19).replace(/[-:]/g, '') + (ms ? '.' + String(ms).padStart(3, '0') : '') + 'Z';
 }
+
+/**
+ * The PLAY Range for [from, to) in whole seconds, start floored and end ceiled: strict servers
+ * answer 457 to fractional clock times (DESIGN.md §4), and a request refused that way would be
+ * refused again on every later pass.
+ */
+export function clockRange(from: Date, to: Date): string {
+  const f = new Date(Math.floor(from.getTime() / 1000) * 1000);
+  const t = new Date(Math.ceil(to.getTime() / 1000) * 1000);
+  return `clock=${formatClock(f)}-${formatClock(t)}`;
+}

@@ -6,11 +6,11 @@
 // pass the range end, or — after the terminal frame — when the server goes quiet.
 import { connect, type Socket } from 'node:net';
 import { RtspStreamParser, type RtspMessage } from './stream-parser';
-import { Authenticator, parseChallenges } from './auth';
+import { Authenticator, chooseChallenge } from './auth';
 import { parseSdp, resolveControl, type VideoTrack } from './sdp';
-import { parseRtp, rtcpHasBye } from './rtp';
+import { parseRtp, rtcpHasBye, rtcpSenderReport } from './rtp';
 import { createDepacketizer, type Depacketizer } from './depacketize';
-import { formatClock } from './clock';
+import { clockRange, parseClockRange } from './clock';
 import { maskUrl, parseRtspUrl } from './url';
 import { RtspError } from './errors';
 import { errorMessage, asError } from '../errors';
@@ -57,6 +57,8 @@ export interface ReplayOptions {
   to: Date;
   /** true = ask for real-time pacing (`Rate-Control: yes`); default false = as fast as possible. */
   rateControl?: boolean;
+  /** Answer a Basic-only server (password in clear); default false. A per-source opt-in. */
+  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   /** Called once after DESCRIBE with the video track. */
@@ -78,6 +80,18 @@ export interface ReplayStats {
   wallMs: number;
   /** Pacing the server confirmed in its PLAY reply (`Rate-Control`), if it said. */
   serverRateControl?: string;
+  /** Media time received (first to last frame) per wall time since PLAY; ~1 = real time. */
+  speedX?: number;
+  /**
+   * Asked for `Rate-Control: no` and got clearly faster than real time (true), or about real time
+   * (false: the NVR ignores Rate-Control — "NVR replays in real time"); undefined when too little
+   * media arrived to tell or real-time pacing was asked for.
+   */
+  rateControlHonoured?: boolean;
+  /** The server refused `Require: onvif-replay` (551); replayed without it, frame times checked. */
+  withoutOnvifReplay?: boolean;
+  /** Where frame times came from: 0xABAC extension, RTCP sender reports, RTP-Info + PLAY Range, or the asked start. */
+  timeSource?: 'onvif-extension' | 'rtcp-sr' | 'rtp-info' | 'range-start';
 }
 
 // Frames queued for the consumer before the socket is paused. Small on purpose: a longer queue
@@ -192,7 +206,7 @@ class ReplaySession {
 
   private async start(): Promise<void> {
     await this.connect();
-    const describe = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp', Require: 'onvif-replay' });
+    const describe = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp', ...this.requireHeader() });
     const base = describe.headers.get('content-base') ?? describe.headers.get('content-location') ?? this.url;
     let track: VideoTrack;
     try {
@@ -205,7 +219,7 @@ class ReplaySession {
     this.track = track;
     await this.o.onTrack?.(track);
     if (this.settled) return;
-    const setup = await this.request('SETUP', track.controlUrl, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1', Require: 'onvif-replay' });
+    const setup = await this.request('SETUP', track.controlUrl, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1', ...this.requireHeader() });
     const sess = setup.headers.get('session');
     if (!sess) throw new RtspError('protocol', 'SETUP reply has no Session header');
     this.sessionId = sess.split(';')[0].trim();
@@ -221,11 +235,13 @@ class ReplaySession {
     const playUrl = resolveControl(base, undefined);
     const play = await this.request('PLAY', playUrl, {
       Session: this.sessionId,
-      Require: 'onvif-replay',
-      Range: `clock=${formatClock(this.o.from)}-${formatClock(this.o.to)}`,
+      ...this.requireHeader(),
+      Range: clockRange(this.o.from, this.o.to),
       'Rate-Control': this.o.rateControl ? 'yes' : 'no',
     });
+    this.playAt = Date.now();
     this.serverRateControl = play.headers.get('rate-control');
+    this.noteRtpInfo(play.headers.get('rtp-info'), play.headers.get('range'));
     // Keep the session alive at half its timeout (GET_PARAMETER; OPTIONS if the server lacks it).
     const every = Math.max(500, (this.sessionTimeoutSec * 1000) / 2);
     this.timers.push(setInterval(() => this.keepAlive(playUrl), every));
@@ -290,7 +306,7 @@ class ReplaySession {
   private async request(method: string, url: string, headers: Record<string, string>): Promise<RtspMessage> {
     let res = await this.send(method, url, headers);
     if (res.status === 401) {
-      const ch = parseChallenges(res.headers.get('www-authenticate'))[0];
+      const ch = chooseChallenge(res.headers.get('www-authenticate'), this.o.allowBasicAuth, `${method} ${maskUrl(url)}`);
       const hadAuth = !!this.auth;
       if (!ch) throw new RtspError('auth', `${method} ${maskUrl(url)}: 401 without a usable challenge`, 401);
       if (this.user === undefined) throw new RtspError('auth', `${method} ${maskUrl(url)}: authentication required but no credentials given`, 401);
@@ -301,10 +317,25 @@ class ReplaySession {
       }
       if (res.status === 401) throw new RtspError('auth', `authentication failed for ${maskUrl(url)} (wrong user or password?)`, 401);
     }
+    if (res.status === 551 && headers.Require && this.requireReplay) {
+      // Some servers refuse `Require: onvif-replay` yet replay (DESIGN.md §4): once without it,
+      // accepted only if frame times prove the asked range (see checkRange).
+      this.requireReplay = false;
+      this.o.log?.(`${method}: 551 to Require: onvif-replay; trying once without it`);
+      const { Require: _dropped, ...rest } = headers;
+      return this.request(method, url, rest);
+    }
     if (res.status === 551) {
       throw new RtspError('unsupported', `${method} ${maskUrl(url)}: server does not support ONVIF replay (551 ${res.reason}${res.headers.get('unsupported') ? `; Unsupported: ${res.headers.get('unsupported')}` : ''})`, 551);
     }
     if (res.status === 461) throw new RtspError('unsupported', `${method} ${maskUrl(url)}: server refuses RTP over TCP (461 ${res.reason})`, 461);
+    if (res.status === 429 || res.status === 453 || res.status === 503) {
+      throw new RtspError('busy', `${method} ${maskUrl(url)}: the NVR has no replay session free (${res.status} ${res.reason})`, res.status);
+    }
+    if (res.status === 403) throw new RtspError('auth', `${method} ${maskUrl(url)}: access denied (403 ${res.reason})`, 403);
+    if (res.status >= 400 && res.status < 500) {
+      throw new RtspError('permanent', `${method} ${maskUrl(url)} refused: ${res.status} ${res.reason} (the same request would fail again)`, res.status);
+    }
     if (res.status < 200 || res.status >= 300) throw new RtspError('status', `${method} ${maskUrl(url)} failed: ${res.status} ${res.reason}`, res.status);
     return res;
   }
@@ -345,6 +376,8 @@ class ReplaySession {
   private onData(channel: number, payload: Buffer): void {
     if (this.settled || this.ending) return;
     if (channel === this.rtcpChannel) {
+      const sr = rtcpSenderReport(payload);
+      if (sr && (!this.rtpBase || this.rtpBase.source !== 'rtcp-sr')) this.rtpBase = { rtp: sr.rtpTimestamp, ms: sr.ntpMs, source: 'rtcp-sr' };
       if (rtcpHasBye(payload)) {
         this.completeFrame();
         this.end('bye');
@@ -423,7 +456,10 @@ class ReplaySession {
     }
     this.needKey = false;
     const clock = this.track?.clockRate ?? 90000;
-    const ms = f.onvif ? f.onvif.timeMs : this.o.from.getTime() + ((this.extTs - this.firstExtTs) * 1000) / clock;
+    const ms = f.onvif ? f.onvif.timeMs : this.wallTime(f.ts, clock);
+    this.timeSource ??= f.onvif ? 'onvif-extension' : (this.rtpBase?.source ?? 'range-start');
+    if (!this.checkRange(ms, !!f.onvif)) return;
+    this.firstFrameMs ??= ms;
     if (ms >= this.o.to.getTime()) {
       // Past the range end: the server goes on, we are done.
       this.end('range-end');
@@ -504,7 +540,67 @@ class ReplaySession {
       endReason: this.ending ?? 'bye',
       wallMs: Date.now() - this.startedAt,
       serverRateControl: this.serverRateControl,
+      ...this.speed(),
+      withoutOnvifReplay: this.requireReplay ? undefined : true,
+      timeSource: this.timeSource,
     });
+  }
+
+  // --- Real-device replay behaviours (DESIGN.md §4, issue #9): 551 to Require, no 0xABAC, Rate-Control ignored ---
+  private requireReplay = true;
+  private playAt = 0;
+  private firstFrameMs?: number;
+  private timeSource?: ReplayStats['timeSource'];
+  private rtpBase?: { rtp: number; ms: number; source: 'rtcp-sr' | 'rtp-info' };
+  private rangeChecked = false;
+
+  private requireHeader(): Record<string, string> {
+    return this.requireReplay ? { Require: 'onvif-replay' } : {};
+  }
+
+  /** RTP-Info rtptime + the PLAY reply's Range start: the wall time of that RTP timestamp. */
+  private noteRtpInfo(rtpInfo: string | undefined, range: string | undefined): void {
+    const m = /rtptime=(\d+)/i.exec(rtpInfo ?? '');
+    const start = range ? parseClockRange(range)?.from : undefined;
+    if (m && start && !this.rtpBase) this.rtpBase = { rtp: Number(m[1]) >>> 0, ms: start.getTime(), source: 'rtp-info' };
+  }
+
+  /** Wall time of an RTP timestamp without the 0xABAC extension: sender report / RTP-Info, else the asked start. */
+  private wallTime(ts: number, clock: number): number {
+    if (this.rtpBase) return Math.round(this.rtpBase.ms + (((ts - this.rtpBase.rtp) | 0) * 1000) / clock);
+    return this.o.from.getTime() + ((this.extTs - this.firstExtTs) * 1000) / clock;
+  }
+
+  /**
+   * Without `Require: onvif-replay` a server may stream live or from the recording start: accept the
+   * first frame only if its time is known (0xABAC, RTCP SR, RTP-Info) and inside the asked range.
+   */
+  private checkRange(ms: number, fromExtension: boolean): boolean {
+    if (this.requireReplay || this.rangeChecked) return true;
+    this.rangeChecked = true;
+    const proven = fromExtension || this.rtpBase !== undefined;
+    const slackMs = 60_000; // a start at an earlier keyframe
+    if (proven && ms >= this.o.from.getTime() - slackMs && ms < this.o.to.getTime()) return true;
+    this.fail(
+      new RtspError(
+        'permanent',
+        proven
+          ? `the server refused onvif-replay (551) and, without it, streamed ${new Date(ms).toISOString()} instead of the asked range (live or the recording start)`
+          : 'the server refused onvif-replay (551) and its stream carries no frame times: cannot prove the asked range came back',
+        551,
+      ),
+    );
+    return false;
+  }
+
+  private speed(): Pick<ReplayStats, 'speedX' | 'rateControlHonoured'> {
+    if (this.firstFrameMs === undefined || this.lastFrameMs < 0 || !this.playAt) return {};
+    const mediaMs = this.lastFrameMs - this.firstFrameMs;
+    const wall = Math.max(1, Date.now() - this.playAt);
+    const speedX = mediaMs / wall;
+    // Only a few seconds of media tell real time from fast; below that, say nothing.
+    const rateControlHonoured = this.o.rateControl || mediaMs < 2000 ? undefined : speedX > 1.5;
+    return { speedX: Math.round(speedX * 100) / 100, rateControlHonoured };
   }
 
   private finishing = false;

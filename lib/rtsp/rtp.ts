@@ -74,3 +74,17 @@ export function rtcpHasBye(b: Buffer): boolean {
   }
   return false;
 }
+
+/** NTP↔RTP time pair of an RTCP sender report (PT 200) in a compound packet, if any. */
+export function rtcpSenderReport(b: Buffer): { ntpMs: number; rtpTimestamp: number } | undefined {
+  let off = 0;
+  while (off + 20 <= b.length) {
+    if (b[off + 1] === 200) {
+      const sec = b.readUInt32BE(off + 8);
+      const frac = b.readUInt32BE(off + 12);
+      return { ntpMs: (sec - NTP_EPOCH_OFFSET_S) * 1000 + Math.round((frac / 2 ** 32) * 1000), rtpTimestamp: b.readUInt32BE(off + 16) };
+    }
+    off += (b.readUInt16BE(off + 2) + 1) * 4;
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@
 import { nvrPreset, seedPreset } from './presets';
 import { RecordingTimeline } from './timeline';
 import { SoapAuthenticator } from './soap-auth';
-import { serviceUrl, type DeviceContext, type SearchFaults } from './soap-context';
+import { serviceUrl, type DeviceContext } from './soap-context';
 import { deviceScopes } from './soap-device';
 import { SearchStore } from './soap-search-sessions';
 import { startSoapServer, type RunningSoapServer } from './soap-server';
@@ -11,6 +11,7 @@ import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-disco
 import { startRtspServer, type ReplayFault } from './rtsp-server';
 export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
+import type { QuirkName } from './quirks';
 import { errorMessage } from '../errors';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
@@ -45,9 +46,11 @@ export interface SimulatorOptions {
     replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
     /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
     unreplayable?: { fromSec: number; toSec: number };
-  } & SearchFaults;
+  };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
   rtspBasePort?: number;
+  /** Real-device behaviours to reproduce (lib/sim/quirks.ts). */
+  quirks?: Iterable<QuirkName>;
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -83,6 +86,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
   const deviceNow = (): Date => new Date(Date.now() + offsetMs);
   const specs = resolveDevices(opts);
+  const quirks = new Set<QuirkName>(opts.quirks ?? []);
 
   const closers: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
@@ -107,8 +111,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           auth: opts.auth,
           device: spec,
           now: deviceNow,
-          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : undefined,
-          rateControl: opts.faults?.ignoreRateControl ? 'ignore' : 'honour',
+          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : quirks.has('busy-453') ? { remaining: 2, status: '453 Not Enough Bandwidth' } : undefined,
+          rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
+          quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
@@ -126,7 +131,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         now: deviceNow,
         timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
         searches,
-        searchFaults: opts.faults,
+        quirks,
       };
       const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
         ctx,

@@ -32,7 +32,9 @@ export interface RtspServerOptions {
    * Test faults: answer this many replay PLAY requests (counted over the server's life) with
    * 503, like an NVR whose few replay sessions are all taken.
    */
-  busyReplays?: { remaining: number };
+  busyReplays?: { remaining: number; status?: string };
+  /** Real-device behaviours (lib/sim/quirks.ts). */
+  quirks?: { strictClock?: boolean; refuseRequire?: boolean; noAbac?: boolean };
   /** Test faults: how the next `remaining` replays end early (see ReplayFault). Shared counter. */
   replayFault?: { fault: ReplayFault; afterFrames: number; remaining: number };
   /** Test faults: frames in [fromSec, toSec) after each camera's recording start are gone (an NVR
@@ -263,7 +265,9 @@ class Connection {
     if (isReplay) {
       if (this.o.supportsReplay === false) return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
       const require = (req.headers.get('require') ?? '').toLowerCase();
-      if (['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
+      // Quirk refuse-onvif-replay: 551 to the header, yet a correct replay without it.
+      if (this.o.quirks?.refuseRequire && require.includes('onvif-replay')) return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
+      if (!this.o.quirks?.refuseRequire && ['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
         return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
       }
     }
@@ -296,12 +300,13 @@ class Connection {
         let rangeHeader = '';
         if (s.replay && this.o.busyReplays && this.o.busyReplays.remaining > 0) {
           this.o.busyReplays.remaining--;
-          return this.reply(req, '503 Service Unavailable', { 'Retry-After': '1' });
+          return this.reply(req, this.o.busyReplays.status ?? '503 Service Unavailable', { 'Retry-After': '1' });
         }
         if (s.replay) {
           if (range || !s.plan) {
             const r = parseClockRange(range ?? '');
             if (!r) return this.reply(req, '457 Invalid Range');
+            if (this.o.quirks?.strictClock && /clock=[^-]*\.\d|-[^-]*\.\d/.test(range ?? '')) return this.reply(req, '457 Invalid Range');
             const timeline = new RecordingTimeline(camSpec.recording, this.now);
             const to = r.to ?? recordedUntil(timeline, this.now());
             s.plan = replayPlan(camSpec, clip, timeline, r.from.getTime(), to.getTime());
@@ -408,6 +413,8 @@ class Connection {
       if (mediaStart < 0) {
         mediaStart = f.timeMs;
         tsBase = randomBytes(4).readUInt32BE(0);
+        // Quirk no-abac: frame times only through an RTCP sender report (NTP ↔ RTP).
+        if (s.replay && this.o.quirks?.noAbac) this.sock.write(rtcpSenderReport(s, f.timeMs, tsBase));
       }
       if (realTime) {
         const wait = wallStart + (f.timeMs - mediaStart) - Date.now();
@@ -416,7 +423,8 @@ class Connection {
       }
       const ts = (tsBase + Math.round((f.timeMs - mediaStart) * 90)) >>> 0;
       const terminalNow = rf?.fault === 'terminal-early' && sent + 1 >= faultAt;
-      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, s.replay ? (terminalNow ? { ...f, flags: f.flags | 0x10 } : f) : undefined);
+      const onvif = s.replay && !this.o.quirks?.noAbac ? (terminalNow ? { ...f, flags: f.flags | 0x10 } : f) : undefined;
+      const buf = buildFrame(payloads[f.clipIndex], s, ts, pt, onvif);
       sent++;
       this.sock.write(buf);
       // Backpressure with a bounded queue: up to SEND_QUEUE bytes wait in the socket, then we wait
@@ -443,7 +451,7 @@ class Connection {
         // Keeps the connection busy with RTCP only: a client whose idle timer counts any packet
         // would wait forever.
         while (!stopped() && !this.isClosed) {
-          this.sock.write(rtcpSenderReport(s));
+          this.sock.write(rtcpSenderReport(s, Date.now(), 0));
           await new Promise((r) => setTimeout(r, 2000).unref());
         }
         return;
@@ -453,17 +461,13 @@ class Connection {
   }
 }
 
-function rtcpSenderReport(s: Session): Buffer {
-  const b = Buffer.alloc(4 + 28);
-  b[0] = 0x24;
-  b[1] = s.channel + 1;
-  b.writeUInt16BE(28, 2);
-  b[4] = 0x80; // V=2, RC=0
-  b[5] = 200; // SR
-  b.writeUInt16BE(6, 6);
-  b.writeUInt32BE(s.ssrc, 8);
-  const ms = Date.now();
-  b.writeUInt32BE((Math.floor(ms / 1000) + NTP_EPOCH_OFFSET_S) >>> 0, 12);
+/** RTCP sender report: NTP time `timeMs` corresponds to RTP timestamp `rtpTs`. */
+function rtcpSenderReport(s: Session, timeMs: number, rtpTs: number): Buffer {
+  const b = rtcpPacket(s, 0x80, 200, 6); // V=2, RC=0, SR
+  const sec = Math.floor(timeMs / 1000);
+  b.writeUInt32BE((sec + NTP_EPOCH_OFFSET_S) >>> 0, 12);
+  b.writeUInt32BE(Math.round(((timeMs - sec * 1000) / 1000) * 2 ** 32) >>> 0, 16);
+  b.writeUInt32BE(rtpTs >>> 0, 20);
   return b;
 }
 
@@ -525,16 +529,21 @@ function buildFrame(payloads: Buffer[], s: Session, ts: number, pt: number, onvi
   return out;
 }
 
-function rtcpBye(s: Session): Buffer {
-  const b = Buffer.alloc(12);
+/** An interleaved RTCP packet of `words` 32-bit words after the header, SSRC first. */
+function rtcpPacket(s: Session, first: number, type: number, words: number): Buffer {
+  const b = Buffer.alloc(4 + 4 + words * 4);
   b[0] = 0x24;
   b[1] = s.channel + 1;
-  b.writeUInt16BE(8, 2);
-  b[4] = 0x81; // V=2, SC=1
-  b[5] = 203; // BYE
-  b.writeUInt16BE(1, 6);
+  b.writeUInt16BE(4 + words * 4, 2);
+  b[4] = first;
+  b[5] = type;
+  b.writeUInt16BE(words, 6);
   b.writeUInt32BE(s.ssrc, 8);
   return b;
+}
+
+function rtcpBye(s: Session): Buffer {
+  return rtcpPacket(s, 0x81, 203, 1); // V=2, SC=1, BYE
 }
 
 /**

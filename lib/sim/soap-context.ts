@@ -4,6 +4,7 @@ import type { SimDeviceSpec } from './types';
 import type { RecordingTimeline } from './timeline';
 import type { SoapRequest } from './soap-envelope';
 import type { SearchStore } from './soap-search-sessions';
+import type { QuirkName } from './quirks';
 
 export type ServiceName = 'device' | 'media' | 'media2' | 'search' | 'recording' | 'replay';
 
@@ -35,15 +36,8 @@ export interface DeviceContext {
   /** One timeline per camera, same order as spec.cameras. */
   timelines: RecordingTimeline[];
   searches: SearchStore;
-  /** Search misbehaviour of real devices (see SimulatorOptions.faults). */
-  searchFaults?: SearchFaults;
-}
-
-export interface SearchFaults {
-  /** Recordings claim data from 1970-01-01 (a Milesight NVR does: DESIGN.md §4). */
-  dataFrom1970?: boolean;
-  /** FindEvents refused (ActionNotSupported): gaps cannot be seen, only DataFrom/DataTo. */
-  noEventSearch?: boolean;
+  /** Real-device behaviours switched on (lib/sim/quirks.ts). */
+  quirks?: ReadonlySet<QuirkName>;
 }
 
 export function serviceUrl(ctx: DeviceContext, name: ServiceName): string {

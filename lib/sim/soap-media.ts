@@ -33,9 +33,11 @@ function codecParamsXml(c: SimCameraSpec): string {
   return '';
 }
 
-function videoEncoderConfigXml(c: SimCameraSpec, i: number): string {
+function videoEncoderConfigXml(c: SimCameraSpec, i: number, tag = 'tt:VideoEncoderConfiguration', bare = false): string {
+  // Quirk bare-encoder: only Name and UseCount, like a 12-channel Dahua-firmware NVR (hammeraj/onvif PR #69).
+  if (bare) return `<${tag} token="VEC_${i + 1}"><tt:Name>${esc(c.name)} main</tt:Name><tt:UseCount>1</tt:UseCount></${tag}>`;
   return (
-    `<tt:VideoEncoderConfiguration token="VEC_${i + 1}"><tt:Name>${esc(c.name)} main</tt:Name><tt:UseCount>1</tt:UseCount>` +
+    `<${tag} token="VEC_${i + 1}"><tt:Name>${esc(c.name)} main</tt:Name><tt:UseCount>1</tt:UseCount>` +
     `<tt:Encoding>${media1Encoding(c)}</tt:Encoding>` +
     `<tt:Resolution><tt:Width>${c.width}</tt:Width><tt:Height>${c.height}</tt:Height></tt:Resolution>` +
     '<tt:Quality>5</tt:Quality>' +
@@ -44,21 +46,22 @@ function videoEncoderConfigXml(c: SimCameraSpec, i: number): string {
     codecParamsXml(c) +
     '<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address>' +
     '<tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart></tt:Multicast>' +
-    '<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration>'
+    `<tt:SessionTimeout>PT60S</tt:SessionTimeout></${tag}>`
   );
 }
 
-function profileXml(c: SimCameraSpec, i: number, tag: string): string {
+function profileXml(c: SimCameraSpec, i: number, tag: string, bare = false): string {
   return (
     `<${tag} token="${profileToken(i)}" fixed="true"><tt:Name>${esc(c.name)}</tt:Name>` +
     videoSourceConfigXml(c, i, 'tt:VideoSourceConfiguration') +
-    videoEncoderConfigXml(c, i) +
+    videoEncoderConfigXml(c, i, 'tt:VideoEncoderConfiguration', bare) +
     `</${tag}>`
   );
 }
 
 function getProfiles(ctx: DeviceContext): string {
-  const profiles = ctx.spec.cameras.map((c, i) => profileXml(c, i, 'trt:Profiles')).join('');
+  const bare = ctx.quirks?.has('bare-encoder') === true;
+  const profiles = ctx.spec.cameras.map((c, i) => profileXml(c, i, 'trt:Profiles', bare)).join('');
   return `<trt:GetProfilesResponse>${profiles}</trt:GetProfilesResponse>`;
 }
 
@@ -101,6 +104,8 @@ export const mediaService: SoapService = {
     GetProfile: getProfile,
     GetVideoSources: getVideoSources,
     GetVideoSourceConfigurations: getVideoSourceConfigurations,
+    GetVideoEncoderConfigurations: (ctx) =>
+      `<trt:GetVideoEncoderConfigurationsResponse>${ctx.spec.cameras.map((c, i) => videoEncoderConfigXml(c, i, 'trt:Configurations')).join('')}</trt:GetVideoEncoderConfigurationsResponse>`,
     GetStreamUri: getStreamUri,
   },
 };

@@ -1,4 +1,5 @@
 // Media2 service (tr2, Profile T): same profiles as Media1 in the Media2 shape, MIME encoding names.
+import { SoapFault } from './soap-envelope';
 import { rtspUrl, type DeviceContext, type SoapService } from './soap-context';
 import { esc, invalidArg, textAt, type SoapRequest } from './soap-envelope';
 import { cameraForProfile, videoSourceConfigXml } from './soap-media';
@@ -33,6 +34,7 @@ function profileXml(c: SimCameraSpec, i: number): string {
 }
 
 function getProfiles(ctx: DeviceContext, req: SoapRequest): string {
+  if (ctx.quirks?.has('bare-encoder')) throw new SoapFault('Receiver', ['ter:ActionNotSupported'], 'Media2 profiles are not available on this device');
   const token = textAt(req.body, 'Token');
   const indexes = token ? [cameraForProfile(ctx, token)] : ctx.spec.cameras.map((_, i) => i);
   const xml = indexes.map((i) => profileXml(ctx.spec.cameras[i], i)).join('');

@@ -2,7 +2,7 @@
 import type { DeviceContext, SoapService } from './soap-context';
 import { esc } from './soap-envelope';
 import { recordingSourceXml } from './soap-search';
-import { recordingToken, trackToken } from './tokens';
+import { profileToken, recordingToken, trackToken } from './tokens';
 
 function recordingItemXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[i];
@@ -21,6 +21,21 @@ function getRecordings(ctx: DeviceContext): string {
   return `<trc:GetRecordingsResponse>${items}</trc:GetRecordingsResponse>`;
 }
 
+/** One active job per camera, recording its main profile (the shape of an Axis reply: source Type Profile). */
+function getRecordingJobs(ctx: DeviceContext): string {
+  const items = ctx.spec.cameras
+    .map(
+      (_, i) =>
+        `<trc:JobItem><trc:JobToken>JOB_${i + 1}</trc:JobToken><trc:JobConfiguration><tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
+        '<tt:Mode>Active</tt:Mode><tt:Priority>1</tt:Priority><tt:Source>' +
+        `<tt:SourceToken Type="http://www.onvif.org/ver10/schema/Profile"><tt:Token>${profileToken(i)}</tt:Token></tt:SourceToken>` +
+        `<tt:AutoCreateReceiver>false</tt:AutoCreateReceiver><tt:Tracks><tt:SourceTag>video</tt:SourceTag><tt:Destination>${trackToken(i)}</tt:Destination></tt:Tracks>` +
+        '</tt:Source></trc:JobConfiguration></trc:JobItem>',
+    )
+    .join('');
+  return `<trc:GetRecordingJobsResponse>${items}</trc:GetRecordingJobsResponse>`;
+}
+
 function getServiceCapabilities(ctx: DeviceContext): string {
   return (
     '<trc:GetServiceCapabilitiesResponse><trc:Capabilities DynamicRecordings="false" DynamicTracks="false" ' +
@@ -30,5 +45,5 @@ function getServiceCapabilities(ctx: DeviceContext): string {
 
 export const recordingService: SoapService = {
   name: 'recording',
-  operations: { GetRecordings: getRecordings, GetServiceCapabilities: getServiceCapabilities },
+  operations: { GetRecordings: getRecordings, GetRecordingJobs: getRecordingJobs, GetServiceCapabilities: getServiceCapabilities },
 };

@@ -37,7 +37,8 @@ function isRecording(ctx: DeviceContext, tl: RecordingTimeline): boolean {
 export function recordingSourceXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[i];
   return (
-    `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>` +
+    // Quirk empty-source-id: Axis SD-card recordings name no source (gBillal/ex_onvif get_recordings.xml).
+    (ctx.quirks?.has('empty-source-id') ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${i + 1}</tt:Name>` : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
     `<tt:Location>${esc(ctx.spec.location)}</tt:Location><tt:Description>${esc(`${c.name} (${c.codec} ${c.width}x${c.height})`)}</tt:Description>` +
     `<tt:Address>${esc(serviceUrl(ctx, 'device'))}</tt:Address>`
   );
@@ -46,7 +47,8 @@ export function recordingSourceXml(ctx: DeviceContext, i: number): string {
 function recordingInformationXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[i];
   const tl = ctx.timelines[i];
-  const from = xsDateTime(ctx.searchFaults?.dataFrom1970 ? EPOCH : tl.dataFrom());
+  // Quirk epoch-dates: an unset start, as a Milesight MS-C8165-PE reports (1970-01-01T00:03:15Z).
+  const from = ctx.quirks?.has('epoch-dates') ? '1970-01-01T00:03:15Z' : xsDateTime(tl.dataFrom());
   const to = xsDateTime(tl.dataTo());
   return (
     `<tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
@@ -83,7 +85,7 @@ function getServiceCapabilities(): string {
 }
 
 function getRecordingSummary(ctx: DeviceContext): string {
-  const froms = ctx.timelines.map((t) => (ctx.searchFaults?.dataFrom1970 ? 0 : t.dataFrom().getTime()));
+  const froms = ctx.timelines.map((t) => t.dataFrom().getTime());
   const tos = ctx.timelines.map((t) => t.dataTo().getTime());
   const from = froms.length ? new Date(Math.min(...froms)) : ctx.now();
   const to = tos.length ? new Date(Math.max(...tos)) : ctx.now();
@@ -115,7 +117,9 @@ function maxResultsOf(body: XmlNode): number | undefined {
 function resultsPage(ctx: DeviceContext, req: SoapRequest, kind: 'recordings' | 'events', op: string): string {
   const s = ctx.searches.get(textAt(req.body, 'SearchToken'), kind);
   const page = ctx.searches.nextPage(s, maxResultsOf(req.body));
-  const state = page.complete ? 'Completed' : 'Searching';
+  // Quirk search-stuck: a recording search that never says Completed.
+  const stuck = kind === 'recordings' && ctx.quirks?.has('search-stuck') === true;
+  const state = page.complete && !stuck ? 'Completed' : 'Searching';
   return `<tse:${op}Response><tse:ResultList><tt:SearchState>${state}</tt:SearchState>${page.items.join('')}</tse:ResultList></tse:${op}Response>`;
 }
 
@@ -180,10 +184,8 @@ function filterWantsRecordingState(body: XmlNode): boolean {
   return topics.some((t) => t.split('|').some((alt) => /(^|:)RecordingHistory\/Track\/State$|(^|:)RecordingHistory\/\/\.$|(^|:)RecordingHistory$/.test(alt.trim())));
 }
 
-const EPOCH = new Date(0);
-
 function findEvents(ctx: DeviceContext, req: SoapRequest): string {
-  if (ctx.searchFaults?.noEventSearch) throw new SoapFault('Receiver', ['ter:ActionNotSupported'], 'FindEvents is not supported');
+  if (ctx.quirks?.has('no-find-events')) throw invalidArg('RecordingHistory/Track/State is not supported', 'ter:InvalidArgVal');
   const start = parseXsDateTime(textAt(req.body, 'StartPoint'));
   if (!start) throw invalidArg('StartPoint is missing or not an xs:dateTime', 'ter:InvalidStartPoint');
   const endText = textAt(req.body, 'EndPoint');

@@ -119,11 +119,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: SoapServerOp
     return;
   }
   const op = parsed.operation;
-  if (!OPEN_OPERATIONS.has(op) || info.name !== 'device') {
+  // Quirk clock-auth: even GetSystemDateAndTime wants credentials, refused with an HTML page.
+  const clockAuth = o.ctx.quirks?.has('clock-auth') === true;
+  if (!OPEN_OPERATIONS.has(op) || info.name !== 'device' || clockAuth) {
     const outcome = o.authenticator.check(req, parsed.header);
     if (!outcome.ok) {
       o.log?.(`soap: ${info.name}.${op} rejected (${outcome.status})`);
-      if (outcome.status === 401) {
+      if (outcome.status === 401 && clockAuth && OPEN_OPERATIONS.has(op)) {
+        send(res, 401, '<html><body><h1>401 Unauthorized</h1></body></html>', { 'Content-Type': 'text/html', 'WWW-Authenticate': outcome.challenge });
+      } else if (outcome.status === 401) {
         send(res, 401, faultXml(new SoapFault('Sender', ['ter:NotAuthorized'], 'Sender not authorized')), {
           'WWW-Authenticate': outcome.challenge,
         });

@@ -7,9 +7,19 @@ export const MAX_FOLDER_NAME_BYTES = 100;
 const FALLBACK = 'camera';
 // Windows device names stay reserved with any extension ("CON.txt"), in any case.
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$)(\..*)?$/i;
-// Path separators, characters Windows refuses, and control characters (C0, DEL, C1).
+// Path separators, characters Windows and SMB shares refuse, control characters (C0, DEL, C1),
+// lone UTF-16 surrogates (no valid UTF-8 file name), and characters that POSIX shells or cmd.exe
+// treat specially: file paths go into msg.payload.path, which flows often hand to an exec node
+// (ffmpeg ...), so a camera named "$(reboot)" or "a & del *" must not become a command there.
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[/\\<>:"|?*\u0000-\u001f\u007f-\u009f]/g;
+const UNSAFE = /[/\\<>:"|?*\u0000-\u001f\u007f-\u009f`$;&'()!%^{}[\]#~]|\p{Cs}/gu;
+// Invisible format characters (Unicode Cf): bidi embeddings, overrides and isolates (U+202E turns
+// "exe.mp4" around on screen), LRM/RLM, zero-width space/non-joiner, word joiner, BOM, soft
+// hyphen, tag characters. They make two names look alike or one name look like another, so they
+// are dropped (not replaced). A zero-width joiner inside an emoji sequence stays: it is visible
+// as one emoji and cannot disguise text. Also the invisible letters used the same way (Hangul
+// fillers) and the combining grapheme joiner.
+const INVISIBLE = /(?<!\p{Extended_Pictographic}[\uFE0F\u{1F3FB}-\u{1F3FF}]?)\u200D|\u200D(?!\p{Extended_Pictographic})|[^\P{Cf}\u200D]|[\u034F\u115F\u1160\u3164\uFFA0]/gu;
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -27,19 +37,23 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 function trimEdges(s: string): string {
-  // Leading dots would hide the folder (or make "." / ".."); trailing dots and spaces are
-  // dropped by Windows; edge underscores are just noise left by replaced characters.
-  return s.replace(/^[._\s]+/, '').replace(/[._\s]+$/, '');
+  // Leading dots would hide the folder (or make "." / ".."), a leading "-" reads as an option to
+  // the command a path is handed to; trailing dots and spaces are dropped by Windows; edge
+  // underscores are just noise left by replaced characters.
+  return s.replace(/^[._\s-]+/, '').replace(/[._\s]+$/, '');
 }
 
 /**
  * A single safe path segment for a camera name: "Front Door Camera" → "Front_Door_Camera".
- * Separators, control characters and characters Windows refuses become "_", leading dots go,
+ * Invisible format characters (bidi controls, zero-width) are dropped; separators, control
+ * characters, characters Windows refuses and shell-special ones become "_", leading dots and dashes go,
  * reserved device names get a "_" suffix, the result is at most MAX_FOLDER_NAME_BYTES bytes,
  * and an empty result becomes "camera".
  */
 export function safeFolderName(name: string, maxBytes = MAX_FOLDER_NAME_BYTES): string {
-  let s = String(name ?? '').normalize('NFC');
+  // Compose after dropping invisible characters: one between a letter and its accent would
+  // otherwise keep them apart until a second pass (found by the fuzzer: not idempotent).
+  let s = String(name ?? '').replace(INVISIBLE, '').normalize('NFC');
   s = s.replace(UNSAFE, '_').replace(/\s+/g, '_').replace(/_+/g, '_');
   s = trimEdges(truncateUtf8(trimEdges(s), maxBytes));
   if (s === '') return FALLBACK;

@@ -1,8 +1,9 @@
 // Per device port of a source: clock offset, service addresses and recordings, looked up once per
-// run. A camera is matched to its recording by the recording's Source (the video source token),
-// then by name, then — for a one-camera device — the only recording.
+// run. A camera is matched to its recording by lib/onvif/recording-map (source token, source
+// name/address, recording jobs, track tokens, order); the choice carries its reason.
 import { probeClock, getServices, deviceServiceUrl } from '../onvif/device';
-import { findRecordings, type RecordingInfo, type SearchCtx } from '../onvif/search';
+import { getRecordingJobs, searchRecordings, type RecordingInfo, type RecordingJob, type SearchCtx } from '../onvif/search';
+import { mapRecordings, type RecordingChoice } from '../onvif/recording-map';
 import type { Credentials } from '../onvif/soap';
 import type { DeviceServices } from '../onvif/types';
 
@@ -11,26 +12,45 @@ export interface DeviceSession {
   services: DeviceServices;
   ctx: SearchCtx;
   recordings: RecordingInfo[];
+  /** The recording search did not complete (device stuck in Searching / paging forever): recordings may be missing. */
+  searchPartial: boolean;
+  /** Device answers we worked around (implausible dates, cut-short search...). */
+  warnings: string[];
+  /** Recording jobs, fetched only when some recording has no SourceId. */
+  jobs: RecordingJob[];
 }
 
-export async function openDeviceSession(host: string, port: number, credentials: Credentials | undefined, timeoutMs: number, signal?: AbortSignal): Promise<DeviceSession> {
+export async function openDeviceSession(
+  host: string,
+  port: number,
+  credentials: Credentials | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  opts: { acceptSelfSigned?: boolean } = {},
+): Promise<DeviceSession> {
   const url = deviceServiceUrl({ host, port });
-  const { clockOffsetMs } = await probeClock(url, timeoutMs, signal);
-  const ctx: SearchCtx = { credentials, clockOffsetMs, timeoutMs, signal };
+  const { clockOffsetMs } = await probeClock(url, timeoutMs, signal, { credentials, acceptSelfSigned: opts.acceptSelfSigned });
+  const ctx: SearchCtx = { credentials, clockOffsetMs, timeoutMs, signal, acceptSelfSigned: opts.acceptSelfSigned };
   const services = await getServices(url, ctx);
-  const recordings = await findRecordings(services, ctx);
-  return { port, services, ctx, recordings };
+  const found = await searchRecordings(services, ctx);
+  // Recordings without a SourceId (Axis SD card) are tied to cameras through their jobs.
+  const jobs = found.recordings.some((r) => !r.sourceId) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
+  return { port, services, ctx, recordings: found.recordings, searchPartial: found.partial, warnings: found.warnings, jobs };
 }
 
-export function recordingFor(
-  s: DeviceSession,
-  camera: { videoSourceToken: string; displayName: string; recordingToken: string | null },
-  camerasOnPort: number,
-): RecordingInfo | undefined {
-  return (
-    (camera.recordingToken ? s.recordings.find((r) => r.token === camera.recordingToken) : undefined) ??
-    s.recordings.find((r) => r.sourceId === camera.videoSourceToken) ??
-    s.recordings.find((r) => r.sourceName === camera.displayName) ??
-    (camerasOnPort === 1 && s.recordings.length === 1 ? s.recordings[0] : undefined)
-  );
+type CameraLike = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
+
+/** The recording for one camera and why it was chosen (undefined: none can be told). */
+export function recordingChoice(s: DeviceSession, camera: CameraLike, camerasOnPort: number | readonly CameraLike[]): RecordingChoice | undefined {
+  const others: readonly CameraLike[] = typeof camerasOnPort === 'number' ? [camera] : camerasOnPort;
+  const refs = others.map((c) => ({ token: c.videoSourceToken, name: c.displayName, profileTokens: c.profileToken ? [c.profileToken] : [], savedRecording: c.recordingToken }));
+  if (!refs.some((r) => r.token === camera.videoSourceToken)) refs.unshift({ token: camera.videoSourceToken, name: camera.displayName, profileTokens: camera.profileToken ? [camera.profileToken] : [], savedRecording: camera.recordingToken });
+  // With only a count of cameras, order/only cannot be judged: those rules need the full list.
+  const choice = mapRecordings(refs, s.recordings, s.jobs).get(camera.videoSourceToken);
+  if ((choice?.by === 'order' || choice?.by === 'only') && typeof camerasOnPort === 'number' && camerasOnPort !== 1) return undefined;
+  return choice;
+}
+
+export function recordingFor(s: DeviceSession, camera: CameraLike, camerasOnPort: number): RecordingInfo | undefined {
+  return recordingChoice(s, camera, camerasOnPort)?.recording;
 }

@@ -11,6 +11,9 @@ import { backoffMs } from './retry';
 import { ProgressThrottle } from './progress-throttle';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
+/** Warning codes that describe a device rather than a pass (see emitOnce). */
+const DEVICE_TRAITS = new Set(['device', 'gaps-invisible', 'mapping', 'search-partial', 'realtime', 'bad-date']);
+
 export interface RetentionSettings {
   maxAgeDays?: number;
   maxGB?: number;
@@ -249,7 +252,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           // Progress at most once a second per source (plus each file's first), not per percent.
           emit: (e) => {
             if (silenced()) return;
-            if (e.event !== 'progress' || this.progress.pass(e, this.now().getTime())) this.emit('event', e);
+            if (e.event !== 'progress' || this.progress.pass(e, this.now().getTime())) this.emitOnce(e);
           },
           onFile: (f) => this.emit('file', f),
         });
@@ -310,6 +313,18 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       }
       if (delay !== undefined && !this.closed && !range && !st.manualOnly && this.sources.has(st.sourceId) && !st.queued) this.schedule(st, delay, 'timer');
     }
+  }
+
+  /** Warnings about how a device is (no recording events, replays in real time, an odd date...)
+   * are said once per engine, not on every pass; the rest of the events always go out. */
+  private readonly said = new Set<string>();
+  private emitOnce(e: SyncEvent): void {
+    if (e.event === 'warning' && e.code && DEVICE_TRAITS.has(e.code)) {
+      const key = `${e.sourceId}|${e.camera ?? ''}|${e.code}`;
+      if (this.said.has(key)) return;
+      this.said.add(key);
+    }
+    this.emit('event', e);
   }
 
   /** Failures in a row, from the catalog, or from memory when the catalog could not be written. */

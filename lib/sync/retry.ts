@@ -14,7 +14,7 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number): numbe
  */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof OnvifError) return err.code !== 'auth' && err.code !== 'not-onvif';
-  if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported';
+  if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported' && err.kind !== 'permanent';
   return true;
 }
 

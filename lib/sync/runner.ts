@@ -5,15 +5,16 @@
 // the server's word); what is missing is planned again by the next pass.
 import { existsSync } from 'node:fs';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
-import { findRecordedIntervals, getReplayUri, type RecordingInfo } from '../onvif/search';
+import { findRecordedRanges, getReplayUri, type RecordingInfo } from '../onvif/search';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import { deleteFiles, freeSpace } from '../storage';
-import { mapLimit } from '../onvif/concurrency';
+import { RtspError } from '../rtsp/errors';
 import { mergeRanges, subtractRanges, type TimeRange } from '../time/range';
-import { openDeviceSession, recordingFor, type DeviceSession } from './device-session';
+import { openDeviceSession, recordingChoice, type DeviceSession } from './device-session';
+import { AdaptiveLimit } from './adaptive-limit';
 import { planSegments, plannedUntil, type Segment } from './planner';
 import { segmentPath } from './naming';
 import { sweepCameraFolder } from './sweep';
@@ -115,6 +116,14 @@ interface CameraPlan {
   error?: string;
 }
 
+/** Waits for a free NVR session before a segment counts as failed. */
+const MAX_BUSY_WAITS = 8;
+/** Media seconds per wall second below which an NVR that was asked for full speed is "real time". */
+const REAL_TIME_SPEED = 1.5;
+
+const isBusy = (e: unknown) => (e instanceof ReplayToFilesError || e instanceof RtspError) && e.kind === 'busy';
+const isPermanent = (e: unknown) => (e instanceof ReplayToFilesError || e instanceof RtspError) && e.kind === 'permanent';
+
 /** A failure that ends the whole pass for this source (the disk, the catalog). */
 class PassStop extends Error {
   constructor(
@@ -201,9 +210,11 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       fail(errorMessage(e), undefined, code);
       continue;
     }
+    for (const w of session.warnings) warn(w, undefined, 'device');
+    if (session.searchPartial) warn(`the NVR's recording search on port ${port} did not complete: recordings it did not list are not synced this pass`, undefined, 'search-partial');
     for (const c of cams) {
       try {
-        const p = await planCamera(o, session, c, cams.length, now, warn);
+        const p = await planCamera(o, session, c, cams, now, warn);
         if (p.error) fail(p.error, c);
         plans.push(p);
       } catch (e) {
@@ -223,8 +234,13 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   };
   let stopped: PassStop | undefined;
   let index = 0;
+  // Replay sessions per NVR settle at what it accepts (429/453/503 lower the limit; it is
+  // remembered in sync_status and starts the next pass); each attempt holds one session slot.
+  const sourceStatus = o.catalog.getSyncStatus(source.id);
+  const sessions = new AdaptiveLimit({ initial: s.concurrency, max: Math.max(1, s.concurrency), learned: sourceStatus?.maxSessions ?? undefined });
+  const media = { sec: 0, wallSec: 0 };
 
-  await mapLimit(jobs, Math.max(1, s.concurrency), async (job) => {
+  const runJob = async (job: Job) => {
     const myIndex = ++index;
     const { camera, segment } = job;
     const missing = () => firstHole(o.catalog, camera, segment, tolMs, !o.range);
@@ -234,10 +250,13 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       return;
     }
     let lastPercent = -1;
+    let busyWaits = 0;
     for (let attempt = 1; ; attempt++) {
       const hole = missing();
       if (!hole) return;
       let files: WrittenFile[];
+      await sessions.acquire();
+      let outcome: 'ok' | 'busy' | 'failed' = 'failed';
       try {
         await ensureSpace(o, camera, hole);
         files = await replayToFiles({
@@ -247,6 +266,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           from: hole.start,
           to: segment.end,
           rateControl: !s.fastReplay,
+          allowBasicAuth: o.credentials?.allowBasicAuth,
           timeouts: s.replayTimeouts,
           signal: o.signal,
           finalPath: (start, end, codec) => segmentPath(camera.folderPath, start, end, codec),
@@ -259,7 +279,10 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
             }
           },
         });
+        outcome = 'ok';
       } catch (e) {
+        outcome = isBusy(e) ? 'busy' : 'failed';
+        sessions.release(outcome);
         // Keep what arrived: finished files of a failed attempt are valid and catalogued, so a
         // retry (now or next pass) asks only for the rest.
         if (e instanceof ReplayToFilesError && e.completed.length) {
@@ -269,6 +292,22 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         }
         if (e instanceof ReplayToFilesError && e.kind === 'disk-full') stopped ??= new PassStop(`disk full while writing ${camera.displayName}: ${errorMessage(e)}`, 'disk-full');
         if (e instanceof PassStop) stopped ??= e;
+        if (!stopped && isPermanent(e)) {
+          // The NVR will answer this request the same way every time (e.g. 457, 404): recorded as
+          // absent with the reason, reported once, not retried on every pass.
+          const left = missing();
+          if (left) o.catalog.noteShortfall(camera.id, left.start, left.end, `the NVR refuses the replay: ${errorMessage(e)}`, tolMs, 1);
+          fail(`segment ${iso(segment.start)}: ${errorMessage(e)}; the NVR refuses this range, it is not asked again (see verify)`, camera, 'permanent');
+          summary.failed++;
+          return;
+        }
+        if (!stopped && outcome === 'busy' && busyWaits < MAX_BUSY_WAITS && !o.signal?.aborted) {
+          // A refused session is not a failed segment: wait, with fewer sessions in parallel.
+          busyWaits++;
+          attempt--;
+          await sleep(backoffMs(busyWaits, s.retryBaseMs, s.retryCapMs), o.signal);
+          continue;
+        }
         if (stopped || o.signal?.aborted || attempt >= s.attempts || !isRetryable(e)) {
           if (!stopped) fail(`segment ${iso(segment.start)}: ${errorMessage(e)}`, camera, errorCode(e));
           summary.failed++;
@@ -277,6 +316,11 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         }
         await sleep(backoffMs(attempt, s.retryBaseMs, s.retryCapMs), o.signal);
         continue;
+      }
+      sessions.release(outcome);
+      for (const f of files) {
+        media.sec += f.durationSec;
+        media.wallSec += f.durationSec / Math.max(0.001, f.speedX);
       }
       try {
         await keepFiles(o, job, files, summary);
@@ -308,7 +352,27 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       fail(`replay ended early at ${iso(left.start)} (${missingSec} s of the segment missing); the rest is fetched next pass`, camera, 'incomplete');
       return;
     }
-  });
+  };
+  let nextJob = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(Math.max(1, s.concurrency), jobs.length) }, async () => {
+      while (nextJob < jobs.length) await runJob(jobs[nextJob++]);
+    }),
+  );
+
+  // What the NVR taught us this pass: the sessions it accepts, and how fast it replays.
+  const speedX = media.wallSec > 0 ? media.sec / media.wallSec : undefined;
+  if (speedX !== undefined && s.fastReplay && media.sec >= 30 && speedX < REAL_TIME_SPEED) {
+    warn(`NVR replays in real time (${speedX.toFixed(1)}×, it ignores Rate-Control: no): downloads take as long as the video`, undefined, 'realtime');
+  }
+  try {
+    o.catalog.updateSyncStatus(source.id, null, {
+      ...(sessions.learned !== undefined ? { maxSessions: sessions.learned } : {}),
+      ...(speedX !== undefined ? { replaySpeedX: Math.round(speedX * 10) / 10 } : {}),
+    });
+  } catch (e) {
+    fail(`catalog: cannot save what was learned of the NVR: ${errorMessage(e)}`, undefined, 'catalog');
+  }
 
   if (stopped) {
     fail(stopped.message, undefined, stopped.code);
@@ -343,7 +407,7 @@ async function planCamera(
   o: RunOptions,
   session: DeviceSession,
   camera: CameraRow,
-  camerasOnPort: number,
+  camerasOnPort: readonly CameraRow[],
   now: Date,
   warn: (m: string, c?: CameraRow, code?: string) => void,
 ): Promise<CameraPlan> {
@@ -352,7 +416,9 @@ async function planCamera(
   // neither hides recent recordings nor makes us fetch a segment it is still writing.
   const deviceNow = new Date(now.getTime() + session.ctx.clockOffsetMs);
   const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
-  const recording = recordingFor(session, camera, camerasOnPort);
+  const choice = recordingChoice(session, camera, camerasOnPort);
+  const recording = choice?.recording;
+  if (choice?.ambiguous) warn(`recording ${choice.recording.token} chosen ${choice.reason}; it may be another camera's — check it in the nvr-source grid`, camera, 'mapping');
   if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
   const future = new Date(deviceNow.getTime() + FUTURE_SLACK_MS);
   const lookback = (h: number) => new Date(deviceNow.getTime() - h * 3_600_000);
@@ -380,7 +446,10 @@ async function planCamera(
   }
   if (from < SANITY_FLOOR) from = SANITY_FLOOR;
   if (to <= from) return { camera, jobs: [], until: from };
-  const found = await findRecordedIntervals(session.services, session.ctx, recording, from, to);
+  const ranges = await findRecordedRanges(session.services, session.ctx, recording, from, to);
+  if (!ranges.gapsVisible) warn(`the NVR gives no recording events: gaps in its recording cannot be seen, so empty spans are found by replaying them`, camera, 'gaps-invisible');
+  if (ranges.partial) warn(`the NVR's event search did not complete: this pass may miss recorded spans`, camera, 'search-partial');
+  const found = ranges.intervals;
   const intervals = found.flatMap((iv) => {
     const start = iv.start < SANITY_FLOOR ? SANITY_FLOOR : iv.start;
     const end = iv.end > future ? future : iv.end;

@@ -14,7 +14,7 @@ export interface SweepResult {
 
 export async function sweepCameraFolder(catalog: Catalog, camera: CameraRow): Promise<SweepResult> {
   const result: SweepResult = { partsRemoved: 0, adopted: 0 };
-  for (const file of await listFiles(camera.folderPath)) {
+  for (const file of await listCameraFiles(camera.folderPath)) {
     if (file.endsWith('.part')) {
       await rm(file, { force: true });
       result.partsRemoved++;
@@ -46,7 +46,7 @@ export async function sweepCameraFolder(catalog: Catalog, camera: CameraRow): Pr
 }
 
 /** Files in the camera folder and its day folders (the layout segmentPath writes). */
-async function listFiles(folder: string): Promise<string[]> {
+export async function listCameraFiles(folder: string): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {

@@ -10,6 +10,7 @@ import type { Request, Response } from 'express';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { SourceNameTakenError, type SavedSource } from '../../lib/catalog';
 import { discover } from '../../lib/onvif/discovery';
+import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
 import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
@@ -310,6 +311,33 @@ export = function register(RED: NodeAPI): void {
         );
         return;
       }
+      // topic "doctor": the capability check of this source's host and ports (vtrack-onvif doctor).
+      if (msg.topic === 'doctor') {
+        const ac = new AbortController();
+        running.add(ac);
+        node.status({ fill: 'blue', shape: 'ring', text: 'checking…' });
+        Promise.resolve()
+          .then(() => {
+            if (!host) throw new SourceProblem('host is empty: the check needs the NVR address', 'no host');
+            const creds = node.credentials ?? {};
+            return doctor({ targets: parsePortList(def.ports).map((p) => target(host, p)), user: creds.user || undefined, password: creds.password, timeoutMs, signal: ac.signal });
+          })
+          .then(
+            (reports) => {
+              const n = reports.reduce((k, r) => k + r.problems.length, 0);
+              if (!closed) node.status({ fill: n ? 'yellow' : 'green', shape: 'dot', text: n ? `check: ${n} problem(s)` : 'check: no problems' });
+              send({ ...msg, topic: 'doctor', payload: reports });
+              done();
+            },
+            (e: unknown) => {
+              const p = problemOf(e);
+              showProblem(p);
+              done(p);
+            },
+          )
+          .finally(() => running.delete(ac));
+        return;
+      }
       const payload = msg.payload as unknown;
       let devices: DiscoveredDevice[] | undefined;
       if (Array.isArray(payload) && payload.every(isDevice)) devices = payload;
@@ -372,5 +400,26 @@ export = function register(RED: NodeAPI): void {
     if (!n || (n as { type?: string }).type !== 'nvr-source') return void res.status(404).json({ error: 'this nvr-source is not deployed: deploy first' });
     n.receive({ topic: 'sync' });
     res.sendStatus(200);
+  });
+
+  // The editor's Check button: the capability check (lib/onvif/doctor) of a host and ports.
+  // Credentials travel in the JSON body, never in the URL; with only a node id, that deployed
+  // node's stored credentials are used.
+  RED.httpAdmin.post('/vtrack-onvif/doctor', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as { targets?: unknown; user?: unknown; password?: unknown; nodeId?: unknown; timeoutMs?: unknown };
+    let user = typeof body.user === 'string' ? body.user : undefined;
+    let password = typeof body.password === 'string' ? body.password : undefined;
+    if (password === undefined && typeof body.nodeId === 'string') {
+      const stored = RED.nodes.getCredentials(body.nodeId) as NvrSourceCredentials | undefined;
+      if (stored) {
+        user = user || stored.user;
+        password = stored.password;
+      }
+    }
+    const targets = Array.isArray(body.targets) ? body.targets.filter((t): t is string => typeof t === 'string') : typeof body.targets === 'string' ? body.targets : [];
+    doctor({ targets, user: user || undefined, password, timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000) }).then(
+      (reports) => res.json(reports),
+      (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
+    );
   });
 };

@@ -1,10 +1,10 @@
 // onvif-discover: a thin adapter over lib/onvif/discovery. Also registers the admin route the
 // editors (nvr-source's Discover button) call, so discovery from the editor uses the same engine.
 import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { Request, Response } from 'express';
 import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
-import { asError, errorMessage } from '../../lib/errors';
+import { asError } from '../../lib/errors';
+import { discoverRoute, routeSettings, type NodeLookup } from './discover-route';
 
 interface OnvifDiscoverDef extends NodeDef {
   targets: string;
@@ -133,29 +133,19 @@ export = function register(RED: NodeAPI): void {
   });
 
   // Editors call this to list cameras (nvr-source's Discover button). Credentials travel in the
-  // JSON body, never in the URL; with only a node id, that deployed node's stored credentials are
-  // used, so the editor never needs to see the password again.
-  RED.httpAdmin.post('/vtrack-onvif/discover', RED.auth.needsPermission('onvif-discover.write'), (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as { targets?: unknown; wsDiscovery?: unknown; user?: unknown; password?: unknown; nodeId?: unknown; timeoutMs?: unknown };
-    let user = typeof body.user === 'string' ? body.user : undefined;
-    let password = typeof body.password === 'string' ? body.password : undefined;
-    if (password === undefined && typeof body.nodeId === 'string') {
-      const stored = RED.nodes.getCredentials(body.nodeId) as Creds | undefined;
-      if (stored) {
-        user = user || stored.user;
-        password = stored.password;
-      }
-    }
-    const wsd = body.wsDiscovery === true || typeof body.wsDiscovery === 'string' ? (body.wsDiscovery as true | string) : false;
-    discover({
-      targets: typeof body.targets === 'string' || Array.isArray(body.targets) ? (body.targets as string | string[]) : undefined,
-      wsDiscovery: wsd,
-      user,
-      password,
-      timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000),
-    }).then(
-      (devices) => res.json(devices),
-      (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
-    );
-  });
+  // JSON body, never in the URL; with only a node id, that deployed node's stored login is used,
+  // but only against the host and ports saved in it (see discover-route.ts for every rule).
+  const nodes: NodeLookup = {
+    config(id) {
+      let found: NodeDef | undefined;
+      RED.nodes.eachNode((n) => {
+        if (n.id === id) found = n;
+      });
+      // NodeDef has no index signature; the route reads its fields as unknown.
+      return found as (NodeDef & Record<string, unknown>) | undefined;
+    },
+    credentials: (id) => RED.nodes.getCredentials(id) as Creds | undefined,
+  };
+  const settings = () => routeSettings((RED.settings as unknown as Record<string, unknown>).vtrackOnvif);
+  RED.httpAdmin.post('/vtrack-onvif/discover', RED.auth.needsPermission('onvif-discover.write'), discoverRoute(nodes, settings));
 };

@@ -27,10 +27,10 @@ export type Responder = (sock: Socket, req: RawRequest, n: number) => void;
 const MAX_REQUEST = 1 << 20;
 
 /**
- * A server on 127.0.0.1 that parses requests (head + Content-Length body, several per connection)
+ * A server on 127.0.0.1 (or another loopback `host`, e.g. 127.0.0.2) that parses requests (head + Content-Length body, several per connection)
  * and hands each to `respond` with the raw socket. `onConnect` runs first (e.g. to say nothing).
  */
-export async function startHostileServer(respond: Responder, onConnect?: (sock: Socket) => void): Promise<HostileServer> {
+export async function startHostileServer(respond: Responder, onConnect?: (sock: Socket) => void, host = '127.0.0.1'): Promise<HostileServer> {
   const sockets = new Set<Socket>();
   const requests: RawRequest[] = [];
   const state = { connections: 0 };
@@ -66,7 +66,7 @@ export async function startHostileServer(respond: Responder, onConnect?: (sock: 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,

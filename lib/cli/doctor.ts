@@ -1,0 +1,92 @@
+// vtrack-onvif doctor: what each device offers for syncing recordings, and what to do about
+// anything that does not work (lib/onvif/doctor.ts), as text or JSON (--json).
+import { doctor, type DoctorReport } from '../onvif/doctor';
+import { parseArgs, str, num, bool } from './args';
+import { errorMessage } from '../errors';
+
+const HELP = `usage: vtrack-onvif doctor --targets LIST [--user U --password P] [--json]
+                           [--replay-seconds N] [--timeout MS] [--accept-self-signed]
+
+  --targets LIST         host:port list, e.g. "127.0.0.1:18100" or "192.168.1.64:80,8000"
+  --user, --password     an ONVIF user of the device (or VTRACK_ONVIF_PASSWORD in the environment)
+  --replay-seconds N     length of the test replay (default 4; 0 = no test replay)
+  --timeout MS           per request (default 5000)
+  --accept-self-signed   https devices: accept a self-signed certificate
+  --json                 one object per device: services, auth, clockOffsetMs, cameras[] (name,
+                         recording, from, to, gapsVisible), replay (ok, speedX,
+                         rateControlHonoured), problems[] (problem, action)
+Exit code: 0 when every device checked has no problems, 1 when some have, 2 on bad options.`;
+
+/** The JSON shape the CLI promises. */
+export function doctorView(r: DoctorReport): Record<string, unknown> {
+  return {
+    host: r.host,
+    port: r.port,
+    name: r.name,
+    manufacturer: r.manufacturer,
+    model: r.model,
+    services: r.services,
+    auth: r.auth,
+    clockAuth: r.clockAuth,
+    clockOffsetMs: r.clockOffsetMs,
+    cameras: r.cameras.map((c) => ({ name: c.name, recording: c.recording, mapping: c.mapping, from: c.from, to: c.to, gapsVisible: c.gapsVisible })),
+    search: r.search,
+    replay: r.replay,
+    problems: r.problems,
+  };
+}
+
+function text(reports: DoctorReport[]): string {
+  const lines: string[] = [];
+  for (const r of reports) {
+    lines.push(`${r.host}:${r.port}  ${r.name ?? ''}${r.manufacturer ? ` (${r.manufacturer} ${r.model ?? ''})` : ''}`.trimEnd());
+    const s = r.services;
+    const yes = (b: boolean) => (b ? 'yes' : 'no');
+    lines.push(`  services: search ${yes(s.search)}, replay ${yes(s.replay)}, recording ${yes(s.recording)}, events ${yes(s.events)}${s.profileG ? ' (Profile G)' : ''}`);
+    lines.push(`  auth: ${r.auth ?? 'n/a'}${r.clockAuth ? ` (clock needed ${r.clockAuth})` : ''}; clock offset: ${r.clockOffsetMs === null ? 'n/a' : `${(r.clockOffsetMs / 1000).toFixed(1)} s`}`);
+    for (const c of r.cameras) {
+      const range = c.from || c.to ? `${c.from ?? '?'} .. ${c.to ?? '?'}` : 'range unknown';
+      const gaps = c.gapsVisible === null ? '' : c.gapsVisible ? ', gaps visible' : ', gaps not visible';
+      lines.push(`  - ${c.name}: ${c.recording ? `recording ${c.recording} (${c.mapping}), ${range}${gaps}` : 'no recording'}`);
+    }
+    if (r.replay) {
+      lines.push(
+        r.replay.ok
+          ? `  test replay (${r.replay.camera}): ok, ${r.replay.frames} frames, ${r.replay.speedX ?? '?'}x${r.replay.rateControlHonoured === false ? ' — NVR replays in real time' : r.replay.rateControlHonoured ? ', Rate-Control honoured' : ''}`
+          : `  test replay (${r.replay.camera}): FAILED — ${r.replay.error ?? 'no frames'}`,
+      );
+    }
+    if (r.problems.length === 0) lines.push('  no problems found');
+    for (const p of r.problems) lines.push(`  ! ${p.problem}\n      → ${p.action}`);
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const a = parseArgs(argv, new Set(['json', 'help', 'accept-self-signed']));
+  if (bool(a, 'help')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const targets = str(a, 'targets');
+  if (!targets) {
+    process.stderr.write(`vtrack-onvif doctor: --targets is required\n\n${HELP}\n`);
+    return 2;
+  }
+  let reports: DoctorReport[];
+  try {
+    reports = await doctor({
+      targets,
+      user: str(a, 'user'),
+      password: str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD,
+      timeoutMs: num(a, 'timeout', 5000),
+      replaySeconds: num(a, 'replay-seconds', 4),
+      acceptSelfSigned: bool(a, 'accept-self-signed'),
+    });
+  } catch (e) {
+    process.stderr.write(`vtrack-onvif doctor: ${errorMessage(e)}\n\n${HELP}\n`);
+    return 2;
+  }
+  process.stdout.write((bool(a, 'json') ? JSON.stringify(reports.map(doctorView), null, 2) : text(reports)) + '\n');
+  return reports.some((r) => r.problems.length > 0) ? 1 : 0;
+}
