@@ -146,6 +146,8 @@ describe('npm start demo (headless Chromium against the running demo)', function
   });
 
   it('shows the deployed pipeline with our nodes on the canvas', async () => {
+    // The palette can be drawn before the flows arrive over the comms link.
+    await page.waitForFunction(() => (window as unknown as { RED: { nodes: { filterNodes(f: object): unknown[] } } }).RED.nodes.filterNodes({ type: 'nvr-sync' }).length > 0, null, { timeout: 20_000 });
     const types = await page.evaluate(() => {
       const red = (window as unknown as { RED: { nodes: { filterNodes(f: object): Array<{ type: string }> } } }).RED;
       return red.nodes.filterNodes({}).map((n) => n.type);
