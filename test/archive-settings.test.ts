@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { ARCHIVE_NUMBERS, SOURCE_NUMBERS, checkNumber, parseArchiveSettings, resolveDbFile, SettingsError, type NumberRule } from '../lib/archive/settings';
+import { ARCHIVE_NUMBERS, DISCOVER_NUMBERS, SOURCE_NUMBERS, checkNumber, parseArchiveSettings, resolveDbFile, SettingsError, type NumberRule } from '../lib/archive/settings';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -58,6 +58,7 @@ describe('archive and source settings', () => {
   for (const [type, rules] of [
     ['nvr-archive', ARCHIVE_NUMBERS],
     ['nvr-source', SOURCE_NUMBERS],
+    ['onvif-discover', DISCOVER_NUMBERS],
   ] as Array<[string, Record<string, NumberRule>]>) {
     it(`${type}: the editor validates every number exactly as the runtime does`, () => {
       const defaults = editorDefaults(type);

@@ -31,6 +31,10 @@ export const ARCHIVE_NUMBERS = {
   minFreeGB: { empty: 0.5, min: 0, max: 1_000_000, unit: 'GB' },
 } satisfies Record<string, NumberRule>;
 
+export const DISCOVER_NUMBERS = {
+  timeout: { empty: 5000, min: 100, max: 120_000, integer: true, unit: 'ms' },
+} satisfies Record<string, NumberRule>;
+
 export const SOURCE_NUMBERS = {
   interval: { empty: 10, min: 0, minExclusive: true, max: 10_080, unit: 'minutes' },
   timeout: { empty: 8000, min: 500, max: 120_000, integer: true, unit: 'ms' },
