@@ -502,11 +502,6 @@ export class Catalog {
     return (this.prepare(sql).all(sourceId) as CameraRecord[]).map(toCamera);
   }
 
-  getCamera(cameraId: number): CameraRow | undefined {
-    const r = this.prepare('SELECT * FROM camera_configurations WHERE id = ?').get(cameraId) as CameraRecord | undefined;
-    return r && toCamera(r);
-  }
-
   /** processing_config.camera_paths (see buildCameraPaths for the key rule). */
   getCameraPaths(): CameraPaths {
     const r = this.prepare(`SELECT value FROM processing_config WHERE key = 'camera_paths'`).get() as { value: string } | undefined;
