@@ -53,6 +53,8 @@ export class Archive extends EventEmitter<ArchiveEvents> {
     now: () => Date = () => new Date(),
   ) {
     super();
+    // Every nvr-source and nvr-sync node of the archive listens: more than EventEmitter's default 10.
+    this.setMaxListeners(0);
     this.catalog = openCatalog(file);
     this.engine = new SyncEngine({ catalog: this.catalog, settings: { ...settings.sync }, retention: settings.retention, startDelayMs: 100, now });
     this.engine.on('file', (f) => this.emit('file', f));
