@@ -58,7 +58,7 @@ function table(devices: DiscoveredDevice[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'ws-discovery']));
+  const a = parseArgs(argv, { booleans: ['json', 'help'], strings: ['targets', 'user', 'timeout', 'password', 'password-file'], optionalValue: ['ws-discovery'] });
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

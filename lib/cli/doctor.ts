@@ -63,7 +63,7 @@ function text(reports: DoctorReport[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'accept-self-signed']));
+  const a = parseArgs(argv, { booleans: ['json', 'help', 'accept-self-signed'], strings: ['targets', 'user', 'timeout', 'replay-seconds', 'password', 'password-file'] });
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

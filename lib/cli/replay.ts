@@ -17,7 +17,7 @@ ${PASSWORD_HELP}`;
 export async function run(argv: string[]): Promise<number> {
   // Accept the conventional short "-o FILE".
   const norm = argv.map((a) => (a === '-o' ? '--output' : a));
-  const a = parseArgs(norm, new Set(['json', 'help']));
+  const a = parseArgs(norm, { booleans: ['json', 'help'], strings: ['from', 'to', 'output', 'rate-control', 'user', 'idle-timeout', 'password', 'password-file'] });
   if (bool(a, 'help')) {
     process.stdout.write(USAGE + '\n');
     return 0;

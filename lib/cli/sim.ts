@@ -46,7 +46,7 @@ function isLoopback(host: string): boolean {
 }
 
 export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: boolean } {
-  const a = parseArgs(argv, new Set(['json', 'allow-non-loopback', 'no-rtsp', 'help']));
+  const a = parseArgs(argv, { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk'] });
   const preset = str(a, 'preset') ?? 'seed';
   if (preset !== 'seed' && preset !== 'nvr') throw new Error(`--preset must be seed or nvr, got "${preset}"`);
   const host = str(a, 'host') ?? '127.0.0.1';

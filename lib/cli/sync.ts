@@ -44,7 +44,7 @@ function describeEvent(e: SyncEvent): string | undefined {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['once', 'json', 'help']));
+  const a = parseArgs(argv, { booleans: ['once', 'json', 'help'], strings: ['concurrency', 'interval', 'max-age-days', 'max-gb', 'segment-min', 'since-hours', 'timeout', 'cameras', 'db', 'dir', 'name', 'targets', 'user', 'password', 'password-file'] });
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

@@ -20,7 +20,7 @@ ${PASSWORD_HELP}
 Exit code: 0 when the archive is clean, 1 when it has problems, 2 on bad usage.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'fix', 'no-refetch']));
+  const a = parseArgs(argv, { booleans: ['json', 'help', 'fix', 'no-refetch'], strings: ['timeout', 'db', 'dir', 'user', 'password', 'password-file'] });
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;
