@@ -296,6 +296,32 @@ describe('nvr-source node', function () {
     assert.match(m.error?.message ?? '', /payload must be discovered devices/);
   });
 
+  it('driver auto on a Hikvision recorder: saves the NVR\'s channels as cameras and the driver', async () => {
+    const hik = await startSimulator({ preset: 'hikvision', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5 });
+    try {
+      const { msg, status } = await deploy([sourceNode({ ports: String(hik.devices[0].port), driver: 'auto' })]);
+      assert.equal(status.fill, 'green', status.text);
+      const saved = (msg as Msg).payload as SavedSource;
+      assert.equal(saved.driver, 'hikvision');
+      assert.deepEqual(saved.cameras.map((c) => [c.displayName, c.videoSourceToken, c.codec]), [['Front Door', 'ch1', 'H264'], ['Parking Lot', 'ch2', 'H265'], ['Warehouse', 'ch3', 'H264']]);
+    } finally {
+      await hik.stop();
+    }
+  });
+
+  it('driver dahua with a wrong password: one login attempt, a red status that says so, nothing saved', async () => {
+    const dh = await startSimulator({ preset: 'dahua', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5 });
+    try {
+      const { status } = await deploy([sourceNode({ ports: String(dh.devices[0].port), driver: 'dahua' })], { src1: { user: 'admin', password: 'wrong' } });
+      assert.equal(status.fill, 'red');
+      assert.match(status.text ?? '', /wrong password/);
+      assert.equal((dh as unknown as { vendor: { gate: { stats: { credentialed: number } } } }).vendor.gate.stats.credentialed, 1);
+      assert.equal(sourceCount(), 0);
+    } finally {
+      await dh.stop();
+    }
+  });
+
   it('topic "doctor": the capability check of its host and ports, one report per port, password nowhere', async () => {
     await deploy([sourceNode()]);
     const out = helper.getNode('out') as unknown as TestNode;

@@ -2,6 +2,7 @@
 // backlog, error) and the nvr-sync summary ("2 ok · 1 error · next 14:20"). Pure: times come in
 // as arguments, so the specs need no clock.
 import type { SyncEvent } from '../sync/types';
+import { WRONG_PASSWORD } from '../vendors/errors';
 
 export type BadgeFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey';
 export interface Badge {
@@ -28,7 +29,11 @@ export function fitBadge(text: string, max = BADGE_MAX): string {
 export function causeOf(code: string | undefined, message: string): string {
   switch (code) {
     case 'auth':
-      return 'auth failed';
+      // A vendor NVR's rejected login warns that it locks the account: say so, not just "failed".
+      return message.includes(WRONG_PASSWORD) ? WRONG_PASSWORD : 'auth failed';
+    case 'locked':
+      // The NVR's lock, with its unlock time when it gave one.
+      return message;
     case 'unreachable':
     case 'network':
       return 'NVR unreachable';

@@ -210,6 +210,9 @@ function validateSourceInput(input: SourceInput): void {
   if (!path.isAbsolute(input.workingDirectory)) {
     throw invalid(`source "${input.name}": working directory ${input.workingDirectory} is not absolute`);
   }
+  if (input.driver !== undefined && !['onvif', 'hikvision', 'dahua'].includes(input.driver)) {
+    throw invalid(`source "${input.name}": unknown driver "${input.driver}" (onvif, hikvision or dahua)`);
+  }
   if (input.intervalMinutes !== undefined && !(input.intervalMinutes > 0)) {
     throw invalid(`source "${input.name}": interval must be a positive number of minutes`);
   }
@@ -354,13 +357,14 @@ export class Catalog {
         ports: JSON.stringify(input.ports),
         device_urn: input.deviceUrn ?? null,
         working_directory: input.workingDirectory,
+        driver: input.driver ?? existing?.driver ?? 'onvif',
       };
       let changed = false;
       let sourceId: number;
       if (!existing) {
         const info = this.prepare(
-          `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, created_at, updated_at)
-           VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @now, @now)`,
+          `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, driver, created_at, updated_at)
+           VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @driver, @now, @now)`,
         )
           .run({ ...fields, now });
         sourceId = Number(info.lastInsertRowid);
@@ -372,7 +376,7 @@ export class Catalog {
         if (differs) {
           this.prepare(
             `UPDATE video_sources SET node_id = @node_id, name = @name, host = @host, ports = @ports,
-             device_urn = @device_urn, working_directory = @working_directory WHERE id = @id`,
+             device_urn = @device_urn, working_directory = @working_directory, driver = @driver WHERE id = @id`,
           )
             .run({ ...fields, id: sourceId });
           changed = true;

@@ -104,6 +104,8 @@ export interface SourceInput {
   ports: number[];
   deviceUrn?: string | null;
   workingDirectory: string;
+  /** How recordings are reached ('onvif', 'hikvision', 'dahua'); default 'onvif' for new rows, unchanged otherwise. */
+  driver?: string;
   /** Sync interval for the source and its cameras; default 10 for new rows, unchanged otherwise. */
   intervalMinutes?: number;
   /** Source-level sync switch; default true for new rows, unchanged otherwise. */

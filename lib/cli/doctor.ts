@@ -3,15 +3,24 @@
 import { doctor, type DoctorReport } from '../onvif/doctor';
 import { parseArgs, str, num, bool } from './args';
 import { errorMessage } from '../errors';
+import { tmpdir } from 'node:os';
+import { parseTargets } from '../onvif/targets';
+import { isDriverName } from '../sync/driver';
+import { sniffVendorApi } from '../vendors/sniff';
+import { vendorDoctor, vendorDoctorText, type VendorDoctorReport } from '../vendors/doctor';
 
 const HELP = `usage: vtrack-onvif doctor --targets LIST [--user U --password P] [--json]
                            [--replay-seconds N] [--timeout MS] [--accept-self-signed]
+                           [--driver auto|onvif|hikvision|dahua]
 
   --targets LIST         host:port list, e.g. "127.0.0.1:18100" or "192.168.1.64:80,8000"
   --user, --password     an ONVIF user of the device (or VTRACK_ONVIF_PASSWORD in the environment)
   --replay-seconds N     length of the test replay (default 4; 0 = no test replay)
   --timeout MS           per request (default 5000)
   --accept-self-signed   https devices: accept a self-signed certificate
+  --driver D             auto (default): the ONVIF check, and for a port without recording
+                         search/replay the Hikvision ISAPI / Dahua HTTP API check (the API is told
+                         without a login); onvif, hikvision, dahua: only that check
   --json                 one object per device: services, auth, clockOffsetMs, cameras[] (name,
                          recording, from, to, gapsVisible), replay (ok, speedX,
                          rateControlHonoured), problems[] (problem, action)
@@ -73,7 +82,26 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`vtrack-onvif doctor: --targets is required\n\n${HELP}\n`);
     return 2;
   }
-  let reports: DoctorReport[];
+  const driverArg = str(a, 'driver') ?? 'auto';
+  if (driverArg !== 'auto' && !isDriverName(driverArg)) {
+    process.stderr.write(`vtrack-onvif doctor: --driver must be auto, onvif, hikvision or dahua, got "${driverArg}"\n`);
+    return 2;
+  }
+  const user = str(a, 'user');
+  const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD;
+  const vendorOpts = { credentials: user ? { user, password: password ?? '' } : undefined, timeoutMs: num(a, 'timeout', 5000), replaySeconds: num(a, 'replay-seconds', 4), tmpDir: tmpdir() };
+  let reports: DoctorReport[] = [];
+  const vendorReports: VendorDoctorReport[] = [];
+  if (driverArg === 'hikvision' || driverArg === 'dahua') {
+    try {
+      for (const t of parseTargets(targets)) vendorReports.push(await vendorDoctor({ host: t.host, port: t.port, driver: driverArg, ...vendorOpts }));
+    } catch (e) {
+      process.stderr.write(`vtrack-onvif doctor: ${errorMessage(e)}\n\n${HELP}\n`);
+      return 2;
+    }
+    process.stdout.write((bool(a, 'json') ? JSON.stringify(vendorReports, null, 2) : vendorReports.map(vendorDoctorText).join('\n')) + '\n');
+    return vendorReports.some((r) => r.problems.length > 0) ? 1 : 0;
+  }
   try {
     reports = await doctor({
       targets,
@@ -87,6 +115,25 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`vtrack-onvif doctor: ${errorMessage(e)}\n\n${HELP}\n`);
     return 2;
   }
-  process.stdout.write((bool(a, 'json') ? JSON.stringify(reports.map(doctorView), null, 2) : text(reports)) + '\n');
-  return reports.some((r) => r.problems.length > 0) ? 1 : 0;
+  // auto: a port without ONVIF recording search/replay may be a Hikvision/Dahua recorder's own API.
+  const vendorFor = new Map<DoctorReport, VendorDoctorReport>();
+  if (driverArg === 'auto') {
+    for (const r of reports) {
+      if (r.services.profileG) continue;
+      const api = await sniffVendorApi(r.host, r.port, vendorOpts.timeoutMs);
+      if (api) vendorFor.set(r, await vendorDoctor({ host: r.host, port: r.port, driver: api, ...vendorOpts }));
+    }
+  }
+  // A port that a vendor driver serves is judged by that check, not by ONVIF's complaints.
+  const problems = (r: DoctorReport) => (vendorFor.has(r) ? (vendorFor.get(r) as VendorDoctorReport).problems : r.problems);
+  if (bool(a, 'json')) {
+    process.stdout.write(JSON.stringify(reports.map((r) => ({ ...doctorView(r), driver: vendorFor.get(r)?.driver ?? (r.services.profileG ? 'onvif' : null), vendor: vendorFor.get(r) ?? null })), null, 2) + '\n');
+  } else {
+    const out = reports.map((r) => {
+      const v = vendorFor.get(r);
+      return v ? `${text([r])}\n  → not usable through ONVIF; the ${v.driver} driver fits:\n${vendorDoctorText(v)}` : `${text([r])}${r.services.profileG ? '\n  → driver: onvif' : ''}`;
+    });
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  return reports.some((r) => problems(r).length > 0) ? 1 : 0;
 }

@@ -3,11 +3,14 @@ import { isIP } from 'node:net';
 import { bool, num, parseArgs, str } from './args';
 import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
+import { parseUtcOffset } from '../sim/vendor-sim';
 import { parseQuirks, quirkHelp } from '../sim/quirks';
 
 const USAGE = `usage: vtrack-onvif sim [options]
 
   --preset seed|nvr        seed: three cameras on consecutive ports; nvr: one recorder (default seed)
+  --preset hikvision|dahua one NVR speaking Hikvision ISAPI / Dahua HTTP API on --base-port
+  --utc-offset +HH:MM      hikvision/dahua: the NVR's time zone (default +02:00)
   --channels N             nvr preset: number of channels (default 4)
   --base-port PORT         first SOAP port (default 18000; 0 = any free port)
   --host ADDR              address to listen on (default 127.0.0.1)
@@ -48,7 +51,8 @@ function isLoopback(host: string): boolean {
 export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: boolean } {
   const a = parseArgs(argv, { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk'] });
   const preset = str(a, 'preset') ?? 'seed';
-  if (preset !== 'seed' && preset !== 'nvr') throw new Error(`--preset must be seed or nvr, got "${preset}"`);
+  if (preset !== 'seed' && preset !== 'nvr' && preset !== 'hikvision' && preset !== 'dahua') throw new Error(`--preset must be seed, nvr, hikvision or dahua, got "${preset}"`);
+  const utcOffset = str(a, 'utc-offset');
   const host = str(a, 'host') ?? '127.0.0.1';
   if (!isLoopback(host) && !bool(a, 'allow-non-loopback')) {
     throw new Error(`refusing to listen on non-loopback --host ${host} without --allow-non-loopback`);
@@ -84,6 +88,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
     rtsp: !bool(a, 'no-rtsp'),
     quirks: parseQuirks(quirkArgs(argv)),
     json: bool(a, 'json'),
+    vendor: utcOffset !== undefined ? { utcOffsetMin: parseUtcOffset(utcOffset) } : undefined,
   };
 }
 

@@ -6,6 +6,11 @@ import { parseTargets } from '../onvif/targets';
 import { openCatalog } from '../catalog';
 import { saveSourceFromDevices } from '../sources/save-from-devices';
 import { SyncEngine } from '../sync/engine';
+import { isDriverName, type DriverName } from '../sync/driver';
+import { openVendorSession, probeVendor } from '../vendors/driver';
+import { VendorError } from '../vendors/errors';
+import { errorMessage } from '../errors';
+import type { DiscoveredDevice } from '../onvif/types';
 import type { FileEvent, SyncEvent } from '../sync/types';
 import { parseArgs, str, num, bool } from './args';
 import { PASSWORD_HELP, resolvePassword } from './password';
@@ -13,7 +18,7 @@ import { PASSWORD_HELP, resolvePassword } from './password';
 const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file FILE] --dir DIR --db FILE
                          [--cameras "A,B"] [--name NAME] [--once] [--json]
                          [--interval MIN] [--segment-min 10] [--concurrency 2] [--since-hours 24]
-                         [--max-age-days N] [--max-gb N]
+                         [--max-age-days N] [--max-gb N] [--driver auto|onvif|hikvision|dahua]
 
   --targets LIST     the NVR's host and ports, e.g. 127.0.0.1:18000-18002 (one host)
   --dir DIR          working directory; one folder per camera is created in it
@@ -22,6 +27,8 @@ const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file 
   --once             one pass, then exit (exit code 1 if anything failed)
   --json             one JSON line per new file on stdout; events go to stderr
   --since-hours N    first sync of a camera looks back N hours (0 = everything recorded)
+  --driver D         how recordings are reached (default auto: ONVIF when the device offers
+                     recording search and replay, else Hikvision ISAPI, else the Dahua HTTP API)
 ${PASSWORD_HELP}`;
 
 function describeEvent(e: SyncEvent): string | undefined {
@@ -79,11 +86,42 @@ export async function run(argv: string[]): Promise<number> {
   const json = bool(a, 'json');
   const log = (line: string) => process.stderr.write(line + '\n');
 
-  const devices = (await discover({ targets, user, password, timeoutMs: num(a, 'timeout', 5000) })).filter((d) => d.onvif);
-  for (const d of devices) if (d.error) log(`device ${d.host}:${d.port}: ${d.error}`);
-  const usable = devices.filter((d) => !d.error && d.cameras.length > 0);
+  const driverArg = str(a, 'driver') ?? 'auto';
+  if (driverArg !== 'auto' && !isDriverName(driverArg)) {
+    process.stderr.write(`vtrack-onvif sync: --driver must be auto, onvif, hikvision or dahua, got "${driverArg}"\n`);
+    return 2;
+  }
+  const timeoutMs = num(a, 'timeout', 5000);
+  const credentials = user ? { user, password: password ?? '' } : undefined;
+  let driver: DriverName = 'onvif';
+  let usable: DiscoveredDevice[] = [];
+  if (driverArg === 'auto' || driverArg === 'onvif') {
+    const devices = (await discover({ targets, user, password, timeoutMs })).filter((d) => d.onvif);
+    for (const d of devices) if (d.error) log(`device ${d.host}:${d.port}: ${d.error}`);
+    // auto: ONVIF only where it offers recording search and replay (Profile G).
+    usable = devices.filter((d) => !d.error && d.cameras.length > 0 && (driverArg === 'onvif' || d.services?.profileG));
+  }
+  if (usable.length === 0 && driverArg !== 'onvif') {
+    // A vendor API on one of the target ports. One login attempt per port at most, and none after a
+    // rejected one (Hikvision and Dahua lock the account after a few failures).
+    for (const t of parseTargets(targets)) {
+      try {
+        const found = driverArg === 'auto' ? await probeVendor(t.host, t.port, credentials, timeoutMs) : driverArg;
+        if (!found) continue;
+        const session = await openVendorSession(found, t.host, t.port, credentials, timeoutMs);
+        for (const n of session.notes) log(`${found} ${t.host}:${t.port}: ${n}`);
+        driver = found;
+        usable = [session.device];
+        log(`driver: ${found} (${session.device.manufacturer} ${session.device.model}, ${session.device.cameras.length} channel(s): ${session.device.cameras.map((c) => c.name).join(', ')})`);
+        break;
+      } catch (e) {
+        log(`device ${t.host}:${t.port}: ${errorMessage(e)}`);
+        if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked')) break;
+      }
+    }
+  } else if (usable.length) log(`driver: onvif (${usable.length} device(s) with recording search and replay)`);
   if (usable.length === 0) {
-    log('vtrack-onvif sync: no usable ONVIF device found at the targets');
+    log(`vtrack-onvif sync: no usable ${driverArg === 'auto' ? 'ONVIF, Hikvision or Dahua' : driverArg} device found at the targets`);
     return 1;
   }
   const catalog = openCatalog(resolve(db));
@@ -96,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
     selection: names ? { names: names.split(',').map((s) => s.trim()).filter(Boolean) } : 'all',
     workingDirectory: resolve(dir),
     intervalMinutes: num(a, 'interval', 10),
+    driver,
   });
   const engine = new SyncEngine({
     catalog,

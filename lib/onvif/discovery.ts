@@ -2,6 +2,7 @@
 // and `vtrack-onvif discover`. Finds devices by WS-Discovery and/or by probing host:port targets,
 // then (with credentials) lists each device's cameras. Per-device problems become `error` on that
 // device; only bad options (an unparsable target list, an unknown interface) reject.
+import { sniffVendorApi } from '../vendors/sniff';
 import { mapLimit } from './concurrency';
 import { probeClock, getDeviceInformation, getServices, getScopes, getCameras, scopeValue, deviceServiceUrl, type CallCtx, type ProbeOptions } from './device';
 import { searchRecordings } from './search';
@@ -181,6 +182,15 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.detailsTimeoutMs ?? Math.max(2 * timeoutMs, 10_000), o.signal, o.acceptSelfSigned);
   });
   results.push(...described);
+  // A port that answers HTTP but not ONVIF (or wants a login before saying) may be a Hikvision or
+  // Dahua recorder's own API: asked without a login.
+  await mapLimit(results.filter((d) => d.errorCode === 'not-onvif' || (d.errorCode === 'auth' && d.cameras.length === 0)), 16, async (d) => {
+    const api = await sniffVendorApi(d.host, d.port, probeTimeout, o.signal);
+    if (api) {
+      d.vendorApi = api;
+      d.error = `${d.error ?? 'not ONVIF'}; the port answers like a ${api === 'hikvision' ? 'Hikvision ISAPI' : 'Dahua HTTP API'} recorder: sync it with the ${api} driver (sync --driver auto or ${api})`;
+    }
+  });
   const ipKey = (h: string) => h.split('.').map((p) => p.padStart(3, '0')).join('.');
   return results.sort((a, b) => ipKey(a.host).localeCompare(ipKey(b.host)) || a.port - b.port);
 }

@@ -56,6 +56,9 @@ export interface DiscoveredDevice {
   cameras: CameraInfo[];
   /** Per-device problem (auth failed, clock skew, unreachable, not ONVIF ...). */
   error?: string;
+  /** Not ONVIF, but this vendor's own HTTP API answers on the port (asked without a login): sync
+   * it with that driver. */
+  vendorApi?: 'hikvision' | 'dahua';
   /** Machine-readable kind of `error`. */
   errorCode?: 'auth' | 'clock-skew' | 'unreachable' | 'timeout' | 'not-onvif' | 'protocol';
 }

@@ -1,6 +1,7 @@
 // The ONVIF NVR simulator: per device an HTTP SOAP server (+ RTSP server when available), one
 // WS-Discovery responder for all devices. Everything listens on one host (loopback by default).
-import { nvrPreset, seedPreset } from './presets';
+import { nvrPreset, seedPreset, vendorPreset } from './presets';
+import { startVendorSim, type VendorSimOptions } from './vendor-sim';
 import { RecordingTimeline } from './timeline';
 import { SoapAuthenticator } from './soap-auth';
 import { serviceUrl, type DeviceContext } from './soap-context';
@@ -19,7 +20,10 @@ export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './type
 export interface SimulatorOptions {
   /** Address every socket binds to. Default 127.0.0.1. */
   host?: string;
-  preset?: 'seed' | 'nvr';
+  /** hikvision / dahua: one NVR speaking that vendor's HTTP API (no ONVIF, no RTSP). */
+  preset?: 'seed' | 'nvr' | 'hikvision' | 'dahua';
+  /** Vendor presets: time zone and firmware quirks (lib/sim/vendor-sim.ts). */
+  vendor?: VendorSimOptions;
   /** Explicit devices (instead of a preset). */
   devices?: SimDeviceSpec[];
   /** First SOAP port; seed devices use consecutive ports. 0 = ephemeral ports. Default 18000. */
@@ -77,7 +81,9 @@ export interface RunningSimulator {
 export function resolveDevices(o: SimulatorOptions): SimDeviceSpec[] {
   if (o.devices) return o.devices;
   const presetOpts = { basePort: o.basePort ?? 18000, historyMinutes: o.historyMinutes ?? 30, channels: o.channels ?? 4 };
-  return (o.preset ?? 'seed') === 'nvr' ? nvrPreset(presetOpts) : seedPreset(presetOpts);
+  const preset = o.preset ?? 'seed';
+  if (preset === 'hikvision' || preset === 'dahua') return vendorPreset(preset, { ...presetOpts, channels: o.channels ?? 3 });
+  return preset === 'nvr' ? nvrPreset(presetOpts) : seedPreset(presetOpts);
 }
 
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
@@ -86,6 +92,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
   const deviceNow = (): Date => new Date(Date.now() + offsetMs);
   const specs = resolveDevices(opts);
+  if ((opts.preset === 'hikvision' || opts.preset === 'dahua') && !opts.devices) return startVendorSim(opts.preset, specs[0], host, opts, log);
   const quirks = new Set<QuirkName>(opts.quirks ?? []);
 
   const closers: Array<() => Promise<void>> = [];

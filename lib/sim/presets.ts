@@ -92,3 +92,35 @@ export function nvrPreset(o: PresetOptions): SimDeviceSpec[] {
     },
   ];
 }
+
+/** Channels of the vendor presets (Hikvision, Dahua): PS and DHAV carry H.264/H.265 here, and the
+ * warehouse records on motion (its second clip is the front door's H.264 one). */
+export const VENDOR_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [
+  { name: 'Front Door', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 1024, clip: 'front-door-1080p-h264' },
+  { name: 'Parking Lot', codec: 'H265', width: 1280, height: 720, fps: 15, bitrateKbps: 512, clip: 'parking-720p-h265' },
+  { name: 'Warehouse', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 1024, clip: 'front-door-1080p-h264' },
+];
+
+export function vendorPreset(vendor: 'hikvision' | 'dahua', o: PresetOptions): SimDeviceSpec[] {
+  const start = historyStart(o.historyMinutes, o.now);
+  const cameras = VENDOR_CAMERAS.slice(0, Math.max(1, Math.min(o.channels, VENDOR_CAMERAS.length))).map((c, i) => ({
+    ...c,
+    recording: i === 2 ? { start, gaps: { onSec: 240, offSec: 120 } } : { start },
+  }));
+  const hik = vendor === 'hikvision';
+  return [
+    {
+      name: hik ? 'VTrack Sim Hikvision NVR' : 'VTrack Sim Dahua NVR',
+      manufacturer: 'VTrack Simulator',
+      model: hik ? 'DS-7608NI-SIM' : 'DHI-NVR4108-SIM',
+      firmware: '1.0.0',
+      serial: hik ? 'DS-7608NI-SIM0120261202CCRRSIM0001' : '9A0SIM0001',
+      hardware: hik ? 'DS-7608NI-SIM' : 'NVR4108-SIM',
+      location: 'loopback',
+      urn: uuidFor(`${vendor}:${o.basePort}`),
+      port: o.basePort,
+      rtspPort: 0,
+      cameras,
+    },
+  ];
+}

@@ -18,6 +18,8 @@ export interface SaveFromDevicesInput {
   nodeId?: string | null;
   intervalMinutes?: number;
   adoptName?: boolean;
+  /** How the source's recordings are reached (default: unchanged, 'onvif' for a new source). */
+  driver?: string;
 }
 
 export const cameraKey = (port: number, token: string): string => `${port}/${token}`;
@@ -89,6 +91,7 @@ export async function saveSourceFromDevices(catalog: Catalog, input: SaveFromDev
       deviceUrn: urn,
       workingDirectory: workDir,
       intervalMinutes: input.intervalMinutes,
+      driver: input.driver,
       cameras,
     },
     { adoptName: input.adoptName },

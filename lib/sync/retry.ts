@@ -3,6 +3,7 @@
 import { OnvifError } from '../onvif/errors';
 import { ReplayToFilesError } from '../media/replay-types';
 import { RtspError } from '../rtsp/errors';
+import { VendorError } from '../vendors/errors';
 
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
   return Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -14,6 +15,8 @@ export function backoffMs(attempt: number, baseMs: number, capMs: number): numbe
  */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof OnvifError) return err.code !== 'auth' && err.code !== 'not-onvif';
+  // A rejected or locked vendor login is never retried: the NVR counts it toward a lockout.
+  if (err instanceof VendorError) return err.kind !== 'auth' && err.kind !== 'locked' && err.kind !== 'not-vendor';
   if (err instanceof ReplayToFilesError || err instanceof RtspError) return err.kind !== 'auth' && err.kind !== 'unsupported' && err.kind !== 'permanent';
   return true;
 }

@@ -5,15 +5,16 @@
 // the server's word); what is missing is planned again by the next pass.
 import { existsSync } from 'node:fs';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
-import { findRecordedRanges, getReplayUri, type RecordingInfo } from '../onvif/search';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
-import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
+import { ReplayToFilesError, type WrittenFile } from '../media/replay-types';
+import { VendorError } from '../vendors/errors';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import { deleteFiles, freeSpace } from '../storage';
 import { RtspError } from '../rtsp/errors';
 import { mergeRanges, subtractRanges, type TimeRange } from '../time/range';
-import { openDeviceSession, recordingChoice, type DeviceSession } from './device-session';
+import type { DriverRecording, SourceSession } from './driver';
+import { driverFor } from './drivers';
 import { AdaptiveLimit } from './adaptive-limit';
 import { planSegments, plannedUntil, type Segment } from './planner';
 import { segmentPath } from './naming';
@@ -103,8 +104,8 @@ export interface RunOptions {
 
 interface Job {
   camera: CameraRow;
-  recording: RecordingInfo;
-  url: string;
+  session: SourceSession;
+  recording: DriverRecording;
   segment: Segment;
 }
 
@@ -137,6 +138,7 @@ class PassStop extends Error {
 /** Machine-readable kind of a failure for events ('auth', 'timeout', ...), from SOAP or replay. */
 function errorCode(e: unknown): string | undefined {
   if (e instanceof OnvifError) return e.code;
+  if (e instanceof VendorError) return e.kind;
   if (e instanceof ReplayToFilesError) return e.kind;
   if (e instanceof PassStop) return e.code;
   return undefined;
@@ -201,9 +203,10 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
 
   const plans: CameraPlan[] = [];
   for (const [port, cams] of byPort) {
-    let session: DeviceSession;
+    let session: SourceSession;
     try {
-      session = await openDeviceSession(source.host, port, o.credentials, s.timeoutMs, o.signal);
+      // One session per port and pass: with a vendor driver, one login attempt per pass.
+      session = await driverFor(source.driver).open({ host: source.host, port, credentials: o.credentials, timeoutMs: s.timeoutMs, signal: o.signal });
     } catch (e) {
       const code = errorCode(e);
       for (const c of cams) plans.push({ camera: c, jobs: [], until: now, error: errorMessage(e) });
@@ -259,14 +262,10 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       let outcome: 'ok' | 'busy' | 'failed' = 'failed';
       try {
         await ensureSpace(o, camera, hole);
-        files = await replayToFiles({
-          url: job.url,
-          user: o.credentials?.user,
-          password: o.credentials?.password,
+        files = await job.session.download(job.recording, {
           from: hole.start,
           to: segment.end,
-          rateControl: !s.fastReplay,
-          allowBasicAuth: o.credentials?.allowBasicAuth,
+          fast: s.fastReplay,
           timeouts: s.replayTimeouts,
           signal: o.signal,
           finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
@@ -405,7 +404,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
 
 async function planCamera(
   o: RunOptions,
-  session: DeviceSession,
+  session: SourceSession,
   camera: CameraRow,
   camerasOnPort: readonly CameraRow[],
   now: Date,
@@ -414,15 +413,15 @@ async function planCamera(
   const s = o.settings;
   // Recordings are stamped by the NVR's clock: plan in its time, so a fast or slow NVR clock
   // neither hides recent recordings nor makes us fetch a segment it is still writing.
-  const deviceNow = new Date(now.getTime() + session.ctx.clockOffsetMs);
+  const deviceNow = new Date(now.getTime() + session.clockOffsetMs);
   const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
-  const choice = recordingChoice(session, camera, camerasOnPort);
+  const choice = session.recordingChoice(camera, camerasOnPort);
   const recording = choice?.recording;
   if (choice?.ambiguous) warn(`recording ${choice.recording.token} chosen ${choice.reason}; it may be another camera's — check it in the nvr-source grid`, camera, 'mapping');
   if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
   const future = new Date(deviceNow.getTime() + FUTURE_SLACK_MS);
   const lookback = (h: number) => new Date(deviceNow.getTime() - h * 3_600_000);
-  const earliest = recording.tracks.find((t) => /video/i.test(t.type))?.dataFrom ?? recording.earliest;
+  const earliest = recording.earliest;
   const startUnknown = !earliest || earliest < SANITY_FLOOR || earliest > future;
   let from: Date;
   let to: Date;
@@ -446,7 +445,7 @@ async function planCamera(
   }
   if (from < SANITY_FLOOR) from = SANITY_FLOOR;
   if (to <= from) return { camera, jobs: [], until: from };
-  const ranges = await findRecordedRanges(session.services, session.ctx, recording, from, to);
+  const ranges = await session.recordedRanges(recording, from, to);
   if (!ranges.gapsVisible) warn(`the NVR gives no recording events: gaps in its recording cannot be seen, so empty spans are found by replaying them`, camera, 'gaps-invisible');
   if (ranges.partial) warn(`the NVR's event search did not complete: this pass may miss recorded spans`, camera, 'search-partial');
   const found = ranges.intervals;
@@ -468,8 +467,7 @@ async function planCamera(
   });
   const until = plan.resumeAt ?? plannedUntil(to, s.segmentMinutes);
   if (plan.segments.length === 0) return { camera, jobs: [], until };
-  const url = await getReplayUri(session.services, session.ctx, recording.token);
-  return { camera, jobs: plan.segments.map((segment) => ({ camera, recording, url, segment })), until };
+  return { camera, jobs: plan.segments.map((segment) => ({ camera, session, recording, segment })), until };
 }
 
 /** Files the catalog lists as done in the window but which are gone from disk: mark them missing

@@ -8,10 +8,10 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
 import type { Credentials } from '../onvif/soap';
-import { findRecordedIntervals } from '../onvif/search';
 import { errorMessage } from '../errors';
 import { mergeRanges, subtractRanges, totalMs, type TimeRange } from '../time/range';
-import { openDeviceSession, recordingFor } from './device-session';
+import { driverFor } from './drivers';
+import type { SourceSession } from './driver';
 import { listCameraFiles, sweepCameraFolder } from './sweep';
 import { parseSegmentName } from './naming';
 
@@ -82,8 +82,18 @@ export async function verifyArchive(catalog: Catalog, o: VerifyOptions = {}): Pr
   for (const source of catalog.listSources()) {
     if (o.dir && !isInside(source.workingDirectory, o.dir)) continue;
     const creds = o.credentialsFor?.(source);
+    // One session per device port: a vendor NVR then sees one login, not one per camera.
+    const sessions = new Map<number, Promise<SourceSession>>();
+    const sessionFor = (port: number) => {
+      let p = sessions.get(port);
+      if (!p) {
+        p = driverFor(source.driver).open({ host: source.host, port, credentials: creds, timeoutMs: o.timeoutMs ?? 10_000 });
+        sessions.set(port, p);
+      }
+      return p;
+    };
     for (const camera of catalog.listCameras(source.id)) {
-      cameras.push(await verifyCamera(catalog, source, camera, creds, o, now, tolMs));
+      cameras.push(await verifyCamera(catalog, source, camera, creds, o, now, tolMs, sessionFor));
     }
   }
   const clean = cameras.every((c) => c.bad.length === 0 && c.unrecorded.length === 0 && c.staleParts.length === 0 && (c.holes?.length ?? 0) === 0);
@@ -98,6 +108,7 @@ async function verifyCamera(
   o: VerifyOptions,
   now: Date,
   tolMs: number,
+  sessionFor: (port: number) => Promise<SourceSession>,
 ): Promise<CameraReport> {
   const rows = catalog.listDownloads(camera.id, { status: 'done' });
   const bad: FileProblem[] = [];
@@ -140,11 +151,11 @@ async function verifyCamera(
   let recorded: TimeRange[] | undefined;
   if (creds && camera.enabled) {
     try {
-      const session = await openDeviceSession(source.host, camera.devicePort, creds, o.timeoutMs ?? 10_000);
-      const rec = recordingFor(session, camera, catalog.listCameras(source.id).filter((c) => c.devicePort === camera.devicePort).length);
+      const session = await sessionFor(camera.devicePort);
+      const rec = session.recordingChoice(camera, catalog.listCameras(source.id).filter((c) => c.devicePort === camera.devicePort).length)?.recording;
       if (!rec) throw new Error(`no recording on the NVR for this camera`);
       const searchFrom = from ?? new Date(to.getTime() - 86_400_000);
-      recorded = await findRecordedIntervals(session.services, session.ctx, rec, searchFrom, to);
+      recorded = (await session.recordedRanges(rec, searchFrom, to)).intervals;
       from = searchFrom;
     } catch (e) {
       report.nvrError = errorMessage(e);
@@ -224,6 +235,9 @@ export function formatVerifyReport(r: VerifyReport): string {
     if (c.nvrError) lines.push(`  NVR not compared: ${c.nvrError}`);
     if (c.fixed) lines.push(`  fixed: ${c.fixed.markedMissing} marked missing (fetched again next pass), ${c.fixed.partsRemoved} .part removed, ${c.fixed.adopted} catalogued`);
   }
-  lines.push(r.clean ? 'archive OK' : 'archive has problems (see above)');
+  const fixed = r.cameras.reduce((n, c) => n + (c.fixed ? c.fixed.markedMissing + c.fixed.partsRemoved + c.fixed.adopted : 0), 0);
+  if (r.clean) lines.push('archive OK');
+  else if (r.cameras.some((c) => c.fixed)) lines.push(`archive had problems (see above); fixed ${fixed}: the next pass fetches what is marked missing`);
+  else lines.push('archive has problems (see above)');
   return lines.join('\n');
 }

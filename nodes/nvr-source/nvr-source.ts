@@ -19,6 +19,8 @@ import { checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
 import { clock, fitBadge } from '../../lib/archive/status';
 import { backoffMs } from '../../lib/sync/retry';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
+import { openVendorSession, probeVendor, type VendorDriverName } from '../../lib/vendors/driver';
+import { VendorError } from '../../lib/vendors/errors';
 import { parsePortList, target } from './ports';
 import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types';
 
@@ -92,6 +94,7 @@ export = function register(RED: NodeAPI): void {
 
     const name = (def.name ?? '').trim();
     const host = (def.host ?? '').trim();
+    const driverSetting = def.driver ?? 'onvif';
 
     function showProblem(p: SourceProblem, suffix = ''): void {
       node.status({ fill: 'red', shape: 'ring', text: fitBadge(p.status + suffix) });
@@ -161,6 +164,30 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
+    /** A Hikvision/Dahua recorder on one of the ports (auto: probed; one login attempt in all,
+     * none after a rejected one: both vendors lock the account). */
+    async function vendorDevices(h: string, ports: number[]): Promise<{ driver: VendorDriverName; devices: DiscoveredDevice[] } | undefined> {
+      const ac = new AbortController();
+      running.add(ac);
+      const creds = node.credentials?.user ? { user: node.credentials.user, password: node.credentials.password ?? '' } : undefined;
+      try {
+        for (const port of ports) {
+          try {
+            const found = driverSetting === 'hikvision' || driverSetting === 'dahua' ? driverSetting : await probeVendor(h, port, creds, timeoutMs, ac.signal);
+            if (!found) continue;
+            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal);
+            return { driver: found, devices: [session.device] };
+          } catch (e) {
+            if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked')) throw new SourceProblem(`${h}:${port}: ${e.message}`, e.kind === 'auth' ? `wrong password (${h}:${port})` : `account locked (${h}:${port})`);
+            if (driverSetting !== 'auto') throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`);
+          }
+        }
+        return undefined;
+      } finally {
+        running.delete(ac);
+      }
+    }
+
     function preflight(): void {
       if (numberProblems.length) throw new SourceProblem(numberProblems.join('; '), 'invalid setting: ' + numberProblems[0].split(':')[0]);
       checkName();
@@ -180,6 +207,7 @@ export = function register(RED: NodeAPI): void {
       let h = host;
       let ports: number[];
       let devices: DiscoveredDevice[];
+      let driver = 'onvif';
       if (given) {
         // Devices from onvif-discover: those on our host and ports, or, with no host set, every
         // device of the first host that has cameras.
@@ -198,14 +226,29 @@ export = function register(RED: NodeAPI): void {
           throw new SourceProblem(errorMessage(e), 'bad ports');
         }
         node.status({ fill: 'blue', shape: 'ring', text: fitBadge(`discovering ${h}…`) });
-        devices = await discoverPorts(h, ports);
+        if (driverSetting === 'hikvision' || driverSetting === 'dahua') {
+          const v = await vendorDevices(h, ports);
+          if (!v) throw new SourceProblem(`no ${driverSetting} recorder at ${h} on ports ${ports.join(', ')}`, `not ${driverSetting} at ${h}`);
+          driver = v.driver;
+          devices = v.devices;
+        } else {
+          devices = await discoverPorts(h, ports);
+          // auto: ONVIF where it offers recording search and replay, else a vendor API.
+          if (driverSetting === 'auto' && !devices.some((d) => !d.error && d.services?.profileG && d.cameras.length > 0)) {
+            const v = await vendorDevices(h, ports);
+            if (v) {
+              driver = v.driver;
+              devices = v.devices;
+            }
+          }
+        }
       }
       if (closed) throw new SourceProblem('node closed during discovery', 'closed');
       devices = devices.filter((d) => ports.includes(d.port));
       const problem = deviceProblem(devices, hasUser);
       if (problem) throw problem;
 
-      const input = { name, host: h, ports, devices, selection, workingDirectory: workingDirectory(), nodeId: node.id, intervalMinutes };
+      const input = { name, host: h, ports, devices, selection, workingDirectory: workingDirectory(), nodeId: node.id, intervalMinutes, driver };
       try {
         return await saveSourceFromDevices(archive.catalog, input);
       } catch (e) {

@@ -37,4 +37,7 @@ export interface NvrSourceDef extends NodeDef {
   dbPath?: string;
   /** Discovery timeout, ms. */
   timeout?: number | string;
+  /** How recordings are reached: auto (ONVIF with Profile G, else Hikvision ISAPI, else Dahua),
+   * onvif, hikvision or dahua. Absent (nodes saved before this setting): onvif. */
+  driver?: 'auto' | 'onvif' | 'hikvision' | 'dahua';
 }

@@ -1,0 +1,36 @@
+// Errors of the vendor drivers (Hikvision ISAPI, Dahua HTTP API), with a machine-readable kind so
+// the sync runner can tell "wrong password" (never retried: both vendors lock the account) from
+// network trouble (retried). Messages never hold credentials.
+
+export type VendorErrorKind =
+  /** Wrong user or password: not retried (the NVR locks the account after a few failures). */
+  | 'auth'
+  /** The NVR says the account (or our address) is locked; `unlockAt` when it says until when. */
+  | 'locked'
+  | 'timeout'
+  | 'unreachable'
+  /** The answer is not what the API promises (bad XML, missing fields, too large). */
+  | 'protocol'
+  /** The device answered with an HTTP error status we do not handle. */
+  | 'status'
+  /** The device does not speak this API (404 on its paths). */
+  | 'not-vendor'
+  | 'aborted';
+
+export const WRONG_PASSWORD = 'wrong password — the NVR locks the account after a few failures';
+
+export class VendorError extends Error {
+  constructor(
+    readonly kind: VendorErrorKind,
+    message: string,
+    readonly details: { status?: number; unlockAt?: Date; unlockInSec?: number } = {},
+  ) {
+    super(message);
+    this.name = 'VendorError';
+  }
+}
+
+/** Whether a pass may try this again later in the same pass (never for auth/lockout). */
+export function isRetryableVendorError(e: unknown): boolean {
+  return e instanceof VendorError && (e.kind === 'timeout' || e.kind === 'unreachable' || (e.kind === 'status' && (e.details.status ?? 0) >= 500));
+}
