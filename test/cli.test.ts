@@ -110,3 +110,22 @@ describe('CLI flags (node:util parseArgs, strict)', () => {
     assert.equal(parseArgs(['--ws-discovery=eth0'], spec).flags.get('ws-discovery'), 'eth0');
   });
 });
+
+describe('CLI flags declared = flags documented', () => {
+  const root = path.join(__dirname, '..', '..');
+  for (const cmd of ['discover', 'doctor', 'replay', 'sim', 'sync', 'verify']) {
+    it(`${cmd}: every --flag its help text names is accepted, and every accepted one is documented`, () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- each command module, by name
+      const { FLAGS } = require(`../lib/cli/${cmd}`) as { FLAGS: { booleans: string[]; strings: string[]; optionalValue?: string[] } };
+      const declared = new Set([...FLAGS.booleans, ...FLAGS.strings, ...(FLAGS.optionalValue ?? [])]);
+      const source = fs.readFileSync(path.join(root, 'lib', 'cli', `${cmd}.ts`), 'utf8');
+      // PASSWORD_HELP (--password-file, --password) is shared by the commands that take a login.
+      const helpText = source + (source.includes('PASSWORD_HELP') ? fs.readFileSync(path.join(root, 'lib', 'cli', 'password.ts'), 'utf8') : '');
+      const documented = new Set([...helpText.matchAll(/--([a-z][a-z0-9-]+)/g)].map((m) => m[1]));
+      const undeclared = [...documented].filter((f) => !declared.has(f));
+      assert.deepEqual(undeclared, [], `${cmd}: documented but refused`);
+      const undocumented = [...declared].filter((f) => !documented.has(f) && f !== 'help' && f !== 'timeout');
+      assert.deepEqual(undocumented, [], `${cmd}: accepted but not in its help`);
+    });
+  }
+});
