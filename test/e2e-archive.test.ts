@@ -54,7 +54,7 @@ function query(dbFile: string, sql: string, ...params: unknown[]): Array<Record<
 }
 
 /** A screenshot for docs/: rewritten only when missing or asked for, so test runs leave the tree clean. */
-async function docsShot(page: Page, name: string, target: { screenshot(o: { path: string }): Promise<unknown> }, scratch: string): Promise<void> {
+async function docsShot(name: string, target: { screenshot(o: { path: string }): Promise<unknown> }, scratch: string): Promise<void> {
   const file = path.join(scratch, name);
   await target.screenshot({ path: file });
   assert.ok(fs.statSync(file).size > 5_000, `${name} is empty`);
@@ -63,7 +63,6 @@ async function docsShot(page: Page, name: string, target: { screenshot(o: { path
     fs.mkdirSync(path.dirname(docs), { recursive: true });
     fs.copyFileSync(file, docs);
   }
-  void page;
 }
 
 describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, real Node-RED)', function () {
@@ -193,7 +192,7 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     await page.evaluate(() => (window as unknown as { RED: { actions: { invoke(a: string): void } } }).RED.actions.invoke('core:toggle-palette'));
     const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
     assert.ok(chart);
-    await docsShot(page, 'archive-flow.png', { screenshot: (o) => page.screenshot({ ...o, clip: { x: chart.x, y: chart.y, width: 840, height: 240 } }) }, dir);
+    await docsShot('archive-flow.png', { screenshot: (o) => page.screenshot({ ...o, clip: { x: chart.x, y: chart.y, width: 840, height: 240 } }) }, dir);
     await page.evaluate(() => (window as unknown as { RED: { actions: { invoke(a: string): void } } }).RED.actions.invoke('core:toggle-palette'));
 
     // The archive editor, opened the way a user does: nvr-sync's dialog, then the archive's pencil.
@@ -206,7 +205,7 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     const rows = await page.locator('#nvr-archive-sources tbody tr').allInnerTexts();
     assert.deepEqual(rows.map((r) => r.split('\t')[0]).sort(), ['Alpha', 'Late']);
     assert.ok(rows.every((r) => r.includes('synced')), rows.join('\n'));
-    await docsShot(page, 'nvr-archive-editor.png', page.locator('.red-ui-tray').last(), dir);
+    await docsShot('nvr-archive-editor.png', page.locator('.red-ui-tray').last(), dir);
     await page.locator('.red-ui-tray').last().locator('button', { hasText: 'Cancel' }).click();
     await page.locator('#node-dialog-cancel').click();
   });
@@ -243,7 +242,7 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     await row.locator('.nvr-archive-forget').waitFor();
     assert.match(await row.innerText(), /inactive/);
     assert.equal(await page.locator('#nvr-archive-sources tbody tr', { hasText: 'Late' }).locator('.nvr-archive-forget').count(), 0, 'no Forget for a synced source');
-    await docsShot(page, 'nvr-archive-forget.png', page.locator('.red-ui-tray').last(), dir);
+    await docsShot('nvr-archive-forget.png', page.locator('.red-ui-tray').last(), dir);
     const files = fileRows('Alpha').map((r) => String(r.path));
     await row.locator('.nvr-archive-forget').click();
     await page.locator('#nvr-archive-sources-note', { hasText: 'Forgot "Alpha"' }).waitFor();
