@@ -351,7 +351,7 @@ async function main(): Promise<void> {
   say(await campaign('admin route handler', N, routeInput, callRoute, (e) => (e as { refused?: boolean }).refused === true));
   say(
     await campaign('CLI options (in process)', N, argvInput, async (argv) => {
-      const a = parseArgs(argv, new Set(['json', 'help', 'ws-discovery']));
+      const a = parseArgs(argv, { booleans: ['json', 'help'], strings: ['targets', 'user', 'timeout', 'password', 'password-file'], optionalValue: ['ws-discovery'] });
       // Only our own file: a fuzzed path could name a device (/dev/zero) that never ends.
       if (a.flags.has('password-file')) a.flags.set('password-file', rnd() < 0.5 ? pwFile : path.join(tmp, 'missing'));
       const user = a.flags.get('user');

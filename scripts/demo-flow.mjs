@@ -15,7 +15,8 @@ export function portSpec(ports) {
 
 /**
  * @param {Array<Record<string, unknown>>} template nodes of examples/flows.json
- * @param {{host: string, ports: number[], user: string, password: string, maxGB?: string}} sim
+ * @param {{host: string, ports: number[], user: string, password: string, maxGB?: string, demoPace?: boolean}} sim
+ *   demoPace: 1-minute files and a pass every minute, so the editor shows new files as you watch.
  * @returns {{flows: Array<Record<string, unknown>>, credentials: Record<string, {user: string, password: string}>}}
  */
 export function demoFlow(template, sim) {
@@ -30,10 +31,14 @@ export function demoFlow(template, sim) {
       case 'nvr-source':
         node.host = sim.host;
         node.ports = ports;
+        // Something happens while you watch: the simulator keeps recording, and a pass every
+        // minute fetches each minute it closed (real flows keep the example's 10 minutes).
+        if (sim.demoPace) node.interval = 1;
         break;
-      case 'nvr-sync':
+      case 'nvr-archive':
         // The simulator keeps recording; cap the demo's disk use (real flows keep the example's setting).
         if (sim.maxGB && !node.maxGB) node.maxGB = sim.maxGB;
+        if (sim.demoPace) node.segmentMinutes = 1;
         break;
       default:
         break;

@@ -82,10 +82,11 @@ function deployExampleFlow(sim) {
     user: USER,
     password: PASSWORD,
     maxGB: DEMO_MAX_GB,
+    demoPace: true,
   });
   writeFileSync(flowFile, JSON.stringify(flows, null, 2) + '\n');
   writeFileSync(join(demoDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
-  say(`deployed examples/flows.json (simulator ports ${sim.devices.map((d) => d.port).join(', ')}, retention capped at ${DEMO_MAX_GB} GB)`);
+  say(`deployed examples/flows.json (simulator ports ${sim.devices.map((d) => d.port).join(', ')}, 1-minute files synced every minute, retention capped at ${DEMO_MAX_GB} GB)`);
 }
 
 /** Prints the first MP4 that lands under nvr_downloads, with the time since the demo started. */

@@ -68,7 +68,7 @@ async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?
     engine(settings = {}) {
       const e = new SyncEngine({
         catalog,
-        credentialsFor: () => AUTH,
+        credentials: AUTH,
         settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0, retryBaseMs: 50, coverageToleranceSec: TOLERANCE_SEC, ...settings },
         now: () => now,
       });
@@ -322,7 +322,7 @@ describe('the scheduler cannot die', function () {
       } catch {
         // dd stops at ENOSPC: the disk is full, as wanted
       }
-      engine = new SyncEngine({ catalog: r.catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 }, startDelayMs: 10 });
+      engine = new SyncEngine({ catalog: r.catalog, credentials: AUTH, settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 }, startDelayMs: 10 });
       const events: SyncEvent[] = [];
       engine.on('event', (e) => events.push(e));
       engine.addSource(r.sourceId);

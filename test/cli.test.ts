@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSimulator, type RunningSimulator } from '../lib/sim';
 import { openCatalog } from '../lib/catalog';
+import { parseArgs, UsageError } from '../lib/cli/args';
 
 const CLI = path.join(__dirname, '..', 'lib', 'cli.js');
 
@@ -87,4 +88,44 @@ describe('vtrack-onvif CLI', function () {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--targets, --dir and --db are required/);
   });
+});
+
+describe('CLI flags (node:util parseArgs, strict)', () => {
+  const spec = { booleans: ['json'], strings: ['targets', 'clock-offset', 'fault'], optionalValue: ['ws-discovery'] };
+
+  it('refuses an unknown or misspelt flag instead of ignoring it, naming the closest one', () => {
+    assert.throws(() => parseArgs(['--taregts', '127.0.0.1:80'], spec), (e: unknown) => e instanceof UsageError && /unknown option --taregts \(did you mean --targets\?\)/.test(e.message));
+    assert.throws(() => parseArgs(['--json=yes'], spec), UsageError);
+    assert.throws(() => parseArgs(['--targets'], spec), UsageError, 'a value is required');
+  });
+
+  it('reads values after a space or "=", negative numbers, repeats and optional values', () => {
+    const a = parseArgs(['--targets', 'h:1', '--clock-offset', '-5', '--fault=x', '--fault', 'y', '--json', 'pos', '--ws-discovery'], spec);
+    assert.equal(a.flags.get('targets'), 'h:1');
+    assert.equal(a.flags.get('clock-offset'), '-5');
+    assert.deepEqual(a.repeated.get('fault'), ['x', 'y']);
+    assert.equal(a.flags.get('json'), true);
+    assert.equal(a.flags.get('ws-discovery'), true);
+    assert.deepEqual(a.positionals, ['pos']);
+    assert.equal(parseArgs(['--ws-discovery=eth0'], spec).flags.get('ws-discovery'), 'eth0');
+  });
+});
+
+describe('CLI flags declared = flags documented', () => {
+  const root = path.join(__dirname, '..', '..');
+  for (const cmd of ['discover', 'doctor', 'replay', 'sim', 'sync', 'verify']) {
+    it(`${cmd}: every --flag its help text names is accepted, and every accepted one is documented`, () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- each command module, by name
+      const { FLAGS } = require(`../lib/cli/${cmd}`) as { FLAGS: { booleans: string[]; strings: string[]; optionalValue?: string[] } };
+      const declared = new Set([...FLAGS.booleans, ...FLAGS.strings, ...(FLAGS.optionalValue ?? [])]);
+      const source = fs.readFileSync(path.join(root, 'lib', 'cli', `${cmd}.ts`), 'utf8');
+      // PASSWORD_HELP (--password-file, --password) is shared by the commands that take a login.
+      const helpText = source + (source.includes('PASSWORD_HELP') ? fs.readFileSync(path.join(root, 'lib', 'cli', 'password.ts'), 'utf8') : '');
+      const documented = new Set([...helpText.matchAll(/--([a-z][a-z0-9-]+)/g)].map((m) => m[1]));
+      const undeclared = [...documented].filter((f) => !declared.has(f));
+      assert.deepEqual(undeclared, [], `${cmd}: documented but refused`);
+      const undocumented = [...declared].filter((f) => !documented.has(f) && f !== 'help' && f !== 'timeout');
+      assert.deepEqual(undocumented, [], `${cmd}: accepted but not in its help`);
+    });
+  }
 });

@@ -63,7 +63,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | unde
 }
 
 describe('npm start demo (headless Chromium against the running demo)', function () {
-  this.timeout(90_000);
+  this.timeout(180_000);
   let demoDir: string;
   let uiPort: number;
   let simPort: number;
@@ -146,6 +146,8 @@ describe('npm start demo (headless Chromium against the running demo)', function
   });
 
   it('shows the deployed pipeline with our nodes on the canvas', async () => {
+    // The palette can be drawn before the flows arrive over the comms link.
+    await page.waitForFunction(() => (window as unknown as { RED: { nodes: { filterNodes(f: object): unknown[] } } }).RED.nodes.filterNodes({ type: 'nvr-sync' }).length > 0, null, { timeout: 20_000 });
     const types = await page.evaluate(() => {
       const red = (window as unknown as { RED: { nodes: { filterNodes(f: object): Array<{ type: string }> } } }).RED;
       return red.nodes.filterNodes({}).map((n) => n.type);
@@ -169,9 +171,14 @@ describe('npm start demo (headless Chromium against the running demo)', function
     // Badges: discovery count, the saved source, nvr-sync between passes.
     const statuses = await waitFor('status badges of the three nodes', 30_000, async () => {
       const s = await page.$$eval('.red-ui-flow-node-status-label', (els) => els.map((e) => e.textContent ?? ''));
-      return s.some((x) => /devices?, \d+ cameras?/.test(x)) && s.some((x) => /^idle/.test(x)) ? s : undefined;
+      return s.some((x) => /devices?, \d+ cameras?/.test(x)) && s.some((x) => /^1 ok · next \d\d:\d\d/.test(x)) ? s : undefined;
     });
     assert.ok(statuses.some((x) => /3 devices, 3 cameras/.test(x)), `discover badge: ${statuses.join(' | ')}`);
+    // Activity as the editor opens: file messages in the debug sidebar (a pass every minute on the
+    // growing simulator), and the source's own badge.
+    assert.ok(statuses.some((x) => /^synced \d\d:\d\d/.test(x) || /\d+\/\d+ · \d+%/.test(x)), `nvr-source badge: ${statuses.join(' | ')}`);
+    // (Only nvr-sync's file output goes to the sidebar in the demo flow.)
+    await page.locator('.red-ui-debug-msg').first().waitFor({ state: 'attached', timeout: 100_000 });
 
     // Screenshot for the README: canvas only, at the flow.
     await page.evaluate(() => {

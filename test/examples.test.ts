@@ -1,17 +1,29 @@
 // The example flows under examples/ (Import › Examples in the editor): each parses, uses only node
 // types that exist with the settings they need, wires only to nodes in the same file, carries no
-// credentials, and loads into a real Node-RED runtime with every node created.
+// credentials, contacts no LAN address and multicasts nothing until the user fills it in, shares
+// one archive, is laid out without overlapping nodes, and loads into a real Node-RED runtime with
+// every node created — also beside the npm start flow, without a second sync engine.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { helper, nodeModule } from './support/node-red';
+import { openArchives } from '../lib/archive/archive';
 
 const root = path.join(__dirname, '..', '..');
 const examplesDir = path.join(root, 'examples');
-const OUR_TYPES = ['onvif-discover', 'nvr-source', 'nvr-sync'] as const;
+const OUR_TYPES = ['nvr-archive', 'onvif-discover', 'nvr-source', 'nvr-sync'] as const;
 const OUR_OUTPUTS: Record<string, number> = { 'onvif-discover': 1, 'nvr-source': 1, 'nvr-sync': 2 };
+/** Config nodes live outside tabs (no z), shared by every flow. */
+const CONFIG_TYPES = new Set(['nvr-archive']);
+
+/** Roughly the width Node-RED draws a node with this label (its font is ~7 px per character). */
+function drawnWidth(n: FlowNode): number {
+  const label = String(n.name || n.type);
+  return Math.max(100, 20 * Math.ceil((label.length * 7.2 + 50) / 20));
+}
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)(:|$)/.test(host.trim());
 
 interface FlowNode {
   id: string;
@@ -103,7 +115,7 @@ describe('example flows (examples/*.json)', function () {
         assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${ids.filter((id, i) => ids.indexOf(id) !== i).join(', ')}`);
         const tabs = new Set(flow.filter((n) => n.type === 'tab').map((n) => n.id));
         assert.equal(tabs.size, 1, 'expected exactly one tab, so the import lands on a tab of its own');
-        const stray = flow.filter((n) => n.type !== 'tab' && !tabs.has(String(n.z)));
+        const stray = flow.filter((n) => n.type !== 'tab' && !CONFIG_TYPES.has(n.type) && !tabs.has(String(n.z)));
         assert.deepEqual(stray.map((n) => n.id), [], 'nodes not on the file\'s tab');
       });
 
@@ -129,6 +141,38 @@ describe('example flows (examples/*.json)', function () {
           const missing = declaredDefaults(n.type).filter((k) => !(k in n));
           assert.deepEqual(missing, [], `${n.type} ${n.id} lacks settings`);
           if (n.type === 'nvr-source') assert.ok(String(n.name ?? '').trim(), `nvr-source ${n.id} has no name (required)`);
+        }
+      });
+
+      it('contacts no LAN address and multicasts nothing until the user fills in an address', () => {
+        for (const n of flow) {
+          if (n.type === 'onvif-discover') {
+            assert.equal(n.wsdMode, 'off', `${n.id}: WS-Discovery multicast on by default`);
+            for (const t of String(n.targets ?? '').split(/[\s,;]+/).filter(Boolean)) assert.ok(isLoopback(t), `${n.id}: target ${t}`);
+          }
+          if (n.type === 'nvr-source' && n.host) assert.ok(isLoopback(String(n.host)), `${n.id}: host ${String(n.host)}`);
+        }
+      });
+
+      it('uses one archive: the default one, or an nvr-archive on the default database', () => {
+        const archives = flow.filter((n) => n.type === 'nvr-archive');
+        assert.ok(archives.length <= 1, 'more than one nvr-archive');
+        for (const a of archives) assert.equal(a.dbPath, '', `${a.id}: not the default database, so it would not share the default archive`);
+        for (const n of flow.filter((x) => x.type === 'nvr-source' || x.type === 'nvr-sync')) {
+          assert.ok(n.archive === '' || archives.some((a) => a.id === n.archive), `${n.type} ${n.id} references archive ${String(n.archive)}`);
+        }
+      });
+
+      it('is laid out without overlapping nodes', () => {
+        const placed = flow.filter((n) => typeof n.x === 'number' && typeof n.y === 'number');
+        const box = (n: FlowNode) => ({ l: (n.x as number) - drawnWidth(n) / 2, r: (n.x as number) + drawnWidth(n) / 2, t: (n.y as number) - 15, b: (n.y as number) + 15 });
+        for (let i = 0; i < placed.length; i++) {
+          for (let j = i + 1; j < placed.length; j++) {
+            const a = box(placed[i]);
+            const b = box(placed[j]);
+            const overlap = a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b;
+            assert.ok(!overlap, `"${String(placed[i].name || placed[i].type)}" overlaps "${String(placed[j].name || placed[j].type)}"`);
+          }
         }
       });
 
@@ -166,25 +210,44 @@ describe('example flows loaded into Node-RED', function () {
     fs.rmSync(userDir, { recursive: true, force: true });
   });
 
+  /** An example with its NVR addresses pointed at a closed loopback port and no timers. */
+  const prepared = (f: string) =>
+    read(f).map((n) => {
+      const copy: FlowNode = { ...n };
+      if (copy.type === 'onvif-discover') Object.assign(copy, { targets: `127.0.0.1:${closedPort}`, wsdMode: 'off' });
+      if (copy.type === 'nvr-source') Object.assign(copy, { host: '127.0.0.1', ports: String(closedPort), timeout: 1000 });
+      if (copy.type === 'inject') Object.assign(copy, { once: false, repeat: '', crontab: '' }); // nothing fires by itself
+      if (copy.type === 'file') Object.assign(copy, { filename: path.join(userDir, 'out.csv') });
+      return copy;
+    });
+  const modulesFor = (flow: FlowNode[]) => {
+    const modules: unknown[] = OUR_TYPES.map((t) => nodeModule(t));
+    for (const t of new Set(flow.map((n) => n.type))) {
+      const file = core.get(t);
+      if (file) modules.push(require(file));
+    }
+    return modules;
+  };
+
   for (const f of files) {
     it(`${f}: every node is created`, async () => {
-      const flow = read(f).map((n) => {
-        const copy: FlowNode = { ...n };
-        if (copy.type === 'onvif-discover') Object.assign(copy, { targets: `127.0.0.1:${closedPort}`, wsdMode: 'off' });
-        if (copy.type === 'nvr-source') Object.assign(copy, { host: '127.0.0.1', ports: String(closedPort), timeout: 1000 });
-        if (copy.type === 'inject') Object.assign(copy, { once: false, repeat: '', crontab: '' }); // nothing fires by itself
-        if (copy.type === 'file') Object.assign(copy, { filename: path.join(userDir, 'out.csv') });
-        return copy;
-      });
-      const types = new Set(flow.map((n) => n.type));
-      const modules: unknown[] = OUR_TYPES.map((t) => nodeModule(t));
-      for (const t of types) {
-        const file = core.get(t);
-        if (file) modules.push(require(file));
-      }
-      await helper.load(modules as never, flow as never);
+      const flow = prepared(f);
+      await helper.load(modulesFor(flow) as never, flow as never);
       const missing = flow.filter((n) => n.type !== 'tab' && !helper.getNode(n.id)).map((n) => `${n.type} ${n.id}`);
       assert.deepEqual(missing, [], 'nodes Node-RED did not create');
+    });
+  }
+
+  for (const f of files.filter((x) => x !== 'flows.json' && read(x).some((n) => n.type === 'nvr-sync'))) {
+    it(`${f} imported beside the npm start flow shares its archive (no second engine)`, async () => {
+      const flow = [...prepared('flows.json'), ...prepared(f)];
+      await helper.load(modulesFor(flow) as never, flow as never);
+      const syncs = flow.filter((n) => n.type === 'nvr-sync');
+      assert.ok(syncs.length >= 2);
+      for (const n of syncs) assert.ok(helper.getNode(n.id), `nvr-sync ${n.id} created`);
+      assert.equal(openArchives().length, 1, 'one archive (catalog + engine) for both flows');
+      const warnings = (helper.log().args as unknown[][]).map((a) => JSON.stringify(a[0])).filter((l) => /already syncs|second/.test(l));
+      assert.deepEqual(warnings, []);
     });
   }
 });

@@ -17,7 +17,6 @@ interface TestNode {
   on(ev: 'input', cb: (msg: Msg) => void): void;
   on(ev: 'call:status', cb: (call: { args: [{ fill?: string; text?: string }] }) => void): void;
   receive(msg: Record<string, unknown>): void;
-  getCredentials?: () => { user?: string; password?: string };
 }
 interface LogSpy {
   args: unknown[][];
@@ -142,8 +141,6 @@ describe('nvr-source node', function () {
     assert.deepEqual(paths, Object.fromEntries(CAMERAS.map((n) => [n, path.join(workdir, n.replace(/ /g, '_'))])));
 
     // The password lives only in Node-RED's credentials: not in the message, flows, database or log.
-    const src = helper.getNode('src1') as unknown as TestNode;
-    assert.equal(src.getCredentials?.().password, AUTH.password, 'available in-process to nvr-sync');
     assertNoSecret('the message', JSON.stringify(msg));
     const runtimeFlows = (helper as unknown as { _redNodes: { getFlows(): { flows: unknown } } })._redNodes.getFlows();
     assertNoSecret('the flows', JSON.stringify(runtimeFlows.flows));
@@ -211,7 +208,30 @@ describe('nvr-source node', function () {
     });
     const { status } = await deploy([sourceNode({ ports: String(closed) })]);
     assert.equal(status.fill, 'red');
-    assert.equal(status.text, `NVR unreachable at 127.0.0.1:${closed}`);
+    assert.match(status.text ?? '', new RegExp(`^NVR unreachable at 127\\.0\\.0\\.1:${closed} · retry \\d\\d:\\d\\d$`));
+    assert.equal(sourceCount(), 0);
+  });
+
+  it('saves by itself once an NVR that was unreachable at deploy starts (retried with backoff)', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const first = await deploy([sourceNode({ ports: String(closed) })]);
+    assert.match(first.status.text ?? '', /^NVR unreachable/);
+    // The NVR comes up on that port after the failed save; the node's next attempt (5 s later) saves.
+    const late = await startSimulator({ preset: 'nvr', channels: 1, basePort: closed, auth: AUTH, discovery: false, rtsp: false });
+    try {
+      const msg = await new Promise<Msg>((resolve) => (helper.getNode('out') as unknown as TestNode).on('input', resolve));
+      assert.equal((msg.payload as SavedSource).name, 'nvr_localhost');
+      assert.equal(sourceCount(), 1);
+    } finally {
+      await helper.unload();
+      await late.stop();
+    }
   });
 
   it('refuses an empty selection, bad ports and a working directory that is a file, before saving anything', async () => {
@@ -228,7 +248,8 @@ describe('nvr-source node', function () {
     fs.writeFileSync(file, 'x');
     const notDir = await deploy([sourceNode({ workdir: file })]);
     assert.equal(notDir.status.fill, 'red');
-    assert.match(notDir.status.text ?? '', /is a file/);
+    assert.equal(notDir.status.text, 'folder is a file');
+    assert.match(logText(), /working directory .*a-file is a file/);
     assert.equal(sourceCount(), 0);
   });
 

@@ -109,6 +109,20 @@ describe('onvif-discover node', function () {
     assert.equal(statuses.at(-1)?.fill, 'red');
   });
 
+  it('refuses an invalid timeout with a red status and done(err), instead of reading it as 5 s', async () => {
+    await helper.load(mod as never, [...flow({ targets, timeout: 'soon' }), { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }] as never, creds);
+    const d1 = helper.getNode('d1') as unknown as TestNode;
+    const statuses: Array<{ fill?: string; text?: string }> = [];
+    d1.on('call:status', (c) => statuses.push(c.args[0]));
+    const caught = helper.getNode('caught') as unknown as TestNode;
+    const msg = await new Promise<Msg & { error?: { message: string } }>((resolve) => {
+      caught.on('input', resolve as (m: Msg) => void);
+      d1.receive({ payload: 1 });
+    });
+    assert.match(msg.error?.message ?? '', /timeout: "soon" is not a number/);
+    assert.equal(statuses.at(-1)?.fill, 'red');
+  });
+
   it('searches once on deploy when asked to', async () => {
     const out = await (async () => {
       const p = new Promise<Msg>((resolve) => {

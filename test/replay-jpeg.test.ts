@@ -233,7 +233,7 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
       return s;
     };
     const url = (s: RtspServerHandle) => `rtsp://127.0.0.1:${s.port}${replayPath(0)}`;
-    const finalPath = (st: Date, en: Date, codec: string) => segmentPath(join(dir, 'Loading Dock Camera'), st, en, codec);
+    const finalPath = (st: Date, en: Date) => segmentPath(join(dir, 'Loading Dock Camera'), st, en);
 
     it('15 s from second 5 → one .mp4, mjpeg 640x480, 75 frames, 15 s, pixel-identical to clip frames 25…99 (looped)', async () => {
       const s = await start([camera()]);
@@ -337,7 +337,7 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
         selection: { names: ['Channel 1 Front Door', 'Channel 4 Loading Dock'] },
         workingDirectory: join(root, 'downloads'),
       });
-      engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
+      engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 } });
       const files: FileEvent[] = [];
       engine.on('file', (f) => files.push(f));
       engine.addSource(saved.id, { schedule: false });

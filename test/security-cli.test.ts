@@ -101,7 +101,7 @@ describe('CLI password sources and exit codes', function () {
   it('prompts on a terminal without echo: the typed password never reaches the output', async () => {
     const tty = new FakeTty();
     const out: string[] = [];
-    const p = resolvePassword(parseArgs([]), 'admin', { env: {}, input: tty, output: { write: (s: string) => out.push(s) } });
+    const p = resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: {}, input: tty, output: { write: (s: string) => out.push(s) } });
     tty.type('se');
     tty.type('cx\u007fret');
     tty.type('\r');
@@ -115,8 +115,8 @@ describe('CLI password sources and exit codes', function () {
     const p = promptHidden('pw: ', tty, { write: () => true });
     tty.type('ab\u0003');
     await assert.rejects(p, /cancelled/);
-    assert.equal(await resolvePassword(parseArgs([]), 'admin', { env: {}, input: Object.assign(new FakeTty(), { isTTY: false }) }), undefined);
-    assert.equal(await resolvePassword(parseArgs([]), undefined, { env: {}, input: new FakeTty() }), undefined);
-    assert.equal(await resolvePassword(parseArgs([]), 'admin', { env: { VTRACK_ONVIF_PASSWORD: 'from-env' }, input: new FakeTty() }), 'from-env', 'the environment comes before a prompt');
+    assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: {}, input: Object.assign(new FakeTty(), { isTTY: false }) }), undefined);
+    assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), undefined, { env: {}, input: new FakeTty() }), undefined);
+    assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: { VTRACK_ONVIF_PASSWORD: 'from-env' }, input: new FakeTty() }), 'from-env', 'the environment comes before a prompt');
   });
 });

@@ -40,7 +40,7 @@ describe('sync engine against the simulator (seed preset)', function () {
     sourceId = saved.id;
     // One fixed 'now' for both passes: a 2-minute slot closing between them must not count as new.
     const now = new Date();
-    engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 }, now: () => now });
+    engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 }, now: () => now });
     engine.on('file', (f) => files.push(f));
     engine.on('event', (e) => events.push(e));
     engine.addSource(sourceId, { schedule: false });
@@ -115,7 +115,7 @@ describe('sync engine against the simulator (seed preset)', function () {
   });
 
   it('reports wrong credentials as an auth error event and counts the failure', async () => {
-    const bad = new SyncEngine({ catalog, credentialsFor: () => ({ user: 'admin', password: 'wrong' }), settings: { segmentMinutes: 5 } });
+    const bad = new SyncEngine({ catalog, credentials: { user: 'admin', password: 'wrong' }, settings: { segmentMinutes: 5 } });
     const errs: SyncEvent[] = [];
     bad.on('event', (e) => e.event === 'error' && errs.push(e));
     bad.addSource(sourceId, { schedule: false });
@@ -136,7 +136,7 @@ describe('sync engine with an NVR whose clock runs an hour ahead', function () {
     try {
       const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, timeoutMs: 3000 });
       const saved = await saveSourceFromDevices(catalog, { name: 'skewed', host: '127.0.0.1', ports: [sim.devices[0].port], devices, selection: 'all', workingDirectory: path.join(dir, 'dl') });
-      const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
+      const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
       const got: FileEvent[] = [];
       engine.on('file', (f) => got.push(f));
       engine.addSource(saved.id, { schedule: false });
@@ -177,7 +177,7 @@ describe('sync engine retries and retention', function () {
 
   it('retries a segment the NVR refuses (replay sessions busy) and then fetches it', async () => {
     const id = await setUp(2);
-    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 4, retryBaseMs: 50, concurrency: 1 } });
+    const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 4, retryBaseMs: 50, concurrency: 1 } });
     const files: FileEvent[] = [];
     engine.on('file', (f) => files.push(f));
     engine.addSource(id, { schedule: false });
@@ -189,7 +189,7 @@ describe('sync engine retries and retention', function () {
 
   it('gives up after the last attempt, reports it, and keeps the synced point before the failed segment', async () => {
     const id = await setUp(1000);
-    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 2, retryBaseMs: 20 } });
+    const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 2, retryBaseMs: 20 } });
     engine.addSource(id, { schedule: false });
     const [summary] = await engine.syncNow(id);
     await engine.close();
@@ -205,7 +205,7 @@ describe('sync engine retries and retention', function () {
 
   it('does not start a pass when the disk is nearly full, and says how much space is left', async () => {
     const id = await setUp(0);
-    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
+    const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
     const errors: SyncEvent[] = [];
     const files: FileEvent[] = [];
     engine.on('event', (e) => e.event === 'error' && errors.push(e));
@@ -222,7 +222,7 @@ describe('sync engine retries and retention', function () {
   it('skips timer passes of a source whose sync is switched off, but still syncs on demand', async () => {
     const id = await setUp(0);
     catalog.updateSyncStatus(id, null, { enabled: false });
-    const engine = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 }, startDelayMs: 10 });
+    const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 }, startDelayMs: 10 });
     const events: SyncEvent[] = [];
     engine.on('event', (e) => events.push(e));
     engine.addSource(id);
@@ -235,7 +235,7 @@ describe('sync engine retries and retention', function () {
 
   it('applies retention: oldest files deleted until under the size cap, rows marked deleted, never fetched again', async () => {
     const id = await setUp(0);
-    const first = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
+    const first = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
     first.addSource(id, { schedule: false });
     const [pass1] = await first.syncNow(id);
     await first.close();
@@ -245,7 +245,7 @@ describe('sync engine retries and retention', function () {
     const capGB = keep.reduce((n, f) => n + f.bytes, 0) / 1024 ** 3;
 
     // A wide safety margin: no new minute can close between the passes and shift what is newest.
-    const second = new SyncEngine({ catalog, credentialsFor: () => AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 180 }, retention: { maxGB: capGB } });
+    const second = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 180 }, retention: { maxGB: capGB } });
     const events: SyncEvent[] = [];
     const refetched: FileEvent[] = [];
     second.on('event', (e) => events.push(e));

@@ -510,11 +510,6 @@ export class Catalog {
     return (this.prepare(sql).all(sourceId) as CameraRecord[]).map(toCamera);
   }
 
-  getCamera(cameraId: number): CameraRow | undefined {
-    const r = this.prepare('SELECT * FROM camera_configurations WHERE id = ?').get(cameraId) as CameraRecord | undefined;
-    return r && toCamera(r);
-  }
-
   /** processing_config.camera_paths (see buildCameraPaths for the key rule). */
   getCameraPaths(): CameraPaths {
     const r = this.prepare(`SELECT value FROM processing_config WHERE key = 'camera_paths'`).get() as { value: string } | undefined;
@@ -848,6 +843,33 @@ export class Catalog {
         return toDownload(row);
       },
     };
+  }
+
+  // ---- source lifecycle (the archive: sources follow their nvr-source nodes) -----------------
+
+  /** Marks a source synced (its node is deployed) or inactive (kept, rows and files, until forgotten). */
+  setSourceActive(id: number, active: boolean): void {
+    this.prepare('UPDATE video_sources SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
+  }
+
+  /**
+   * Removes a source with its cameras, sync state and file records (one transaction) and returns
+   * the paths of its files still on disk, for the caller to delete or keep.
+   */
+  forgetSource(id: number): { paths: string[]; rows: number } {
+    const run = this.db.transaction(() => {
+      const paths = (
+        this.prepare(
+          `SELECT f.path FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id
+           WHERE c.source_id = ? AND f.status = 'done' ORDER BY f.path`,
+        ).all(id) as Array<{ path: string }>
+      ).map((r) => r.path);
+      const rows = this.prepare('DELETE FROM video_sources WHERE id = ?').run(id).changes;
+      if (rows === 0) throw new CatalogError('not-found', `no source with id ${id}`);
+      this.refreshCameraPaths();
+      return { paths, rows };
+    });
+    return run.immediate();
   }
 }
 

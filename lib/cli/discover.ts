@@ -1,6 +1,6 @@
 // vtrack-onvif discover: print the devices found, as a table or as JSON (--json).
 import { discover } from '../onvif/discovery';
-import { parseArgs, str, num, bool } from './args';
+import { parseArgs, str, num, bool, type FlagSpec } from './args';
 import type { DiscoveredDevice } from '../onvif/types';
 import { errorMessage } from '../errors';
 import { PASSWORD_HELP, resolvePassword } from './password';
@@ -57,8 +57,11 @@ function table(devices: DiscoveredDevice[]): string {
   return lines.join('\n');
 }
 
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['json', 'help'], strings: ['targets', 'user', 'timeout', 'password', 'password-file'], optionalValue: ['ws-discovery'] };
+
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'ws-discovery']));
+  const a = parseArgs(argv, FLAGS);
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

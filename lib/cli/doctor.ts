@@ -1,7 +1,7 @@
 // vtrack-onvif doctor: what each device offers for syncing recordings, and what to do about
 // anything that does not work (lib/onvif/doctor.ts), as text or JSON (--json).
 import { doctor, type DoctorReport } from '../onvif/doctor';
-import { parseArgs, str, num, bool } from './args';
+import { parseArgs, str, num, bool, type FlagSpec } from './args';
 import { errorMessage } from '../errors';
 import { tmpdir } from 'node:os';
 import { parseTargets } from '../onvif/targets';
@@ -71,8 +71,11 @@ function text(reports: DoctorReport[]): string {
   return lines.join('\n');
 }
 
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['json', 'help', 'accept-self-signed'], strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password'] };
+
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'accept-self-signed']));
+  const a = parseArgs(argv, FLAGS);
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

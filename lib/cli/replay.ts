@@ -1,6 +1,6 @@
 // vtrack-onvif replay: download one time range from an ONVIF replay URI into MP4.
 // If the recording has gaps in the range, the extra files are named out-1.mp4, out-2.mp4, …
-import { parseArgs, str, num, bool } from './args';
+import { parseArgs, str, num, bool, type FlagSpec } from './args';
 import { replayToFiles, ReplayToFilesError, type WrittenFile } from '../media/replay-to-files';
 import { maskUrl } from '../rtsp/url';
 import { errorMessage } from '../errors';
@@ -14,10 +14,13 @@ as fast as the server sends (Rate-Control: no) unless --rate-control yes.
 
 ${PASSWORD_HELP}`;
 
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['json', 'help'], strings: ['from', 'to', 'output', 'rate-control', 'user', 'idle-timeout', 'password', 'password-file'] };
+
 export async function run(argv: string[]): Promise<number> {
   // Accept the conventional short "-o FILE".
   const norm = argv.map((a) => (a === '-o' ? '--output' : a));
-  const a = parseArgs(norm, new Set(['json', 'help']));
+  const a = parseArgs(norm, FLAGS);
   if (bool(a, 'help')) {
     process.stdout.write(USAGE + '\n');
     return 0;

@@ -1,6 +1,6 @@
 // `vtrack-onvif sim`: run the ONVIF NVR simulator until SIGINT/SIGTERM.
 import { isIP } from 'node:net';
-import { bool, num, parseArgs, str } from './args';
+import { bool, num, parseArgs, str, type FlagSpec } from './args';
 import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
 import { parseUtcOffset } from '../sim/vendor-sim';
@@ -50,7 +50,7 @@ function isLoopback(host: string): boolean {
 }
 
 export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: boolean } {
-  const a = parseArgs(argv, new Set(['json', 'allow-non-loopback', 'no-rtsp', 'help']));
+  const a = parseArgs(argv, FLAGS);
   const preset = str(a, 'preset') ?? 'seed';
   if (preset !== 'seed' && preset !== 'nvr' && preset !== 'hikvision' && preset !== 'dahua') throw new Error(`--preset must be seed, nvr, hikvision or dahua, got "${preset}"`);
   const utcOffset = str(a, 'utc-offset');
@@ -149,6 +149,9 @@ function printText(sim: RunningSimulator, authOn: boolean, quirks: string[]): vo
   lines.push('press Ctrl+C to stop');
   process.stdout.write(lines.join('\n') + '\n');
 }
+
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk', 'utc-offset'] };
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

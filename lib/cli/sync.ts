@@ -12,7 +12,7 @@ import { VendorError } from '../vendors/errors';
 import { errorMessage } from '../errors';
 import type { DiscoveredDevice } from '../onvif/types';
 import type { FileEvent, SyncEvent } from '../sync/types';
-import { parseArgs, str, num, bool } from './args';
+import { parseArgs, str, num, bool, type FlagSpec } from './args';
 import { PASSWORD_HELP, resolvePassword } from './password';
 
 const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file FILE] --dir DIR --db FILE
@@ -50,8 +50,11 @@ function describeEvent(e: SyncEvent): string | undefined {
   }
 }
 
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['once', 'json', 'help'], strings: ['concurrency', 'interval', 'max-age-days', 'max-gb', 'segment-min', 'since-hours', 'timeout', 'cameras', 'db', 'dir', 'name', 'targets', 'user', 'driver', 'password', 'password-file'] };
+
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['once', 'json', 'help']));
+  const a = parseArgs(argv, FLAGS);
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -138,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const engine = new SyncEngine({
     catalog,
-    credentialsFor: () => (user ? { user, password: password ?? '' } : undefined),
+    credentials: user ? { user, password: password ?? '' } : undefined,
     settings: {
       segmentMinutes: num(a, 'segment-min', 10),
       concurrency: num(a, 'concurrency', 2),

@@ -2,7 +2,7 @@
 // NVR's recordings, per camera; --fix puts right what can be (see lib/sync/verify).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bool, num, parseArgs, str } from './args';
+import { bool, num, parseArgs, str, type FlagSpec } from './args';
 import { openCatalog } from '../catalog';
 import { formatVerifyReport, verifyArchive } from '../sync/verify';
 import { errorMessage } from '../errors';
@@ -19,8 +19,11 @@ ${PASSWORD_HELP}
   --json             the report as JSON
 Exit code: 0 when the archive is clean, 1 when it has problems, 2 on bad usage.`;
 
+/** Every flag this command takes; any other is refused (see args.ts). */
+export const FLAGS: FlagSpec = { booleans: ['json', 'help', 'fix', 'no-refetch'], strings: ['timeout', 'db', 'dir', 'user', 'password', 'password-file'] };
+
 export async function run(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, new Set(['json', 'help', 'fix', 'no-refetch']));
+  const a = parseArgs(argv, FLAGS);
   if (bool(a, 'help')) {
     process.stdout.write(HELP + '\n');
     return 0;

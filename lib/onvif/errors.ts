@@ -14,10 +14,6 @@ export class OnvifError extends Error {
   }
 }
 
-export function isOnvifError(e: unknown): e is OnvifError {
-  return e instanceof OnvifError;
-}
-
 /** Classify a socket-level failure (ECONNREFUSED, EHOSTUNREACH, ...) into an OnvifError. */
 export function fromSocketError(err: NodeJS.ErrnoException, where: string): OnvifError {
   switch (err.code) {

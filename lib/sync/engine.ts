@@ -8,6 +8,7 @@ import { errorMessage } from '../onvif/errors';
 import { applyRetentionRules } from '../storage';
 import { runSourceOnce, DEFAULT_SETTINGS, type SyncRange, type SyncSettings } from './runner';
 import { backoffMs } from './retry';
+import { ProgressThrottle } from './progress-throttle';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
 /** Warning codes that describe a device rather than a pass (see emitOnce). */
@@ -20,8 +21,12 @@ export interface RetentionSettings {
 
 export interface EngineOptions {
   catalog: Catalog;
-  /** Credentials of a source, looked up at each run (they live in Node-RED credentials, not here). */
-  credentialsFor(source: VideoSourceRow): Credentials | undefined;
+  /**
+   * The login of sources added without their own (the CLI's one login). Per-source logins are
+   * handed in with addSource: they live in Node-RED credentials and reach the engine in-process,
+   * never through the catalog.
+   */
+  credentials?: Credentials;
   settings?: Partial<SyncSettings>;
   retention?: RetentionSettings;
   /** Delay of the first pass after a source is added (ms). */
@@ -39,6 +44,9 @@ interface SourceState {
   manualOnly?: boolean;
   /** The first pass of this engine sweeps the camera folders (what a crash left behind). */
   swept?: boolean;
+  credentials?: Credentials;
+  /** Aborts this source's running pass when the source is removed (its node deleted). */
+  abort: AbortController;
 }
 
 export interface SyncEngineEvents {
@@ -49,7 +57,7 @@ export interface SyncEngineEvents {
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly settings: SyncSettings;
   private readonly sources = new Map<number, SourceState>();
-  private readonly abort = new AbortController();
+  private readonly progress = new ProgressThrottle();
   private paused = false;
   private closed = false;
 
@@ -79,20 +87,43 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   /**
-   * Start syncing a source: a first pass shortly, then every interval. Adding twice is a no-op.
+   * Start syncing a source: a first pass shortly, then every interval. Adding a known source only
+   * replaces its login (a redeployed nvr-source hands in its current one).
    * With `schedule: false` the source only runs when asked (syncNow / backfill), e.g. `sync --once`.
    */
-  addSource(sourceId: number, options: { schedule?: boolean } = {}): void {
-    if (this.closed || this.sources.has(sourceId)) return;
-    const st: SourceState = { sourceId, manualOnly: options.schedule === false };
+  addSource(sourceId: number, options: { schedule?: boolean; credentials?: Credentials } = {}): void {
+    if (this.closed) return;
+    const known = this.sources.get(sourceId);
+    if (known) {
+      if (options.credentials) known.credentials = options.credentials;
+      return;
+    }
+    const st: SourceState = { sourceId, manualOnly: options.schedule === false, credentials: options.credentials, abort: new AbortController() };
     this.sources.set(sourceId, st);
     if (!st.manualOnly) this.schedule(st, this.o.startDelayMs ?? 200, 'startup');
   }
 
-  removeSource(sourceId: number): void {
+  hasSource(sourceId: number): boolean {
+    return this.sources.has(sourceId);
+  }
+
+  /** Stop syncing a source: no further passes, and a running one is aborted (.part files removed). */
+  removeSource(sourceId: number): Promise<void> {
     const st = this.sources.get(sourceId);
-    if (st?.timer) clearTimeout(st.timer);
+    if (!st) return Promise.resolve();
+    if (st.timer) clearTimeout(st.timer);
     this.sources.delete(sourceId);
+    st.abort.abort();
+    return (st.running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Settings for the next passes (an archive's settings changed), without restarting any source. */
+  configure(settings: Partial<SyncSettings>, retention?: RetentionSettings): void {
+    Object.assign(this.settings, settings);
+    this.o.retention = retention;
   }
 
   pause(): void {
@@ -121,8 +152,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   /** Stop timers, abort running downloads (their .part files are removed) and wait for them. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const st of this.sources.values()) if (st.timer) clearTimeout(st.timer);
-    this.abort.abort();
+    for (const st of this.sources.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      st.abort.abort();
+    }
     await Promise.allSettled([...this.sources.values()].map((s) => s.running));
     this.sources.clear();
   }
@@ -185,12 +218,16 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     let sourceName = `#${st.sourceId}`;
     let delay: number | undefined;
     let next: Date | undefined;
-    const report = (error: string, code?: string) => this.emit('event', { event: 'error', source: sourceName, sourceId: st.sourceId, error, code });
+    // A removed source's aborted pass says nothing more (its node is gone: no errors about it).
+    const silenced = () => st.abort.signal.aborted && !this.closed;
+    const report = (error: string, code?: string) => {
+      if (!silenced()) this.emit('event', { event: 'error', source: sourceName, sourceId: st.sourceId, error, code });
+    };
     try {
       const source = this.o.catalog.getSource(st.sourceId);
       if (!source) {
         report('source no longer exists in the catalog');
-        this.removeSource(st.sourceId);
+        void this.removeSource(st.sourceId);
         return { ...empty, errors: ['source no longer exists'] };
       }
       sourceName = source.name;
@@ -199,19 +236,24 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         delay = this.intervalMs(source.id);
         return empty;
       }
+      this.progress.reset(source.id);
       this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
       try {
         summary = await runSourceOnce({
           catalog: this.o.catalog,
           source,
-          credentials: this.o.credentialsFor(source),
+          credentials: st.credentials ?? this.o.credentials,
           settings: this.settings,
           reason,
           range,
           sweep: !st.swept,
           now: this.o.now,
-          signal: this.abort.signal,
-          emit: (e) => this.emitOnce(e),
+          signal: st.abort.signal,
+          // Progress at most once a second per source (plus each file's first), not per percent.
+          emit: (e) => {
+            if (silenced()) return;
+            if (e.event !== 'progress' || this.progress.pass(e, this.now().getTime())) this.emitOnce(e);
+          },
           onFile: (f) => this.emit('file', f),
         });
         st.swept = !summary.sweepNext;
@@ -229,7 +271,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       // After failures, retry sooner than the interval but back off: 30 s, 1 min, 2 min ... ≤ interval.
       delay = ok ? interval : Math.min(interval, backoffMs(failures, 30_000, interval));
       next = new Date(this.now().getTime() + delay);
-      if (!this.closed) {
+      if (!this.closed && !silenced()) {
         try {
           this.o.catalog.updateSyncStatus(source.id, null, {
             lastRunAt: started,
@@ -256,7 +298,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       report(errorMessage(e));
       return summary;
     } finally {
-      if (summary !== empty || next) {
+      if ((summary !== empty || next) && !silenced()) {
         this.emit('event', {
           event: 'finished',
           source: sourceName,

@@ -7,15 +7,10 @@ export function stamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
 }
 
-/** Every codec we write (H.264, H.265, MPEG-4 Visual, Motion-JPEG) goes into MP4; the codec
- * parameter stays for a future codec that needs another container. */
-export function extensionFor(_codec: string): string {
-  return 'mp4';
-}
-
-export function segmentPath(cameraFolder: string, start: Date, end: Date, codec: string): string {
+/** Every codec we write (H.264, H.265, MPEG-4 Visual, Motion-JPEG) goes into MP4. */
+export function segmentPath(cameraFolder: string, start: Date, end: Date): string {
   const day = start.toISOString().slice(0, 10);
-  return join(cameraFolder, day, `${basename(cameraFolder)}_${stamp(start)}_${stamp(end)}.${extensionFor(codec)}`);
+  return join(cameraFolder, day, `${basename(cameraFolder)}_${stamp(start)}_${stamp(end)}.mp4`);
 }
 
 const NAME_TIMES = /_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)\.mp4$/;

@@ -268,7 +268,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           fast: s.fastReplay,
           timeouts: s.replayTimeouts,
           signal: o.signal,
-          finalPath: (start, end, codec) => segmentPath(camera.folderPath, start, end, codec),
+          finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
           onProgress: (p) => {
             const span = segment.end.getTime() - segment.start.getTime();
             const percent = Math.max(0, Math.min(100, Math.round(((p.mediaTime.getTime() - segment.start.getTime()) / span) * 100)));

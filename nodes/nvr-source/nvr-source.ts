@@ -1,27 +1,40 @@
 // nvr-source: a thin adapter that turns the node's settings (host, ports, chosen cameras, folders)
-// into a saved source in the catalog — on deploy, and again when a message brings discovered
-// devices or a new camera choice. Credentials stay Node-RED credentials of this node: nvr-sync
-// reads them in-process by node id (RED.nodes.getCredentials / this node's getCredentials()).
+// into a saved source in its archive — on deploy, and again when a message brings discovered
+// devices or a new camera choice — and registers that source with the archive's sync engine,
+// handing over its login in-process (never through SQLite or a message). While the node is
+// deployed its source syncs; when it is deleted or disabled the source stops and is kept inactive.
+// An NVR that is down at deploy does not lose the source: the last saved settings keep syncing
+// and the save is retried with backoff until it succeeds.
 import * as path from 'node:path';
-import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
-import { openCatalog, SourceNameTakenError, type Catalog, type SavedSource } from '../../lib/catalog';
+import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { SourceNameTakenError, type SavedSource } from '../../lib/catalog';
 import { discover } from '../../lib/onvif/discovery';
 import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
-import { defaultWorkingDirectory } from '../../lib/storage';
-import { errorMessage } from '../../lib/errors';
+import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
+import { asError, errorMessage } from '../../lib/errors';
+import { checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
+import { clock, fitBadge } from '../../lib/archive/status';
+import { backoffMs } from '../../lib/sync/retry';
+import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
 import { openVendorSession, probeVendor, type VendorDriverName } from '../../lib/vendors/driver';
 import { VendorError } from '../../lib/vendors/errors';
 import { parsePortList, target } from './ports';
 import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types';
+
+/** Saving again after the NVR was unreachable: 5 s, 10 s, 20 s ... at most every 5 minutes. */
+const RETRY_BASE_MS = 5_000;
+const RETRY_CAP_MS = 300_000;
 
 /** An error whose message is also short enough for the status badge. */
 class SourceProblem extends Error {
   constructor(
     message: string,
     readonly status: string = message,
+    /** The NVR may come back: save again later. */
+    readonly transient = false,
   ) {
     super(message);
   }
@@ -54,7 +67,7 @@ function deviceProblem(devices: DiscoveredDevice[], hasUser: boolean): SourcePro
         : new SourceProblem(`${where}: the NVR needs a user name and password`, `needs user name and password (${where})`);
     case 'unreachable':
     case 'timeout':
-      return new SourceProblem(`NVR unreachable at ${where}: ${bad.error}`, `NVR unreachable at ${where}`);
+      return new SourceProblem(`NVR unreachable at ${where}: ${bad.error}`, `NVR unreachable at ${where}`, true);
     case 'not-onvif':
       return new SourceProblem(`${where} is not an ONVIF device: ${bad.error}`, `not ONVIF at ${where}`);
     default:
@@ -67,20 +80,62 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const userDir = RED.settings.userDir ?? process.cwd();
-    const dbFile = def.dbPath?.trim() ? path.resolve(userDir, def.dbPath.trim()) : path.join(userDir, 'vtrack-onvif.db');
-    const timeoutMs = Number(def.timeout) > 0 ? Number(def.timeout) : 8000;
     const running = new Set<AbortController>();
     let selection = selectionOf(def);
-    let catalog: Catalog | undefined;
     let closed = false;
+    let retryTimer: NodeJS.Timeout | undefined;
+    let retries = 0;
     // Saves run one at a time: a message arriving during the deploy save waits for it.
     let queue: Promise<unknown> = Promise.resolve();
+    /** The problem of the last save, shown until the source syncs or saves again. */
+    let saveProblem: SourceProblem | undefined;
 
-    node.getCredentials = () => ({ user: node.credentials?.user, password: node.credentials?.password });
+    const login = () => (node.credentials?.user ? { user: node.credentials.user, password: node.credentials.password ?? '' } : undefined);
 
     const name = (def.name ?? '').trim();
     const host = (def.host ?? '').trim();
     const driverSetting = def.driver ?? 'onvif';
+
+    function showProblem(p: SourceProblem, suffix = ''): void {
+      node.status({ fill: 'red', shape: 'ring', text: fitBadge(p.status + suffix) });
+    }
+
+    // The same number rules as the editor: an invalid value is refused, never read as another.
+    const numberProblems: string[] = [];
+    const interval = checkNumber('sync interval', def.interval, SOURCE_NUMBERS.interval);
+    const timeout = checkNumber('discovery timeout', def.timeout, SOURCE_NUMBERS.timeout);
+    for (const r of [interval, timeout]) if (r.problem) numberProblems.push(r.problem);
+    const intervalMinutes = interval.value ?? 10;
+    const timeoutMs = timeout.value ?? 8000;
+
+    let use: ArchiveUse;
+    try {
+      use = useArchive(RED, node, def);
+    } catch (e) {
+      const p = e instanceof ArchiveProblem ? new SourceProblem(e.message, e.status) : new SourceProblem(errorMessage(e));
+      showProblem(p);
+      node.error(p.message);
+      node.on('input', (_msg: NodeMessageInFlow, _send: (m: NodeMessage) => void, done: (err?: Error) => void) => done(p));
+      return;
+    }
+    const archive = use.archive;
+
+    // Claim at once: the source this node saved before (if any) resumes syncing from its last
+    // saved settings within a second of deploy, whatever the NVR answers to the save below.
+    const prior = archive.claim(node.id, login());
+    const mySource = (): number | undefined => archive.sourceOf(node.id);
+
+    // The badge follows this node's own source: syncing, last sync, backlog, error.
+    const onStatus = (sourceId: number) => {
+      if (closed || sourceId !== mySource()) return;
+      const badge = archive.board.badge(sourceId);
+      // "Looking for new recordings" says less than the save result it would replace.
+      if (!badge || (badge.fill === 'blue' && badge.shape === 'ring')) return;
+      if (saveProblem && badge.fill !== 'blue') return showProblem(saveProblem, retryTimer ? ` · retry ${retryClock}` : '');
+      node.status(badge);
+    };
+    archive.on('status', onStatus);
+    let retryClock = '';
 
     function checkName(): void {
       if (!name) throw new SourceProblem('give the NVR source a name (it names the source in the database)', 'no source name');
@@ -90,17 +145,6 @@ export = function register(RED: NodeAPI): void {
         if (other.type === 'nvr-source' && other.id !== node.id && !other.d && (other.name ?? '').trim() === name) duplicate = other.id;
       });
       if (duplicate) throw new SourceProblem(`another nvr-source node (${duplicate}) is also named "${name}"; source names must be unique`, `duplicate source name "${name}"`);
-    }
-
-    function openOnce(): Catalog {
-      if (!catalog) {
-        try {
-          catalog = openCatalog(dbFile);
-        } catch (e) {
-          throw new SourceProblem(`database: ${errorMessage(e)}`);
-        }
-      }
-      return catalog;
     }
 
     async function discoverPorts(h: string, ports: number[]): Promise<DiscoveredDevice[]> {
@@ -145,8 +189,15 @@ export = function register(RED: NodeAPI): void {
     }
 
     function preflight(): void {
+      if (numberProblems.length) throw new SourceProblem(numberProblems.join('; '), 'invalid setting: ' + numberProblems[0].split(':')[0]);
       checkName();
       if (selectionIsEmpty(selection)) throw new SourceProblem('no cameras selected: press Discover and tick at least one camera, or choose "all cameras"', 'no cameras selected');
+    }
+
+    function workingDirectory(): string {
+      if (def.workdir?.trim()) return path.resolve(userDir, def.workdir.trim());
+      if (use.settings.downloadRoot) return path.join(use.settings.downloadRoot, safeFolderName(name));
+      return defaultWorkingDirectory(userDir, name);
     }
 
     async function save(given?: DiscoveredDevice[]): Promise<SavedSource> {
@@ -174,7 +225,7 @@ export = function register(RED: NodeAPI): void {
         } catch (e) {
           throw new SourceProblem(errorMessage(e), 'bad ports');
         }
-        node.status({ fill: 'blue', shape: 'ring', text: `discovering ${h}…` });
+        node.status({ fill: 'blue', shape: 'ring', text: fitBadge(`discovering ${h}…`) });
         if (driverSetting === 'hikvision' || driverSetting === 'dahua') {
           const v = await vendorDevices(h, ports);
           if (!v) throw new SourceProblem(`no ${driverSetting} recorder at ${h} on ports ${ports.join(', ')}`, `not ${driverSetting} at ${h}`);
@@ -197,13 +248,9 @@ export = function register(RED: NodeAPI): void {
       const problem = deviceProblem(devices, hasUser);
       if (problem) throw problem;
 
-      const workdir = def.workdir?.trim() ? path.resolve(userDir, def.workdir.trim()) : defaultWorkingDirectory(userDir, name);
-      const interval = def.interval === undefined || def.interval === '' ? 10 : Number(def.interval);
-      if (!(interval > 0)) throw new SourceProblem(`sync interval must be a positive number of minutes, not "${String(def.interval)}"`, 'bad interval');
-      const db = openOnce();
-      const input = { name, host: h, ports, devices, selection, workingDirectory: workdir, nodeId: node.id, intervalMinutes: interval, driver };
+      const input = { name, host: h, ports, devices, selection, workingDirectory: workingDirectory(), nodeId: node.id, intervalMinutes, driver };
       try {
-        return await saveSourceFromDevices(db, input);
+        return await saveSourceFromDevices(archive.catalog, input);
       } catch (e) {
         if (!(e instanceof SourceNameTakenError)) throw e;
         // The name belongs to another node id. If that node is deployed it is a real duplicate;
@@ -211,27 +258,65 @@ export = function register(RED: NodeAPI): void {
         if (e.ownerNodeId && RED.nodes.getNode(e.ownerNodeId)) {
           throw new SourceProblem(`an NVR source named "${name}" is already saved by node ${e.ownerNodeId}`, `duplicate source name "${name}"`);
         }
-        return await saveSourceFromDevices(db, { ...input, adoptName: true });
+        return await saveSourceFromDevices(archive.catalog, { ...input, adoptName: true });
       }
     }
 
+    /** Save, then hand the source to the archive's engine with this node's login. */
     function enqueue(devices?: DiscoveredDevice[]): Promise<SavedSource> {
-      const next = queue.then(() => save(devices));
+      const next = queue.then(async () => {
+        const saved = await save(devices);
+        if (!closed) archive.attach(node.id, saved.id);
+        return saved;
+      });
       queue = next.catch(() => undefined);
       return next;
     }
 
     function report(saved: SavedSource): void {
+      saveProblem = undefined;
+      retries = 0;
       const n = saved.cameras.filter((c) => c.enabled).length;
       node.status({ fill: 'green', shape: 'dot', text: `${n} camera${n === 1 ? '' : 's'} · ${saved.changed ? 'saved' : 'unchanged'}` });
     }
 
     function problemOf(e: unknown): SourceProblem {
-      return e instanceof SourceProblem ? e : new SourceProblem(errorMessage(e));
+      if (e instanceof SourceProblem) return e;
+      // The badge names the cause first; the message (log, Catch) has the whole path.
+      if (e instanceof StorageError) {
+        const cause = { 'is-file': 'folder is a file', 'not-writable': 'folder not writable', 'low-space': 'disk full', escape: 'folder outside working directory', 'not-absolute': 'bad folder', failed: 'folder error' }[e.code];
+        return new SourceProblem(e.message, cause);
+      }
+      return new SourceProblem(errorMessage(e));
     }
 
-    function showProblem(p: SourceProblem): void {
-      node.status({ fill: 'red', shape: 'ring', text: p.status.length > 80 ? `${p.status.slice(0, 79)}…` : p.status });
+    /** The deploy save, again after a transient failure until it succeeds or the node closes. */
+    function saveFromSettings(): void {
+      retryTimer = undefined;
+      enqueue().then(
+        (saved) => {
+          if (closed) return;
+          report(saved);
+          node.send({ topic: 'source', payload: saved });
+        },
+        (e: unknown) => {
+          if (closed) return;
+          const p = problemOf(e);
+          saveProblem = p;
+          if (p.transient) {
+            const delay = backoffMs(++retries, RETRY_BASE_MS, RETRY_CAP_MS);
+            retryClock = clock(new Date(Date.now() + delay));
+            retryTimer = setTimeout(saveFromSettings, delay);
+            const kept = prior || mySource() !== undefined ? ' · last saved settings kept' : '';
+            // Logged once, not on every retry of the same outage.
+            if (retries === 1) node.warn(`${p.message}; saving again with backoff${kept}`);
+            showProblem(p, ` · retry ${retryClock}`);
+          } else {
+            showProblem(p);
+            node.error(p.message);
+          }
+        },
+      );
     }
 
     // Deploy: save from the editor settings. With no host the node waits for devices by message.
@@ -242,27 +327,33 @@ export = function register(RED: NodeAPI): void {
       preflightProblem = problemOf(e);
     }
     if (preflightProblem) {
+      saveProblem = preflightProblem;
       showProblem(preflightProblem);
       node.error(preflightProblem.message);
     } else if (!host) {
-      node.status({ fill: 'yellow', shape: 'ring', text: 'waiting for devices' });
+      node.status({ fill: 'yellow', shape: 'ring', text: prior ? 'set a host or send devices' : 'waiting for devices' });
     } else {
-      enqueue().then(
-        (saved) => {
-          if (closed) return;
-          report(saved);
-          node.send({ topic: 'source', payload: saved });
-        },
-        (e: unknown) => {
-          if (closed) return;
-          const p = problemOf(e);
-          showProblem(p);
-          node.error(p.message);
-        },
-      );
+      saveFromSettings();
     }
 
     node.on('input', (msg: NodeMessageInFlow, send: (m: NodeMessage) => void, done: (err?: Error) => void) => {
+      if (msg.topic === 'sync') {
+        // Sync this node's own source now (the editor's button sends this too).
+        const id = mySource();
+        if (id === undefined) {
+          const p = new SourceProblem(saveProblem ? `not saved yet: ${saveProblem.message}` : 'not saved yet: nothing to sync', 'not saved yet');
+          done(p);
+          return;
+        }
+        archive.syncNow(id).then(
+          (sums) => {
+            const errors = sums.flatMap((x) => x.errors);
+            done(errors.length ? new Error(`sync: ${errors.join('; ')}`) : undefined);
+          },
+          (e: unknown) => done(asError(e)),
+        );
+        return;
+      }
       // topic "doctor": the capability check of this source's host and ports (vtrack-onvif doctor).
       if (msg.topic === 'doctor') {
         const ac = new AbortController();
@@ -298,13 +389,15 @@ export = function register(RED: NodeAPI): void {
         const names = (payload as { cameras: unknown[] }).cameras.filter((c): c is string => typeof c === 'string' && c.trim() !== '');
         selection = { names };
       } else {
-        const p = new SourceProblem('payload must be discovered devices (onvif-discover output) or { cameras: ["camera name", ...] }', 'bad input');
+        const p = new SourceProblem('payload must be discovered devices (onvif-discover output), { cameras: ["camera name", ...] } or topic "sync"', 'bad input');
         showProblem(p);
         done(p);
         return;
       }
       enqueue(devices).then(
         (saved) => {
+          if (retryTimer) clearTimeout(retryTimer);
+          retryTimer = undefined;
           report(saved);
           send({ ...msg, topic: 'source', payload: saved });
           done();
@@ -317,10 +410,13 @@ export = function register(RED: NodeAPI): void {
       );
     });
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
       for (const ac of running) ac.abort();
-      // Let an in-flight save finish (it is one short transaction) before closing the database.
+      archive.removeListener('status', onStatus);
+      // Let an in-flight save finish (it is one short transaction), then stop this source's sync
+      // (kept as inactive when the node was deleted or disabled) and leave the archive.
       const settle = new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 10_000);
         void queue.then(() => {
@@ -328,16 +424,25 @@ export = function register(RED: NodeAPI): void {
           resolve();
         });
       });
-      void settle.then(() => {
-        catalog?.close();
-        catalog = undefined;
-        done();
-      });
+      void settle
+        .then(() => archive.release(node.id, removed))
+        .catch((e: unknown) => node.warn(`closing: ${errorMessage(e)}`))
+        .then(() => use.release())
+        .catch(() => undefined)
+        .then(() => done());
     });
   }
 
   RED.nodes.registerType<NvrSourceNode, NvrSourceDef, unknown, NvrSourceCredentials>('nvr-source', NvrSource, {
     credentials: { user: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // The editor's "sync now" button: the same as a message with topic "sync".
+  RED.httpAdmin.post('/vtrack-onvif/source/:id/sync', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
+    const n = RED.nodes.getNode(String(req.params.id));
+    if (!n || (n as { type?: string }).type !== 'nvr-source') return void res.status(404).json({ error: 'this nvr-source is not deployed: deploy first' });
+    n.receive({ topic: 'sync' });
+    res.sendStatus(200);
   });
 
   // The editor's Check button: the capability check (lib/onvif/doctor) of a host and ports.

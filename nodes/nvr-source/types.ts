@@ -17,10 +17,7 @@ export interface NvrSourceCredentials {
   password?: string;
 }
 
-export interface NvrSourceNode extends Node<NvrSourceCredentials> {
-  /** For nvr-sync (same process): the NVR login. Never put it in a message. */
-  getCredentials(): NvrSourceCredentials;
-}
+export type NvrSourceNode = Node<NvrSourceCredentials>;
 
 export interface NvrSourceDef extends NodeDef {
   host: string;
@@ -31,8 +28,13 @@ export interface NvrSourceDef extends NodeDef {
   /** Empty: <userDir>/nvr_downloads/<source name> (or /media/vtrack/<source name> in Home Assistant). */
   workdir: string;
   interval: number | string;
-  /** Empty: <userDir>/vtrack-onvif.db. */
-  dbPath: string;
+  /** The nvr-archive config node's id; empty: the default archive (see dbPath). */
+  archive?: string;
+  /**
+   * Only read without an archive (flows saved by 0.1.0): the database of the implicit default
+   * archive. Empty: <userDir>/vtrack-onvif.db; relative paths are against the user directory.
+   */
+  dbPath?: string;
   /** Discovery timeout, ms. */
   timeout?: number | string;
   /** How recordings are reached: auto (ONVIF with Profile G, else Hikvision ISAPI, else Dahua),

@@ -4,6 +4,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { asError } from '../../lib/errors';
+import { checkNumber, DISCOVER_NUMBERS } from '../../lib/archive/settings';
 import { discoverRoute, routeSettings, type NodeLookup } from './discover-route';
 
 interface OnvifDiscoverDef extends NodeDef {
@@ -53,6 +54,13 @@ export = function register(RED: NodeAPI): void {
     // A discovery cut short by close must not paint the badge or log after the node is gone.
     let closed = false;
 
+    /** The timeout setting by the editor's rule: an invalid one is refused, not read as 5 s. */
+    function timeoutMs(): number {
+      const r = checkNumber('timeout', def.timeout, DISCOVER_NUMBERS.timeout);
+      if (r.problem) throw new Error(r.problem);
+      return r.value as number;
+    }
+
     /** Runs one discovery and shows its outcome on the badge; a failure rejects with an Error. */
     async function runDiscovery(overrides: Partial<DiscoverOptions>): Promise<DiscoveredDevice[]> {
       const ac = new AbortController();
@@ -64,7 +72,7 @@ export = function register(RED: NodeAPI): void {
           wsDiscovery: wsDiscoveryOption(def.wsdMode, def.wsdTarget),
           user: node.credentials?.user || undefined,
           password: node.credentials?.password,
-          timeoutMs: Number(def.timeout) || 5000,
+          timeoutMs: timeoutMs(),
           ...overrides,
           signal: ac.signal,
         };

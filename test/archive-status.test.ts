@@ -1,0 +1,79 @@
+// Badges and progress: texts cut at a word with "…", causes named from the error kind, one badge
+// per source and a summary for nvr-sync, progress at most once a second plus each file's first.
+// Times are passed in: no clock, no waiting.
+import { strict as assert } from 'node:assert';
+import { StatusBoard, causeOf, clock, fitBadge, BADGE_MAX } from '../lib/archive/status';
+import { ProgressThrottle } from '../lib/sync/progress-throttle';
+import type { SyncEvent } from '../lib/sync/types';
+
+const at = (iso: string) => new Date(iso);
+
+describe('status badges', () => {
+  it('cut long texts at a word boundary and end them with "…"', () => {
+    assert.equal(fitBadge('short'), 'short');
+    const long = 'NVR unreachable at 192.168.100.200:8000 while replaying Front Door Camera';
+    const cut = fitBadge(long);
+    assert.ok(cut.length <= BADGE_MAX, cut);
+    assert.ok(cut.endsWith('…'));
+    assert.ok(long.startsWith(cut.slice(0, -1)), 'a prefix of the text');
+    assert.match(cut, /\S…$/);
+    assert.ok(!/ Fr…$/.test(cut) && long.split(' ').includes(cut.slice(0, -1).split(' ').at(-1) ?? ''), `not cut mid-word: ${cut}`);
+    assert.equal(fitBadge('x'.repeat(100), 10), `${'x'.repeat(9)}…`);
+  });
+
+  it('name the cause from the error kind, not from the text', () => {
+    assert.equal(causeOf('auth', 'rtsp://127.0.0.1:40155/ 401'), 'auth failed');
+    assert.equal(causeOf('unreachable', 'x'), 'NVR unreachable');
+    assert.equal(causeOf('disk-full', 'x'), 'disk full');
+    assert.equal(causeOf(undefined, 'something else'), 'something else');
+  });
+
+  it('show each source its own state and summarise them for nvr-sync', () => {
+    const b = new StatusBoard();
+    const next = at('2026-12-02T14:20:00Z');
+    const ev = (e: SyncEvent) => b.apply(e, at('2026-12-02T14:10:00Z'));
+    for (const [id, name] of [[1, 'A'], [2, 'B'], [3, 'C']] as const) {
+      ev({ event: 'started', source: name, sourceId: id, reason: 'timer', at: '' });
+    }
+    ev({ event: 'progress', source: 'A', sourceId: 1, camera: 'Front Door Camera', index: 3, total: 12, percent: 45 });
+    assert.deepEqual(b.badge(1), { fill: 'blue', shape: 'dot', text: 'Front Door 3/12 · 45%' });
+    assert.equal(b.summary(false).text, '3 syncing');
+    ev({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 2, bytes: 1, failed: 0, durationMs: 1, nextRunAt: next.toISOString() });
+    ev({ event: 'finished', source: 'B', sourceId: 2, reason: 'timer', files: 1, bytes: 1, failed: 2, durationMs: 1, nextRunAt: next.toISOString() });
+    ev({ event: 'error', source: 'C', sourceId: 3, error: 'the device said 401', code: 'auth' });
+    ev({ event: 'finished', source: 'C', sourceId: 3, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1, nextRunAt: next.toISOString() });
+    assert.deepEqual(b.badge(1), { fill: 'green', shape: 'dot', text: `synced ${clock(at('2026-12-02T14:10:00Z'))} · next ${clock(next)}` });
+    assert.match(b.badge(2)?.text ?? '', / · 2 left · next /, 'backlog shown');
+    assert.deepEqual(b.badge(3), { fill: 'red', shape: 'ring', text: `auth failed · retry ${clock(next)}` });
+    assert.deepEqual(b.summary(false), { fill: 'yellow', shape: 'ring', text: `2 ok · 1 error · next ${clock(next)}` });
+    assert.equal(b.summary(true).text, 'paused');
+    b.forget(3);
+    assert.equal(b.summary(false).text, `2 ok · next ${clock(next)}`);
+  });
+});
+
+describe('progress throttle', () => {
+  const p = (index: number, percent: number): Extract<SyncEvent, { event: 'progress' }> => ({ event: 'progress', source: 'A', sourceId: 1, camera: 'Cam', index, total: 3, percent });
+
+  it('lets through the first event of each file and then at most one a second', () => {
+    const t = new ProgressThrottle();
+    const passed = [
+      [p(1, 0), 0],
+      [p(1, 10), 100],
+      [p(1, 50), 900],
+      [p(1, 60), 1000],
+      [p(2, 0), 1100],
+      [p(1, 90), 1500],
+      [p(1, 99), 2100],
+    ].filter(([e, ms]) => t.pass(e as ReturnType<typeof p>, ms as number));
+    assert.deepEqual(passed.map(([e]) => `${(e as ReturnType<typeof p>).index}:${(e as ReturnType<typeof p>).percent}`), ['1:0', '1:60', '2:0', '1:99']);
+  });
+
+  it('starts over with a new pass', () => {
+    const t = new ProgressThrottle();
+    assert.equal(t.pass(p(1, 0), 0), true);
+    assert.equal(t.pass(p(1, 5), 10), false);
+    t.reset(1);
+    assert.equal(t.pass(p(1, 0), 20), true, 'file 1 of the next pass is new again');
+  });
+});
