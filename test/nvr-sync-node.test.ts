@@ -127,7 +127,7 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
   it('syncs on demand (topic "sync") and fetches nothing it holds already', async () => {
     // Real time runs on: a 2-minute slot may close between the passes, and its file is new. What
     // must never come again is a file of a slot the first pass had closed.
-    const heldUntil = Math.floor((firstDeployAt - 15_000) / 120_000) * 120_000;
+    const heldUntil = Math.floor((firstDeployAt - 15_000 - 2000) / 120_000) * 120_000;
     const files: Msg[] = [];
     node('files').on('input', (m) => files.push(m));
     const finished = nextMsg('events', (m) => m.topic === 'finished');

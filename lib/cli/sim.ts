@@ -151,7 +151,7 @@ function printText(sim: RunningSimulator, authOn: boolean, quirks: string[]): vo
 }
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk', 'utc-offset'] };
+export const FLAGS: FlagSpec = { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk', 'utc-offset', 'quality'] };
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

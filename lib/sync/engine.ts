@@ -11,6 +11,11 @@ import { backoffMs } from './retry';
 import { ProgressThrottle } from './progress-throttle';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
+/** Same user and password (compared in memory only; logins are never stored by the engine). */
+function sameLogin(a: Credentials | undefined, b: Credentials | undefined): boolean {
+  return a?.user === b?.user && a?.password === b?.password;
+}
+
 /** Warning codes that describe a device rather than a pass (see emitOnce). */
 const DEVICE_TRAITS = new Set(['device', 'gaps-invisible', 'mapping', 'search-partial', 'realtime', 'bad-date']);
 
@@ -45,6 +50,9 @@ interface SourceState {
   /** The first pass of this engine sweeps the camera folders (what a crash left behind). */
   swept?: boolean;
   credentials?: Credentials;
+  /** The login the NVR refused: timer passes do not try it again (NVRs lock an account after a
+   * few failed logins — Hikvision and Dahua for 30 min), only a new login or "sync now" does. */
+  refusedLogin?: Credentials;
   /** Aborts this source's running pass when the source is removed (its node deleted). */
   abort: AbortController;
 }
@@ -95,7 +103,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.closed) return;
     const known = this.sources.get(sourceId);
     if (known) {
-      if (options.credentials) known.credentials = options.credentials;
+      if (options.credentials) {
+        const changed = !sameLogin(known.credentials, options.credentials);
+        known.credentials = options.credentials;
+        if (changed && known.refusedLogin) {
+          // A new login for a source whose old one was refused: try it soon.
+          known.refusedLogin = undefined;
+          if (!known.manualOnly && !known.running) this.schedule(known, this.o.startDelayMs ?? 200, 'manual');
+        }
+      }
       return;
     }
     const st: SourceState = { sourceId, manualOnly: options.schedule === false, credentials: options.credentials, abort: new AbortController() };
@@ -236,6 +252,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         delay = this.intervalMs(source.id);
         return empty;
       }
+      const login = st.credentials ?? this.o.credentials;
+      if ((reason === 'timer' || reason === 'startup') && st.refusedLogin && sameLogin(st.refusedLogin, login)) {
+        // Another attempt would only count towards the NVR's lockout: wait for a new login.
+        delay = this.intervalMs(source.id);
+        return empty;
+      }
       this.progress.reset(source.id);
       this.emit('event', { event: 'started', source: source.name, sourceId: source.id, reason, at: started.toISOString() });
       try {
@@ -257,6 +279,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           onFile: (f) => this.emit('file', f),
         });
         st.swept = !summary.sweepNext;
+        st.refusedLogin = summary.loginRefused ? login : undefined;
+        if (summary.loginRefused) {
+          report('the NVR refused the login: not tried again by the timer until the login changes (NVRs lock an account after a few failed logins); "sync now" tries it once', 'auth');
+        }
       } catch (e) {
         summary = { ...empty, errors: [errorMessage(e)] };
         report(errorMessage(e));

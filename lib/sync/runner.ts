@@ -172,6 +172,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   const source = o.source;
   const summary: RunSummary = { sourceId: source.id, reason: o.reason, files: [], failed: 0, errors: [] };
   const fail = (message: string, camera?: CameraRow, code?: string) => {
+    if (code === 'auth' || code === 'locked') summary.loginRefused = true;
     summary.errors.push(camera ? `${camera.displayName}: ${message}` : message);
     o.emit({ event: 'error', source: source.name, sourceId: source.id, camera: camera?.displayName, error: message, code });
   };

@@ -59,4 +59,6 @@ export interface RunSummary {
   errors: string[];
   /** The pass stopped on the disk or the catalog: files may be on disk without a row. */
   sweepNext?: boolean;
+  /** The NVR refused the login (wrong user or password, or a locked account). */
+  loginRefused?: boolean;
 }
