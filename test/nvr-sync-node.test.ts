@@ -150,6 +150,28 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     assert.equal(files[0].payload.start, start.toISOString());
   });
 
+  it('verifies the archive on topic "verify": a deleted file is reported, and after fix the next pass fetches it again', async () => {
+    const reportOf = async (payload: Record<string, unknown>) => {
+      const out = nextMsg('events', (m) => m.topic === 'verify');
+      node('s1').receive({ topic: 'verify', payload });
+      return (await out).payload as unknown as { clean: boolean; cameras: Array<{ camera: string; bad: Array<{ path: string; problem: string }> }> };
+    };
+    const mp4s = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.mp4') && f.includes('Front_Door')).map((f) => path.join(dir, f));
+    assert.ok(mp4s.length > 0, 'files to check');
+    const victim = mp4s.sort()[0];
+    fs.rmSync(victim);
+    const report = await reportOf({});
+    assert.equal(report.clean, false);
+    assert.deepEqual(report.cameras.flatMap((c) => c.bad).map((b) => [b.path, b.problem]), [[victim, 'missing']]);
+    await reportOf({ fix: true });
+    const finished = nextMsg('events', (m) => m.topic === 'finished');
+    node('s1').receive({ topic: 'sync' });
+    await finished;
+    assert.ok(fs.existsSync(victim), 'fetched again under its name');
+    const after = await reportOf({});
+    assert.deepEqual(after.cameras.flatMap((c) => c.bad), []);
+  });
+
   it('rejects a backfill without valid dates and an unknown topic through done(err), which Catch nodes see', async () => {
     let caught = nextMsg('caught');
     node('s1').receive({ topic: 'backfill', payload: { from: 'yesterday-ish', to: 'now' } });

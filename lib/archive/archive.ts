@@ -11,6 +11,7 @@ import { SyncEngine } from '../sync/engine';
 import type { FileEvent, RunSummary, SyncEvent } from '../sync/types';
 import { deleteFiles } from '../storage';
 import { StatusBoard } from './status';
+import { verifyArchive, type VerifyReport } from '../sync/verify';
 import { settingsDiffer, type ArchiveSettings } from './settings';
 
 export interface ArchiveEvents {
@@ -139,6 +140,18 @@ export class Archive extends EventEmitter<ArchiveEvents> {
   }
 
   /** Find a source by id or name (number-like text counts as an id). */
+  /**
+   * Compare catalog, disk and (with the login its nvr-source node handed in) each NVR, for one
+   * source or all; `fix` marks missing files for the next pass, removes stale .part files and
+   * catalogues orphans (see lib/sync/verify).
+   */
+  async verify(sel: unknown, options: { fix?: boolean } = {}): Promise<VerifyReport> {
+    const one = sel === undefined || sel === null || sel === '' ? undefined : this.findSource(sel);
+    if (sel !== undefined && sel !== null && sel !== '' && !one) throw new Error(`verify: no source ${JSON.stringify(sel)} in ${this.file}`);
+    const logins = new Map([...this.claims.values()].flatMap((c) => (c.sourceId !== undefined && c.credentials ? [[c.sourceId, c.credentials] as const] : [])));
+    return verifyArchive(this.catalog, { sourceId: one?.id, credentialsFor: (s) => logins.get(s.id), fix: options.fix === true });
+  }
+
   findSource(sel: unknown): VideoSourceRow | undefined {
     if (sel === undefined || sel === null || sel === '') return undefined;
     return this.catalog.listSources().find((s) => s.id === Number(sel) || s.name === sel);

@@ -18,6 +18,8 @@ import { parseSegmentName } from './naming';
 export interface VerifyOptions {
   /** Only sources whose working directory is inside this folder. */
   dir?: string;
+  /** Only this source. */
+  sourceId?: number;
   /** Login for a source's NVR; without one the NVR is not asked (catalog and disk only). */
   credentialsFor?(source: VideoSourceRow): Credentials | undefined;
   /** Put right what can be: mark missing, remove stale .part, adopt orphans. Default false. */
@@ -80,6 +82,7 @@ export async function verifyArchive(catalog: Catalog, o: VerifyOptions = {}): Pr
   const tolMs = (o.toleranceSec ?? 2) * 1000;
   const cameras: CameraReport[] = [];
   for (const source of catalog.listSources()) {
+    if (o.sourceId !== undefined && source.id !== o.sourceId) continue;
     if (o.dir && !isInside(source.workingDirectory, o.dir)) continue;
     const creds = o.credentialsFor?.(source);
     // One session per device port: a vendor NVR then sees one login, not one per camera.

@@ -9,6 +9,7 @@ import type { ArchiveConfigInput } from '../../lib/archive/settings';
 import type { FileEvent, SyncEvent } from '../../lib/sync/types';
 import { asError, errorMessage } from '../../lib/errors';
 import { fitBadge } from '../../lib/archive/status';
+import { formatVerifyReport } from '../../lib/sync/verify';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
 
 /** `archive` references the nvr-archive node; the rest are only read from flows saved by 0.1.0. */
@@ -94,6 +95,13 @@ export = function register(RED: NodeAPI): void {
             showSummary();
             return;
           }
+          case 'verify': {
+            // Catalog vs disk vs the NVR, per camera; the report goes out on the events output.
+            const report = await archive.verify(payload.source ?? msg.source, { fix: payload.fix === true });
+            send([null, { ...msg, topic: 'verify', payload: report }]);
+            if (!report.clean) node.warn(`verify: ${formatVerifyReport(report)}`);
+            return;
+          }
           case 'backfill': {
             const from = parseDate(payload.from, 'from');
             const to = parseDate(payload.to, 'to');
@@ -112,7 +120,7 @@ export = function register(RED: NodeAPI): void {
             return;
           }
           default:
-            throw new Error(`unknown topic "${msg.topic}": use sync, backfill, pause, resume, forget or source`);
+            throw new Error(`unknown topic "${msg.topic}": use sync, backfill, verify, pause, resume, forget or source`);
         }
       };
       run().then(
