@@ -45,9 +45,19 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
     const t0 = performance.now();
     const setup = openCatalog(file);
     const source = setup.saveSource({
-      name: 'bench nvr', host: '127.0.0.1', ports: [80], workingDirectory: dir,
+      name: 'bench nvr',
+      host: '127.0.0.1',
+      ports: [80],
+      workingDirectory: dir,
       cameras: Array.from({ length: CAMERAS }, (_, i) => ({
-        displayName: `Channel ${i + 1}`, devicePort: 80, videoSourceToken: `VS${i}`, profileToken: `P${i}`, codec: 'H264', width: 640, height: 360, fps: 15,
+        displayName: `Channel ${i + 1}`,
+        devicePort: 80,
+        videoSourceToken: `VS${i}`,
+        profileToken: `P${i}`,
+        codec: 'H264',
+        width: 640,
+        height: 360,
+        fps: 15,
         folderPath: join(dir, `ch${i}`),
       })),
     });
@@ -95,7 +105,11 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
       // from recorded (all held: nothing to fetch).
       const p0 = performance.now();
       const planFrom = new Date(now.getTime() - Math.min(30 * 86_400_000, perCamera * SEGMENT_MS));
-      const plan = planSegments([{ start: planFrom, end: now }], { segmentMinutes: 10, horizon: now, held: mergeRanges(catalog.heldRanges(cam, planFrom, now)) });
+      const plan = planSegments([{ start: planFrom, end: now }], {
+        segmentMinutes: 10,
+        horizon: now,
+        held: mergeRanges(catalog.heldRanges(cam, planFrom, now)),
+      });
       const plan30dMs = performance.now() - p0;
       if (plan.segments.length !== 0) throw new Error(`planned ${plan.segments.length} segments of a fully held month`);
 
@@ -114,14 +128,30 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
       const dayRetentionMs = performance.now() - d0;
       const dayMaxBlockMs = probe.stop();
       const r: CatalogBenchResult = {
-        rows, buildSec, idleGapMs, openMs, lookupUs, plan30dMs,
-        steadyRetentionMs, steadyDeleted: steady.deleted, steadyMaxBlockMs,
-        dayRetentionMs, dayDeleted: day.deleted, dayMaxBlockMs, peakRssMB: peakRssMB(),
+        rows,
+        buildSec,
+        idleGapMs,
+        openMs,
+        lookupUs,
+        plan30dMs,
+        steadyRetentionMs,
+        steadyDeleted: steady.deleted,
+        steadyMaxBlockMs,
+        dayRetentionMs,
+        dayDeleted: day.deleted,
+        dayMaxBlockMs,
+        peakRssMB: peakRssMB(),
       };
-      out(`catalog at ${(rows / 1e6).toFixed(1)} M files (${CAMERAS} cameras, built in ${buildSec.toFixed(1)} s): open ${openMs.toFixed(1)} ms; "already held?" ${lookupUs.toFixed(1)} µs; plan 30 days of a camera ${plan30dMs.toFixed(0)} ms`);
+      out(
+        `catalog at ${(rows / 1e6).toFixed(1)} M files (${CAMERAS} cameras, built in ${buildSec.toFixed(1)} s): open ${openMs.toFixed(1)} ms; "already held?" ${lookupUs.toFixed(1)} µs; plan 30 days of a camera ${plan30dMs.toFixed(0)} ms`,
+      );
       out(`(timer-gap probe with nothing running: ${idleGapMs.toFixed(1)} ms — the machine's own noise)`);
-      out(`retention pass, one slot aged out: ${steady.deleted} files in ${steadyRetentionMs.toFixed(0)} ms, longest main-thread block ${steadyMaxBlockMs.toFixed(1)} ms`);
-      out(`retention pass, one day over the size cap: ${day.deleted} files in ${dayRetentionMs.toFixed(0)} ms, longest main-thread block ${dayMaxBlockMs.toFixed(1)} ms; bench process peak RSS ${r.peakRssMB.toFixed(0)} MB`);
+      out(
+        `retention pass, one slot aged out: ${steady.deleted} files in ${steadyRetentionMs.toFixed(0)} ms, longest main-thread block ${steadyMaxBlockMs.toFixed(1)} ms`,
+      );
+      out(
+        `retention pass, one day over the size cap: ${day.deleted} files in ${dayRetentionMs.toFixed(0)} ms, longest main-thread block ${dayMaxBlockMs.toFixed(1)} ms; bench process peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+      );
       return r;
     } finally {
       catalog.close();

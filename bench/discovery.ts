@@ -22,7 +22,9 @@ export async function benchDiscovery(): Promise<{ targets: number; found: number
 if (require.main === module) {
   benchDiscovery().then(
     (r) => {
-      process.stdout.write(`discovery: probed ${r.targets} loopback targets, found ${r.found} devices with cameras in ${r.ms.toFixed(0)} ms (target < 2000 ms)\n`);
+      process.stdout.write(
+        `discovery: probed ${r.targets} loopback targets, found ${r.found} devices with cameras in ${r.ms.toFixed(0)} ms (target < 2000 ms)\n`,
+      );
       if (r.found !== 3) process.exitCode = 1;
     },
     (e: unknown) => {

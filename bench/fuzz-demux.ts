@@ -33,7 +33,22 @@ function seeds(): { ps: Buffer[]; dhav: Buffer[] } {
   ];
   const T = Date.UTC(2026, 11, 2, 8, 0, 59);
   const dh = (frames: typeof h264, codec: 'H264' | 'H265') =>
-    Buffer.concat(frames.flatMap((f, i) => [dhavFrame({ data: cut(f.data), keyframe: f.keyframe, codec, frameNumber: i, wallMs: T + (i * 1000) / 15, width: 1280, height: 720, fps: 15, channel: 0 }), ...(i % 5 === 0 ? [dhavAudio(i, T + i * 66, 0)] : [])]));
+    Buffer.concat(
+      frames.flatMap((f, i) => [
+        dhavFrame({
+          data: cut(f.data),
+          keyframe: f.keyframe,
+          codec,
+          frameNumber: i,
+          wallMs: T + (i * 1000) / 15,
+          width: 1280,
+          height: 720,
+          fps: 15,
+          channel: 0,
+        }),
+        ...(i % 5 === 0 ? [dhavAudio(i, T + i * 66, 0)] : []),
+      ]),
+    );
   return { ps, dhav: [dh(h264, 'H264'), dh(h265, 'H265')] };
 }
 
@@ -105,8 +120,16 @@ function run(name: 'ps' | 'dhav', n: number, seed: number, srcs: Buffer[]): Tota
       let out = 0;
       if (name === 'ps') {
         const d = new PsDemuxer();
-        for (let o = 0; o < input.length; o += chunk) for (const f of d.push(input.subarray(o, o + chunk))) ((frames++), (out += f.data.length), check(f.data.length > 0, 'empty frame'));
-        for (const f of d.flush()) ((frames++), (out += f.data.length));
+        const take = (f: { data: Uint8Array }) => {
+          frames++;
+          out += f.data.length;
+        };
+        for (let o = 0; o < input.length; o += chunk)
+          for (const f of d.push(input.subarray(o, o + chunk))) {
+            take(f);
+            check(f.data.length > 0, 'empty frame');
+          }
+        for (const f of d.flush()) take(f);
       } else {
         const d = new DhavDemuxer();
         const timer = new DhavTimer();

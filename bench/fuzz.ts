@@ -39,7 +39,42 @@ function rnd(): number {
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 
-const ODD_CHARS = ['\u0000', '\u202E', '\u200B', '\u200D', '\uFEFF', '\uD800', '\uDFFF', '\u0085', '\u2028', '\r', '\n', '\t', '&', '<', '>', '"', "'", ']]>', '<!DOCTYPE', '<!ENTITY', '&amp;', '&#0;', '&#xFFFF;', '$', '`', '..', '/', '\\', ':', '%00', '🎥', '👨\u200D👩', 'é', '\u0301'];
+const ODD_CHARS = [
+  '\u0000',
+  '\u202E',
+  '\u200B',
+  '\u200D',
+  '\uFEFF',
+  '\uD800',
+  '\uDFFF',
+  '\u0085',
+  '\u2028',
+  '\r',
+  '\n',
+  '\t',
+  '&',
+  '<',
+  '>',
+  '"',
+  "'",
+  ']]>',
+  '<!DOCTYPE',
+  '<!ENTITY',
+  '&amp;',
+  '&#0;',
+  '&#xFFFF;',
+  '$',
+  '`',
+  '..',
+  '/',
+  '\\',
+  ':',
+  '%00',
+  '🎥',
+  '👨\u200D👩',
+  'é',
+  '\u0301',
+];
 
 function randomString(max: number): string {
   let s = '';
@@ -106,7 +141,13 @@ function newFigures(name: string): Figures {
  * Runs `fn` on `count` inputs from `gen`. fn returns normally (accepted), throws something
  * `expected` says is a refusal (rejected), or anything else / a failed invariant (crash).
  */
-async function campaign<T>(name: string, count: number, gen: () => T, fn: (input: T) => void | Promise<void>, expected: (e: unknown) => boolean): Promise<Figures> {
+async function campaign<T>(
+  name: string,
+  count: number,
+  gen: () => T,
+  fn: (input: T) => void | Promise<void>,
+  expected: (e: unknown) => boolean,
+): Promise<Figures> {
   const f = newFigures(name);
   for (let i = 0; i < count; i++) {
     const input = gen();
@@ -152,8 +193,27 @@ const SOAP_SEEDS = [
 const WSD_SEED =
   '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Header><a:RelatesTo>urn:uuid:fuzz</a:RelatesTo></s:Header><s:Body><d:ProbeMatches><d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:dev-1</a:Address></a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>onvif://www.onvif.org/name/Cam</d:Scopes><d:XAddrs>http://127.0.0.1:18000/onvif/device_service</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></s:Body></s:Envelope>';
 const SDP_SEEDS = [
-  ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=replay', 't=0 0', 'm=video 0 RTP/AVP 96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0IAKeKQFAe2AtwEBAaQeJEV,aM48gA==', 'a=control:trackID=0', ''].join('\r\n'),
-  ['v=0', 's=x', 'm=audio 0 RTP/AVP 0', 'm=video 0 RTP/AVP 98', 'a=rtpmap:98 H265/90000', 'a=fmtp:98 sprop-vps=QAEMAf//;sprop-sps=QgEBAWA=;sprop-pps=RAHA', 'a=control:rtsp://127.0.0.1/rec/track1', ''].join('\n'),
+  [
+    'v=0',
+    'o=- 0 0 IN IP4 127.0.0.1',
+    's=replay',
+    't=0 0',
+    'm=video 0 RTP/AVP 96',
+    'a=rtpmap:96 H264/90000',
+    'a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0IAKeKQFAe2AtwEBAaQeJEV,aM48gA==',
+    'a=control:trackID=0',
+    '',
+  ].join('\r\n'),
+  [
+    'v=0',
+    's=x',
+    'm=audio 0 RTP/AVP 0',
+    'm=video 0 RTP/AVP 98',
+    'a=rtpmap:98 H265/90000',
+    'a=fmtp:98 sprop-vps=QAEMAf//;sprop-sps=QgEBAWA=;sprop-pps=RAHA',
+    'a=control:rtsp://127.0.0.1/rec/track1',
+    '',
+  ].join('\n'),
   ['v=0', 'm=video 0 RTP/AVP 26', 'a=control:*', ''].join('\r\n'),
   ['v=0', 'm=video 0 RTP/AVP 96', 'a=rtpmap:96 MP4V-ES/90000', 'a=fmtp:96 profile-level-id=1;config=000001B001', ''].join('\r\n'),
 ];
@@ -163,13 +223,66 @@ const RTSP_SEEDS = [
   '$\u0000\u0000\u000c\u0080\u0060\u0000\u0001\u0000\u0000\u0000\u0000\u0000\u0000\u0000\u0001$\u0001\u0000\u0008\u0081\u00cb\u0000\u0001\u0000\u0000\u0012\u0034',
   'GET_PARAMETER rtsp://x RTSP/1.0\r\nCSeq: 9\r\n\r\nRTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: S1;timeout=60\r\n\r\n',
 ];
-const TARGET_SEEDS = ['127.0.0.1:18000-18002', '192.168.1.0/24:80,8000', 'cam.local', '10.0.0.5-20:80', '[::1]:8080', '10.0.0.1:80,10.0.0.2:81,82', 'a;b c,d:1-65535', '10.0.0.0/8:80', '0.0.0.0/32:1'];
-const TARGET_TOKENS = ['/', '-', ':', ',', ';', ' ', '[', ']', '.', '0', '255', '256', '65535', '65536', '/8', '/33', '/22', '::', '99999999999999999999', '1e3', 'NaN', '-1', '\u0000', '\u202E'];
-const NAME_SEEDS = ['Front Door Camera', '../../etc', 'CON', 'Caméra Entrée', '🎥📷 cam 👨\u200D👩\u200D👧', '\u202Egnp.exe', '$(reboot)', '-rf', 'x'.repeat(150), 'a\u200Bb', 'C:\\Windows', ' . ', 'nul\u0000byte'];
+const TARGET_SEEDS = [
+  '127.0.0.1:18000-18002',
+  '192.168.1.0/24:80,8000',
+  'cam.local',
+  '10.0.0.5-20:80',
+  '[::1]:8080',
+  '10.0.0.1:80,10.0.0.2:81,82',
+  'a;b c,d:1-65535',
+  '10.0.0.0/8:80',
+  '0.0.0.0/32:1',
+];
+const TARGET_TOKENS = [
+  '/',
+  '-',
+  ':',
+  ',',
+  ';',
+  ' ',
+  '[',
+  ']',
+  '.',
+  '0',
+  '255',
+  '256',
+  '65535',
+  '65536',
+  '/8',
+  '/33',
+  '/22',
+  '::',
+  '99999999999999999999',
+  '1e3',
+  'NaN',
+  '-1',
+  '\u0000',
+  '\u202E',
+];
+const NAME_SEEDS = [
+  'Front Door Camera',
+  '../../etc',
+  'CON',
+  'Caméra Entrée',
+  '🎥📷 cam 👨\u200D👩\u200D👧',
+  '\u202Egnp.exe',
+  '$(reboot)',
+  '-rf',
+  'x'.repeat(150),
+  'a\u200Bb',
+  'C:\\Windows',
+  ' . ',
+  'nul\u0000byte',
+];
 
 // ---- the Discover route's handler with a stub discovery ----------------------------------------
 
-const STORED = { nvr1: { user: 'nvr', password: 'NVR-SECRET' }, disc1: { user: 'disc', password: 'DISC-SECRET' }, mq1: { user: 'mq', password: 'MQTT-SECRET' } } as const;
+const STORED = {
+  nvr1: { user: 'nvr', password: 'NVR-SECRET' },
+  disc1: { user: 'disc', password: 'DISC-SECRET' },
+  mq1: { user: 'mq', password: 'MQTT-SECRET' },
+} as const;
 const CONFIGS: Record<string, { type: string; [k: string]: unknown }> = {
   nvr1: { type: 'nvr-source', host: '127.0.0.1', ports: '18000-18002' },
   disc1: { type: 'onvif-discover', targets: '127.0.0.0/30:80' },
@@ -218,7 +331,9 @@ function fuzzValue(depth = 0): unknown {
     case 6:
       return Array.from({ length: int(4) }, () => fuzzValue(depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: int(4) }, () => [pick(['targets', 'nodeId', 'user', 'password', '__proto__', 'x']), fuzzValue(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: int(4) }, () => [pick(['targets', 'nodeId', 'user', 'password', '__proto__', 'x']), fuzzValue(depth + 1)]),
+      );
   }
 }
 
@@ -231,7 +346,19 @@ function routeInput() {
   if (rnd() < 0.2) body.wsDiscovery = pick<unknown>([true, false, '127.0.0.1:3702', 'lo', '10.9.9.9:3702', '[::1]:3702', fuzzValue()]);
   if (rnd() < 0.2) body.timeoutMs = fuzzValue();
   // Mostly JSON, so most inputs reach the credential and target rules.
-  const type = rnd() < 0.7 ? 'application/json' : pick([undefined, 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/x-www-form-urlencoded', 'text/plain', 'application/jsonx', 'multipart/form-data', randomString(10)]);
+  const type =
+    rnd() < 0.7
+      ? 'application/json'
+      : pick([
+          undefined,
+          'application/json; charset=utf-8',
+          'APPLICATION/JSON',
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          'application/jsonx',
+          'multipart/form-data',
+          randomString(10),
+        ]);
   return { type, body: rnd() < 0.05 ? fuzzValue() : body, user: rnd() < 0.5 ? pick(['admin', 'bob']) : undefined };
 }
 
@@ -254,7 +381,13 @@ async function callRoute(input: ReturnType<typeof routeInput>): Promise<void> {
     },
     on: () => res,
   };
-  const req = { headers: { 'content-type': input.type }, body: input.body, user: input.user ? { username: input.user } : undefined, ip: '127.0.0.1', socket: { remoteAddress: '127.0.0.1' } };
+  const req = {
+    headers: { 'content-type': input.type },
+    body: input.body,
+    user: input.user ? { username: input.user } : undefined,
+    ip: '127.0.0.1',
+    socket: { remoteAddress: '127.0.0.1' },
+  };
   const before = routeRuns;
   handler(req as unknown as Request, res as unknown as Response);
   await new Promise((r) => setImmediate(r));
@@ -272,7 +405,24 @@ async function callRoute(input: ReturnType<typeof routeInput>): Promise<void> {
 
 // ---- CLI option handling -------------------------------------------------------------------------
 
-const CLI_FLAGS = ['--targets', '--user', '--password', '--password-file', '--timeout', '--json', '--help', '--ws-discovery', '--from', '--to', '-o', '--', '--=', '---x', '--timeout=', '--targets='];
+const CLI_FLAGS = [
+  '--targets',
+  '--user',
+  '--password',
+  '--password-file',
+  '--timeout',
+  '--json',
+  '--help',
+  '--ws-discovery',
+  '--from',
+  '--to',
+  '-o',
+  '--',
+  '--=',
+  '---x',
+  '--timeout=',
+  '--targets=',
+];
 
 function argvInput(): string[] {
   return Array.from({ length: int(10) }, () => (rnd() < 0.5 ? pick(CLI_FLAGS) : rnd() < 0.5 ? mutate(TARGET_SEEDS, TARGET_TOKENS) : randomString(15)));
@@ -287,79 +437,133 @@ async function main(): Promise<void> {
   const say = (f: Figures) => {
     results.push(f);
     process.stdout.write(
-      `${f.name.padEnd(26)} ${String(f.inputs).padStart(7)} inputs  ${String(f.accepted).padStart(7)} accepted  ${String(f.rejected).padStart(7)} refused  ${String(f.crashes).padStart(3)} crashes  mean ${(f.totalMs / f.inputs * 1000).toFixed(0).padStart(5)} µs  max ${f.maxMs.toFixed(1).padStart(6)} ms\n`,
+      `${f.name.padEnd(26)} ${String(f.inputs).padStart(7)} inputs  ${String(f.accepted).padStart(7)} accepted  ${String(f.rejected).padStart(7)} refused  ${String(f.crashes).padStart(3)} crashes  mean ${((f.totalMs / f.inputs) * 1000).toFixed(0).padStart(5)} µs  max ${f.maxMs.toFixed(1).padStart(6)} ms\n`,
     );
     if (f.firstCrash) process.stdout.write(`    first crash: ${f.firstCrash}\n`);
   };
   process.stdout.write(`fuzz: seed ${SEED}, ${N} inputs per target\n`);
 
   say(
-    await campaign('SOAP/XML parseXml', N, () => mutate(SOAP_SEEDS), (s) => {
-      const doc = parseXml(s);
-      // What the SOAP client does next: walk Envelope/Body with the helpers, which must not throw.
-      const body = xpath(doc, 'Envelope', 'Body');
-      const walk = (v: XmlValue, d: number): void => {
-        if (d > 8 || v === undefined || typeof v === 'string') return;
-        for (const k of Object.keys(Array.isArray(v) ? {} : v)) {
-          text(child(v, k));
-          attr(child(v, k), 'token');
-          num(child(v, k));
-          for (const c of all(v, k)) walk(c, d + 1);
+    await campaign(
+      'SOAP/XML parseXml',
+      N,
+      () => mutate(SOAP_SEEDS),
+      (s) => {
+        const doc = parseXml(s);
+        // What the SOAP client does next: walk Envelope/Body with the helpers, which must not throw.
+        const body = xpath(doc, 'Envelope', 'Body');
+        const walk = (v: XmlValue, d: number): void => {
+          if (d > 8 || v === undefined || typeof v === 'string') return;
+          for (const k of Object.keys(Array.isArray(v) ? {} : v)) {
+            text(child(v, k));
+            attr(child(v, k), 'token');
+            num(child(v, k));
+            for (const c of all(v, k)) walk(c, d + 1);
+          }
+        };
+        walk(body, 0);
+      },
+      plainError,
+    ),
+  );
+  say(
+    await campaign(
+      'WS-Discovery ProbeMatches',
+      N,
+      () => mutate([WSD_SEED]),
+      (s) => void parseProbeMatches(s, new Set(['urn:uuid:fuzz']), '127.0.0.1'),
+      () => false,
+    ),
+  );
+  say(
+    await campaign(
+      'SDP parseSdp',
+      N,
+      () => mutate(SDP_SEEDS),
+      (s) => void parseSdp(s, 'rtsp://127.0.0.1:554/rec/'),
+      plainError,
+    ),
+  );
+  say(
+    await campaign(
+      'RTSP stream parser',
+      N,
+      () => mutate(RTSP_SEEDS),
+      (s) => {
+        const p = new RtspStreamParser({ message: () => undefined, data: () => undefined });
+        const buf = Buffer.from(s, 'latin1');
+        // Random chunking: a message split anywhere must parse the same way.
+        for (let i = 0; i < buf.length;) {
+          const n = 1 + int(64);
+          p.push(buf.subarray(i, i + n));
+          i += n;
         }
-      };
-      walk(body, 0);
-    }, plainError),
-  );
-  say(await campaign('WS-Discovery ProbeMatches', N, () => mutate([WSD_SEED]), (s) => void parseProbeMatches(s, new Set(['urn:uuid:fuzz']), '127.0.0.1'), () => false));
-  say(await campaign('SDP parseSdp', N, () => mutate(SDP_SEEDS), (s) => void parseSdp(s, 'rtsp://127.0.0.1:554/rec/'), plainError));
-  say(
-    await campaign('RTSP stream parser', N, () => mutate(RTSP_SEEDS), (s) => {
-      const p = new RtspStreamParser({ message: () => undefined, data: () => undefined });
-      const buf = Buffer.from(s, 'latin1');
-      // Random chunking: a message split anywhere must parse the same way.
-      for (let i = 0; i < buf.length; ) {
-        const n = 1 + int(64);
-        p.push(buf.subarray(i, i + n));
-        i += n;
-      }
-    }, (e) => e instanceof RtspError),
+      },
+      (e) => e instanceof RtspError,
+    ),
   );
   say(
-    await campaign('targets parseTargetList', N, () => mutate(TARGET_SEEDS, TARGET_TOKENS), (s) => {
-      const list = parseTargetList(s, 1024);
-      let n = 0;
-      for (const t of list) {
-        n++;
-        check(t.port >= 1 && t.port <= 65535 && t.host.length > 0, `bad target ${JSON.stringify(t)}`);
-        check(list.has(t.host, t.port), `has() disagrees with iteration for ${t.host}:${t.port}`);
-      }
-      check(n <= list.size && list.size <= 1024, `iterated ${n}, size ${list.size}`);
-    }, (e) => e instanceof TargetLimitError || plainError(e)),
+    await campaign(
+      'targets parseTargetList',
+      N,
+      () => mutate(TARGET_SEEDS, TARGET_TOKENS),
+      (s) => {
+        const list = parseTargetList(s, 1024);
+        let n = 0;
+        for (const t of list) {
+          n++;
+          check(t.port >= 1 && t.port <= 65535 && t.host.length > 0, `bad target ${JSON.stringify(t)}`);
+          check(list.has(t.host, t.port), `has() disagrees with iteration for ${t.host}:${t.port}`);
+        }
+        check(n <= list.size && list.size <= 1024, `iterated ${n}, size ${list.size}`);
+      },
+      (e) => e instanceof TargetLimitError || plainError(e),
+    ),
   );
   say(
-    await campaign('names safeFolderName', N, () => (rnd() < 0.5 ? mutate(NAME_SEEDS) : randomString(60)), (s) => {
-      const n = safeFolderName(s);
-      check(n.length > 0 && n !== '.' && n !== '..', `empty or dot name for ${JSON.stringify(s)}`);
-      check(Buffer.byteLength(n) <= MAX_FOLDER_NAME_BYTES, 'too long');
-      check(!/[/\\\u0000-\u001f\u007f-\u009f<>:"|?*`$;&'()!%^{}[\]#~]/.test(n), `unsafe character in ${JSON.stringify(n)}`);
-      check(!/[\u202A-\u202E\u2066-\u2069\u200B\u200C\u200E\u200F\uFEFF]/.test(n), `invisible character in ${JSON.stringify(n)}`);
-      check(!/^[.\-\s]/.test(n) && !/[.\s]$/.test(n), `bad edge in ${JSON.stringify(n)}`);
-      check(Buffer.from(n, 'utf8').toString('utf8') === n, 'not valid UTF-8 (lone surrogate)');
-      check(safeFolderName(n) === n, `not idempotent: ${JSON.stringify(n)} → ${JSON.stringify(safeFolderName(n))}`);
-    }, () => false),
+    await campaign(
+      'names safeFolderName',
+      N,
+      () => (rnd() < 0.5 ? mutate(NAME_SEEDS) : randomString(60)),
+      (s) => {
+        const n = safeFolderName(s);
+        check(n.length > 0 && n !== '.' && n !== '..', `empty or dot name for ${JSON.stringify(s)}`);
+        check(Buffer.byteLength(n) <= MAX_FOLDER_NAME_BYTES, 'too long');
+        check(!/[/\\\u0000-\u001f\u007f-\u009f<>:"|?*`$;&'()!%^{}[\]#~]/.test(n), `unsafe character in ${JSON.stringify(n)}`);
+        check(!/[\u202A-\u202E\u2066-\u2069\u200B\u200C\u200E\u200F\uFEFF]/.test(n), `invisible character in ${JSON.stringify(n)}`);
+        check(!/^[.\-\s]/.test(n) && !/[.\s]$/.test(n), `bad edge in ${JSON.stringify(n)}`);
+        check(Buffer.from(n, 'utf8').toString('utf8') === n, 'not valid UTF-8 (lone surrogate)');
+        check(safeFolderName(n) === n, `not idempotent: ${JSON.stringify(n)} → ${JSON.stringify(safeFolderName(n))}`);
+      },
+      () => false,
+    ),
   );
   say(await campaign('admin route handler', N, routeInput, callRoute, (e) => (e as { refused?: boolean }).refused === true));
   say(
-    await campaign('CLI options (in process)', N, argvInput, async (argv) => {
-      const a = parseArgs(argv, { booleans: ['json', 'help'], strings: ['targets', 'user', 'timeout', 'password', 'password-file'], optionalValue: ['ws-discovery'] });
-      // Only our own file: a fuzzed path could name a device (/dev/zero) that never ends.
-      if (a.flags.has('password-file')) a.flags.set('password-file', rnd() < 0.5 ? pwFile : path.join(tmp, 'missing'));
-      const user = a.flags.get('user');
-      await resolvePassword(a, typeof user === 'string' ? user : undefined, { env: {}, input: { isTTY: false, on: () => 0, off: () => 0, resume: () => 0, pause: () => 0 }, warn: () => undefined });
-      argNum(a, 'timeout', 5000);
-      const t = a.flags.get('targets');
-      if (typeof t === 'string') parseTargetList(t);
-    }, plainError),
+    await campaign(
+      'CLI options (in process)',
+      N,
+      argvInput,
+      async (argv) => {
+        const a = parseArgs(argv, {
+          booleans: ['json', 'help'],
+          strings: ['targets', 'user', 'timeout', 'password', 'password-file'],
+          optionalValue: ['ws-discovery'],
+        });
+        // Only our own file: a fuzzed path could name a device (/dev/zero) that never ends.
+        if (a.flags.has('password-file')) a.flags.set('password-file', rnd() < 0.5 ? pwFile : path.join(tmp, 'missing'));
+        const user = a.flags.get('user');
+        await resolvePassword(a, typeof user === 'string' ? user : undefined, {
+          env: {},
+          input: { isTTY: false, on: () => 0, off: () => 0, resume: () => 0, pause: () => 0 },
+          warn: () => undefined,
+        });
+        argNum(a, 'timeout', 5000);
+        const t = a.flags.get('targets');
+        if (typeof t === 'string') parseTargetList(t);
+      },
+      plainError,
+    ),
   );
 
   // The real CLI, as a child process: fewer runs (each starts Node), every target forced to a
@@ -374,21 +578,38 @@ async function main(): Promise<void> {
   const cliPath = path.join(__dirname, '..', 'lib', 'cli.js');
   say(
     // NUL bytes are dropped: no process can receive them in its arguments (execFile refuses them).
-    await campaign('CLI discover (processes)', cliRuns, () => [...argvInput().filter((x) => !/^--?ws/.test(x) && !/^--targets=/.test(x) && !/^--password-file/.test(x)).map((x) => x.replace(/\0/g, '')), '--targets', `127.0.0.1:${closed}`, '--timeout', '300'], (argv) =>
-      new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, [cliPath, 'discover', ...argv], { timeout: 20_000, env: { PATH: process.env.PATH } }, (err, _out, stderr) => {
-          const code = err ? ((err as { code?: number | string }).code ?? -1) : 0;
-          if (/TypeError|RangeError|at .*\.js:\d+/.test(stderr) || ![0, 1, 2].includes(Number(code))) reject(new Invariant(`exit ${code}: ${stderr.slice(0, 200)}`));
-          else if (code === 0) resolve();
-          else reject(Object.assign(new Error(`exit ${code}`), { refused: true }));
-        });
-      }), (e) => (e as { refused?: boolean }).refused === true),
+    await campaign(
+      'CLI discover (processes)',
+      cliRuns,
+      () => [
+        ...argvInput()
+          .filter((x) => !/^--?ws/.test(x) && !/^--targets=/.test(x) && !/^--password-file/.test(x))
+          .map((x) => x.replace(/\0/g, '')),
+        '--targets',
+        `127.0.0.1:${closed}`,
+        '--timeout',
+        '300',
+      ],
+      (argv) =>
+        new Promise<void>((resolve, reject) => {
+          execFile(process.execPath, [cliPath, 'discover', ...argv], { timeout: 20_000, env: { PATH: process.env.PATH } }, (err, _out, stderr) => {
+            const code = err ? ((err as { code?: number | string }).code ?? -1) : 0;
+            if (/TypeError|RangeError|at .*\.js:\d+/.test(stderr) || ![0, 1, 2].includes(Number(code)))
+              reject(new Invariant(`exit ${code}: ${stderr.slice(0, 200)}`));
+            else if (code === 0) resolve();
+            else reject(Object.assign(new Error(`exit ${code}`), { refused: true }));
+          });
+        }),
+      (e) => (e as { refused?: boolean }).refused === true,
+    ),
   );
 
   fs.rmSync(tmp, { recursive: true, force: true });
   const inputs = results.reduce((n, f) => n + f.inputs, 0);
   const crashes = results.reduce((n, f) => n + f.crashes, 0);
-  process.stdout.write(`total: ${inputs} inputs, ${crashes} crashes, ${((Date.now() - t0) / 1000).toFixed(1)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
+  process.stdout.write(
+    `total: ${inputs} inputs, ${crashes} crashes, ${((Date.now() - t0) / 1000).toFixed(1)} s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`,
+  );
   if (crashes) process.exitCode = 1;
 }
 

@@ -37,7 +37,16 @@ async function main(): Promise<void> {
   await closeReplayWorkers();
   const bytes = files.reduce((n, f) => n + f.bytes, 0);
   process.stdout.write(
-    JSON.stringify({ files: files.length, frames: files.reduce((n, f) => n + f.frames, 0), bytes, mediaSec: files.reduce((n, f) => n + f.durationSec, 0), wallSec, cpuSec, peakRssMB: peakRssMB(), maxLagMs }) + '\n',
+    JSON.stringify({
+      files: files.length,
+      frames: files.reduce((n, f) => n + f.frames, 0),
+      bytes,
+      mediaSec: files.reduce((n, f) => n + f.durationSec, 0),
+      wallSec,
+      cpuSec,
+      peakRssMB: peakRssMB(),
+      maxLagMs,
+    }) + '\n',
   );
 }
 

@@ -47,11 +47,41 @@ function makeClip(dir: string): string {
   const file = join(dir, 'bench-1080p-4mbit.h264');
   // Noise keeps the encoder at the target bitrate (a plain test pattern compresses far below it).
   execFileSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi',
-    '-i', 'testsrc2=size=1920x1080:rate=15:duration=10,noise=alls=12:allf=t',
-    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '4M', '-minrate', '4M', '-maxrate', '4M', '-bufsize', '2M',
-    '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-bf', '0', '-x264-params', 'repeat-headers=1:nal-hrd=cbr',
-    '-f', 'h264', file,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1920x1080:rate=15:duration=10,noise=alls=12:allf=t',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    '4M',
+    '-minrate',
+    '4M',
+    '-maxrate',
+    '4M',
+    '-bufsize',
+    '2M',
+    '-g',
+    '15',
+    '-keyint_min',
+    '15',
+    '-sc_threshold',
+    '0',
+    '-bf',
+    '0',
+    '-x264-params',
+    'repeat-headers=1:nal-hrd=cbr',
+    '-f',
+    'h264',
+    file,
   ]);
   return file;
 }
@@ -104,12 +134,22 @@ export async function runReplayBench(minutesList: number[] = [10, 60]): Promise<
     out(`replay bench: clip 1920x1080 H.264 15 fps, ${clipMbit.toFixed(2)} Mbit/s (looped)`);
     const b = await baseline(clip, dir, GB);
     const base = { ...b, MBps: b.bytes / MB / b.wallSec, cpuSecPerGB: b.cpuSec / (b.bytes / GB) };
-    out(`baseline loopback socket → file + fsync: ${(b.bytes / MB).toFixed(0)} MB in ${b.wallSec.toFixed(2)} s → ${base.MBps.toFixed(0)} MB/s, ${base.cpuSecPerGB.toFixed(2)} CPU-s/GB, peak RSS ${b.peakRssMB.toFixed(0)} MB`);
+    out(
+      `baseline loopback socket → file + fsync: ${(b.bytes / MB).toFixed(0)} MB in ${b.wallSec.toFixed(2)} s → ${base.MBps.toFixed(0)} MB/s, ${base.cpuSecPerGB.toFixed(2)} CPU-s/GB, peak RSS ${b.peakRssMB.toFixed(0)} MB`,
+    );
 
     const start = new Date(Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000);
     const device: SimDeviceSpec = {
-      name: 'bench', manufacturer: 'VTrack Simulator', model: 'bench', firmware: '1', serial: 'B1', hardware: 'bench', location: 'loopback',
-      urn: 'urn:uuid:00000000-0000-4000-a000-000000000000', port: 0, rtspPort: 0,
+      name: 'bench',
+      manufacturer: 'VTrack Simulator',
+      model: 'bench',
+      firmware: '1',
+      serial: 'B1',
+      hardware: 'bench',
+      location: 'loopback',
+      urn: 'urn:uuid:00000000-0000-4000-a000-000000000000',
+      port: 0,
+      rtspPort: 0,
       cameras: [{ name: 'Bench Camera', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 4000, clip, recording: { start } }],
     };
     const server = await startRtspServer({ host: '127.0.0.1', port: 0, device });
@@ -139,11 +179,37 @@ export async function runReplayBench(minutesList: number[] = [10, 60]): Promise<
       const count = 12;
       const segSec = 10;
       const segFrom = new Date(start.getTime() + 3600_000);
-      const one = await runChild<ClientFigures>('replay-client.js', ['one', url, segFrom.toISOString(), new Date(segFrom.getTime() + count * segSec * 1000).toISOString(), join(dir, 'one')]);
-      const warm = await runChild<ClientFigures>('replay-client.js', ['segments', url, segFrom.toISOString(), String(segSec), String(count), join(dir, 'warm'), 'warm']);
-      const cold = await runChild<ClientFigures>('replay-client.js', ['segments', url, segFrom.toISOString(), String(segSec), String(count), join(dir, 'cold'), 'cold']);
+      const one = await runChild<ClientFigures>('replay-client.js', [
+        'one',
+        url,
+        segFrom.toISOString(),
+        new Date(segFrom.getTime() + count * segSec * 1000).toISOString(),
+        join(dir, 'one'),
+      ]);
+      const warm = await runChild<ClientFigures>('replay-client.js', [
+        'segments',
+        url,
+        segFrom.toISOString(),
+        String(segSec),
+        String(count),
+        join(dir, 'warm'),
+        'warm',
+      ]);
+      const cold = await runChild<ClientFigures>('replay-client.js', [
+        'segments',
+        url,
+        segFrom.toISOString(),
+        String(segSec),
+        String(count),
+        join(dir, 'cold'),
+        'cold',
+      ]);
       segments = {
-        count, segSec, oneCpuSec: one.cpuSec, warmCpuSec: warm.cpuSec, coldCpuSec: cold.cpuSec,
+        count,
+        segSec,
+        oneCpuSec: one.cpuSec,
+        warmCpuSec: warm.cpuSec,
+        coldCpuSec: cold.cpuSec,
         warmOverheadMs: ((warm.cpuSec - one.cpuSec) / (count - 1)) * 1000,
         coldOverheadMs: ((cold.cpuSec - one.cpuSec) / (count - 1)) * 1000,
       };

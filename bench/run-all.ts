@@ -25,11 +25,15 @@ async function main(): Promise<void> {
     const shortest = replays[0];
     const longest = replays[replays.length - 1];
     const growth = longest.peakRssMB - shortest.peakRssMB;
-    out(`peak RSS ${shortest.minutes} → ${longest.minutes} min: ${shortest.peakRssMB.toFixed(1)} → ${longest.peakRssMB.toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB)`);
+    out(
+      `peak RSS ${shortest.minutes} → ${longest.minutes} min: ${shortest.peakRssMB.toFixed(1)} → ${longest.peakRssMB.toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB)`,
+    );
     targets.push(`replay ≥ 70 % of the socket → file baseline: ${verdict(replays.every((r) => r.MBps >= 0.7 * baseline.MBps))}`);
     // Per replay: the shorter one carries the worker's start-up (~0.2 CPU-s) over fewer bytes.
     for (const r of replays) targets.push(`replay ${r.minutes} min ≤ 1.5 CPU-s/GB: ${verdict(r.cpuSecPerGB <= 1.5)}`);
-    targets.push(`replay peak RSS < 150 MB and flat (within ${FLAT_MARGIN_MB} MB from 10 to 60 min): ${verdict(replays.every((r) => r.peakRssMB < 150) && growth < FLAT_MARGIN_MB)}`);
+    targets.push(
+      `replay peak RSS < 150 MB and flat (within ${FLAT_MARGIN_MB} MB from 10 to 60 min): ${verdict(replays.every((r) => r.peakRssMB < 150) && growth < FLAT_MARGIN_MB)}`,
+    );
     targets.push(`per-segment overhead ≤ 100 ms CPU: ${verdict(segments.warmOverheadMs <= 100)}`);
     targets.push(`all frames written: ${verdict(replays.every((r) => r.framesOk))}`);
   }
@@ -40,7 +44,9 @@ async function main(): Promise<void> {
   if (want('catalog')) {
     const c = await runCatalogBench(1_000_000);
     targets.push(`catalog open < 50 ms at 1 M rows: ${verdict(c.openMs < 50)}`);
-    targets.push(`retention pass < 1 s, no main-thread block > 50 ms: ${verdict(c.steadyRetentionMs < 1000 && c.dayRetentionMs < 1000 && Math.max(c.steadyMaxBlockMs, c.dayMaxBlockMs) <= 50)}`);
+    targets.push(
+      `retention pass < 1 s, no main-thread block > 50 ms: ${verdict(c.steadyRetentionMs < 1000 && c.dayRetentionMs < 1000 && Math.max(c.steadyMaxBlockMs, c.dayMaxBlockMs) <= 50)}`,
+    );
   }
   out(`targets: ${targets.join('; ')}`);
 }

@@ -18,7 +18,18 @@ async function main(): Promise<void> {
   const code = await run(argv);
   const wallSec = (Date.now() - t0) / 1000;
   const pool = replayWorkerPoolStats();
-  writeFileSync(resultFile, JSON.stringify({ code, wallSec, cpuSec: cpuSecSince(cpu0), peakRssMB: peakRssMB(), maxLagMs: probe.stop(), maxSessions: pool.maxBusy, workersStarted: pool.started }));
+  writeFileSync(
+    resultFile,
+    JSON.stringify({
+      code,
+      wallSec,
+      cpuSec: cpuSecSince(cpu0),
+      peakRssMB: peakRssMB(),
+      maxLagMs: probe.stop(),
+      maxSessions: pool.maxBusy,
+      workersStarted: pool.started,
+    }),
+  );
 }
 
 main().catch((e: unknown) => {

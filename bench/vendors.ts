@@ -18,12 +18,18 @@ async function main(): Promise<void> {
       let peak = process.memoryUsage().rss;
       const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
       const t0 = performance.now();
-      const files = await s.download('ch1', { from: new Date(rec), to: new Date(rec + minutes * 60_000), finalPath: (a, b) => join(dir, `${a.getTime()}-${b.getTime()}.mp4`) });
+      const files = await s.download('ch1', {
+        from: new Date(rec),
+        to: new Date(rec + minutes * 60_000),
+        finalPath: (a, b) => join(dir, `${a.getTime()}-${b.getTime()}.mp4`),
+      });
       const sec = (performance.now() - t0) / 1000;
       clearInterval(timer);
       const bytes = files.reduce((n, f) => n + f.bytes, 0);
       const media = files.reduce((n, f) => n + f.durationSec, 0);
-      process.stdout.write(`${preset}: ${minutes} min 1080p H.264 → ${files.length} file(s), ${(bytes / 1e6).toFixed(1)} MB in ${sec.toFixed(2)} s: ${(bytes / 1e6 / sec).toFixed(0)} MB/s, ${(media / sec).toFixed(0)}× real time, peak RSS ${(peak / 1e6).toFixed(0)} MB\n`);
+      process.stdout.write(
+        `${preset}: ${minutes} min 1080p H.264 → ${files.length} file(s), ${(bytes / 1e6).toFixed(1)} MB in ${sec.toFixed(2)} s: ${(bytes / 1e6 / sec).toFixed(0)} MB/s, ${(media / sec).toFixed(0)}× real time, peak RSS ${(peak / 1e6).toFixed(0)} MB\n`,
+      );
     } finally {
       await sim.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ const { verifyArchive, formatVerifyReport } = require(join(root, 'dist/lib/sync/
 const { values } = parseArgs({ options: { kills: { type: 'string', default: '20' }, seed: { type: 'string', default: String(Date.now() % 100000) } } });
 const kills = Number(values.kills);
 let seed = Number(values.seed);
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31); // repeatable with --seed
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31; // repeatable with --seed
 
 const AUTH = { user: 'admin', password: 'crash-pw' };
 const sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 60 });
@@ -27,7 +27,24 @@ const dir = mkdtempSync(join(tmpdir(), 'vtrack-crash-'));
 const db = join(dir, 'catalog.db');
 const targets = sim.devices.map((d) => `127.0.0.1:${d.port}`).join(',');
 const cli = join(root, 'dist/lib/cli.js');
-const syncArgs = ['sync', '--targets', targets, '--user', AUTH.user, '--dir', join(dir, 'dl'), '--db', db, '--once', '--segment-min', '1', '--since-hours', '1', '--name', 'crash'];
+const syncArgs = [
+  'sync',
+  '--targets',
+  targets,
+  '--user',
+  AUTH.user,
+  '--dir',
+  join(dir, 'dl'),
+  '--db',
+  db,
+  '--once',
+  '--segment-min',
+  '1',
+  '--since-hours',
+  '1',
+  '--name',
+  'crash',
+];
 const env = { ...process.env, VTRACK_ONVIF_PASSWORD: AUTH.password };
 
 function runSync(killAfterMs) {
@@ -73,7 +90,10 @@ const clean = await runSync(undefined);
 const parts = readdirSync(join(dir, 'dl'), { recursive: true }).filter((f) => String(f).endsWith('.part'));
 const catalog = openCatalog(db);
 const report = await verifyArchive(catalog, { credentialsFor: () => AUTH });
-const partRows = catalog.listSources().flatMap((s) => catalog.listCameras(s.id).flatMap((c) => catalog.listDownloads(c.id))).filter((f) => f.path.endsWith('.part'));
+const partRows = catalog
+  .listSources()
+  .flatMap((s) => catalog.listCameras(s.id).flatMap((c) => catalog.listDownloads(c.id)))
+  .filter((f) => f.path.endsWith('.part'));
 catalog.close();
 await sim.stop();
 
@@ -81,10 +101,14 @@ const holes = report.cameras.reduce((n, c) => n + (c.holes?.length ?? 0), 0);
 const unrecorded = report.cameras.reduce((n, c) => n + c.unrecorded.length, 0);
 const bad = report.cameras.reduce((n, c) => n + c.bad.length, 0);
 console.log(`crash test: ${kills} kill -9 at (seed ${values.seed}): ${moments.join(' ')}`);
-console.log(`left by the kills (summed over kills; each later run puts them right): ${leftParts} .part file(s), ${orphans} finished file(s) not in the catalog`);
+console.log(
+  `left by the kills (summed over kills; each later run puts them right): ${leftParts} .part file(s), ${orphans} finished file(s) not in the catalog`,
+);
 console.log(`clean pass: exit ${clean.code}${clean.code ? `\n${clean.stderr}` : ''}`);
 console.log(formatVerifyReport(report));
-console.log(`holes ${holes}, unrecorded files ${unrecorded}, missing/truncated ${bad}, .part on disk ${parts.length}, .part in catalog ${partRows.length} — ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `holes ${holes}, unrecorded files ${unrecorded}, missing/truncated ${bad}, .part on disk ${parts.length}, .part in catalog ${partRows.length} — ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);
 const ok = clean.code === 0 && report.clean && parts.length === 0 && partRows.length === 0;
 rmSync(dir, { recursive: true, force: true });
 console.log(ok ? 'PASS' : 'FAIL');

@@ -56,7 +56,9 @@ function installPackage() {
   if (!current || !existsSync(link)) symlinkSync(target, link, 'dir');
 
   const userPkgFile = join(demoDir, 'package.json');
-  const userPkg = existsSync(userPkgFile) ? JSON.parse(readFileSync(userPkgFile, 'utf8')) : { name: 'vtrack-onvif-demo', description: 'Node-RED user directory of the VTrack ONVIF demo', version: '0.0.0', private: true };
+  const userPkg = existsSync(userPkgFile)
+    ? JSON.parse(readFileSync(userPkgFile, 'utf8'))
+    : { name: 'vtrack-onvif-demo', description: 'Node-RED user directory of the VTrack ONVIF demo', version: '0.0.0', private: true };
   userPkg.dependencies = { ...userPkg.dependencies, [pkg.name]: `file:${relative(demoDir, root) || '.'}` };
   writeFileSync(userPkgFile, JSON.stringify(userPkg, null, 2) + '\n');
 }
@@ -86,7 +88,9 @@ function deployExampleFlow(sim) {
   });
   writeFileSync(flowFile, JSON.stringify(flows, null, 2) + '\n');
   writeFileSync(join(demoDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2) + '\n', { mode: 0o600 });
-  say(`deployed examples/flows.json (simulator ports ${sim.devices.map((d) => d.port).join(', ')}, 1-minute files synced every minute, retention capped at ${DEMO_MAX_GB} GB)`);
+  say(
+    `deployed examples/flows.json (simulator ports ${sim.devices.map((d) => d.port).join(', ')}, 1-minute files synced every minute, retention capped at ${DEMO_MAX_GB} GB)`,
+  );
 }
 
 /** Prints the first MP4 that lands under nvr_downloads, with the time since the demo started. */
@@ -140,7 +144,9 @@ async function main() {
     });
   } catch (err) {
     const inUse = err && err.code === 'EADDRINUSE';
-    console.error(`demo: could not start the simulator on ${HOST}:${simBasePort}+: ${err && err.message}${inUse ? ' — set VTRACK_SIM_BASE_PORT to a free port' : ''}`);
+    console.error(
+      `demo: could not start the simulator on ${HOST}:${simBasePort}+: ${err && err.message}${inUse ? ' — set VTRACK_SIM_BASE_PORT to a free port' : ''}`,
+    );
     process.exit(1);
   }
   for (const d of sim.devices) say(`simulated camera "${d.spec.name}" at ${HOST}:${d.port} (ONVIF), RTSP ${d.rtspPort}`);

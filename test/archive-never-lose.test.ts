@@ -70,7 +70,14 @@ async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?
       const e = new SyncEngine({
         catalog,
         credentials: AUTH,
-        settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0, retryBaseMs: 50, coverageToleranceSec: TOLERANCE_SEC, ...settings },
+        settings: {
+          segmentMinutes: SEGMENT_MIN,
+          safetyMarginSec: 5,
+          initialBackfillHours: 0,
+          retryBaseMs: 50,
+          coverageToleranceSec: TOLERANCE_SEC,
+          ...settings,
+        },
         now: () => now,
       });
       e.on('file', (f) => files.push(f));
@@ -208,8 +215,14 @@ describe('the archive never loses a recording', function () {
     const engine = r.engine({ initialBackfillHours: 0, unknownStartLookbackHours: 0.25 });
     const [pass] = await engine.syncNow(r.sourceId);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024, 'planning stays small');
-    assert.ok(r.events.some((e) => e.event === 'warning' && /1970-01-01/.test(e.message)), 'the bad date is named');
-    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'gaps-invisible'), 'and that gaps cannot be seen');
+    assert.ok(
+      r.events.some((e) => e.event === 'warning' && /1970-01-01/.test(e.message)),
+      'the bad date is named',
+    );
+    assert.ok(
+      r.events.some((e) => e.event === 'warning' && e.code === 'gaps-invisible'),
+      'and that gaps cannot be seen',
+    );
     const recStart = r.sim.devices[0].spec.cameras[0].recording.start.getTime();
     assert.ok(pass.files.length >= 1);
     for (const f of pass.files) assert.ok(Date.parse(f.start) >= recStart - 2000, `${f.start} is before the real data`);
@@ -246,10 +259,13 @@ describe('the archive never loses a recording', function () {
     const report = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
     const cam = report.cameras[0];
     assert.equal(report.clean, false);
-    assert.deepEqual(cam.bad.map((b) => [path.basename(b.path), b.problem]).sort(), [
-      [path.basename(deleted.path), 'missing'],
-      [path.basename(truncated.path), 'truncated'],
-    ].sort());
+    assert.deepEqual(
+      cam.bad.map((b) => [path.basename(b.path), b.problem]).sort(),
+      [
+        [path.basename(deleted.path), 'missing'],
+        [path.basename(truncated.path), 'truncated'],
+      ].sort(),
+    );
     assert.deepEqual(cam.staleParts, [part]);
     const holeSec = (cam.holes ?? []).reduce((n, h) => n + h.sec, 0);
     assert.ok(Math.abs(holeSec - (deleted.durationSec + truncated.durationSec)) <= 2, `holes of ${holeSec} s\n${formatVerifyReport(report)}`);
@@ -282,7 +298,10 @@ describe('the archive never loses a recording', function () {
     db.close();
     const fresh = r.engine();
     await fresh.syncNow(r.sourceId);
-    assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'adopted'), 'the orphan is catalogued');
+    assert.ok(
+      r.events.some((e) => e.event === 'warning' && e.code === 'adopted'),
+      'the orphan is catalogued',
+    );
     assert.deepEqual(partFiles(r.dir), []);
     assertCovered(r);
   });
@@ -312,7 +331,11 @@ describe('the scheduler cannot die', function () {
 
   it('a refused login is not tried again by the timer (NVRs lock accounts), and a new login syncs at once', async () => {
     const r = await rig({}, { devices: 1 });
-    const engine = new SyncEngine({ catalog: r.catalog, settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 }, startDelayMs: 10 });
+    const engine = new SyncEngine({
+      catalog: r.catalog,
+      settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 },
+      startDelayMs: 10,
+    });
     const events: SyncEvent[] = [];
     engine.on('event', (e) => events.push(e));
     try {
@@ -325,7 +348,10 @@ describe('the scheduler cannot die', function () {
       engine.addSource(r.sourceId, { credentials: AUTH });
       const t0 = Date.now();
       while (!events.some((e) => e.event === 'finished' && e.files > 0) && Date.now() - t0 < 20_000) await new Promise((res) => setTimeout(res, 100));
-      assert.ok(events.some((e) => e.event === 'finished' && e.files > 0), 'the new login synced');
+      assert.ok(
+        events.some((e) => e.event === 'finished' && e.files > 0),
+        'the new login synced',
+      );
     } finally {
       await engine.close();
       await r.close();
@@ -347,18 +373,28 @@ describe('the scheduler cannot die', function () {
       } catch {
         // dd stops at ENOSPC: the disk is full, as wanted
       }
-      engine = new SyncEngine({ catalog: r.catalog, credentials: AUTH, settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 }, startDelayMs: 10 });
+      engine = new SyncEngine({
+        catalog: r.catalog,
+        credentials: AUTH,
+        settings: { segmentMinutes: SEGMENT_MIN, safetyMarginSec: 5, initialBackfillHours: 0 },
+        startDelayMs: 10,
+      });
       const events: SyncEvent[] = [];
       engine.on('event', (e) => events.push(e));
       engine.addSource(r.sourceId);
       const wait = async (what: string, ok: () => boolean, ms: number) => {
         const end = Date.now() + ms;
         while (!ok()) {
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.event + ('error' in e ? `:${e.error}` : '')))}`);
+          if (Date.now() > end)
+            throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.event + ('error' in e ? `:${e.error}` : '')))}`);
           await new Promise((res) => setTimeout(res, 100));
         }
       };
-      await wait('a failed pass', () => events.some((e) => e.event === 'finished') && events.some((e) => e.event === 'error' && /catalog|full/i.test(e.error)), 30_000);
+      await wait(
+        'a failed pass',
+        () => events.some((e) => e.event === 'finished') && events.some((e) => e.event === 'error' && /catalog|full/i.test(e.error)),
+        30_000,
+      );
       const failedFinish = events.find((e) => e.event === 'finished');
       assert.ok(failedFinish && failedFinish.event === 'finished' && failedFinish.nextRunAt, 'the next pass is scheduled');
       fs.rmSync(filler);
@@ -369,7 +405,10 @@ describe('the scheduler cannot die', function () {
       const from = startedAt();
       await wait('that pass to finish', () => events.slice(from).some((e) => e.event === 'finished'), 60_000);
       const pass = events.slice(from, events.findIndex((e, i) => i >= from && e.event === 'finished') + 1);
-      assert.deepEqual(pass.filter((e) => e.event === 'error'), []);
+      assert.deepEqual(
+        pass.filter((e) => e.event === 'error'),
+        [],
+      );
       assertCovered(r);
     } finally {
       await engine?.close();

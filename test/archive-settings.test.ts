@@ -6,7 +6,16 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { ARCHIVE_NUMBERS, DISCOVER_NUMBERS, SOURCE_NUMBERS, checkNumber, parseArchiveSettings, resolveDbFile, SettingsError, type NumberRule } from '../lib/archive/settings';
+import {
+  ARCHIVE_NUMBERS,
+  DISCOVER_NUMBERS,
+  SOURCE_NUMBERS,
+  checkNumber,
+  parseArchiveSettings,
+  resolveDbFile,
+  SettingsError,
+  type NumberRule,
+} from '../lib/archive/settings';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -26,7 +35,34 @@ function editorDefaults(type: string): Record<string, { value: unknown; validate
   return defaults;
 }
 
-const SAMPLES = ['', ' ', '0', '1', '2', '2.5', '16', '17', '-1', '0.5', '1e3', '24h', 'lots', '0x10', 'NaN', 'Infinity', '1440', '1441', '+3', '.5', 10, 0, 24, 87600, 87601, 100000];
+const SAMPLES = [
+  '',
+  ' ',
+  '0',
+  '1',
+  '2',
+  '2.5',
+  '16',
+  '17',
+  '-1',
+  '0.5',
+  '1e3',
+  '24h',
+  'lots',
+  '0x10',
+  'NaN',
+  'Infinity',
+  '1440',
+  '1441',
+  '+3',
+  '.5',
+  10,
+  0,
+  24,
+  87600,
+  87601,
+  100000,
+];
 
 describe('archive and source settings', () => {
   it('take the default when empty and refuse text that is not a plain number in range', () => {
@@ -69,7 +105,8 @@ describe('archive and source settings', () => {
         for (const v of SAMPLES) {
           const runtime = checkNumber(key, v, rule).problem;
           const editor = validate(v);
-          if (runtime === undefined) assert.equal(editor, true, `${type}.${key} = ${JSON.stringify(v)}: the runtime accepts it, the editor says ${String(editor)}`);
+          if (runtime === undefined)
+            assert.equal(editor, true, `${type}.${key} = ${JSON.stringify(v)}: the runtime accepts it, the editor says ${String(editor)}`);
           else assert.equal(`${key}: ${String(editor)}`, runtime, `${type}.${key} = ${JSON.stringify(v)}`);
         }
       }

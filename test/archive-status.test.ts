@@ -32,7 +32,11 @@ describe('status badges', () => {
     const b = new StatusBoard();
     const next = at('2026-12-02T14:20:00Z');
     const ev = (e: SyncEvent) => b.apply(e, at('2026-12-02T14:10:00Z'));
-    for (const [id, name] of [[1, 'A'], [2, 'B'], [3, 'C']] as const) {
+    for (const [id, name] of [
+      [1, 'A'],
+      [2, 'B'],
+      [3, 'C'],
+    ] as const) {
       ev({ event: 'started', source: name, sourceId: id, reason: 'timer', at: '' });
     }
     ev({ event: 'progress', source: 'A', sourceId: 1, camera: 'Front Door Camera', index: 3, total: 12, percent: 45 });
@@ -53,7 +57,15 @@ describe('status badges', () => {
 });
 
 describe('progress throttle', () => {
-  const p = (index: number, percent: number): Extract<SyncEvent, { event: 'progress' }> => ({ event: 'progress', source: 'A', sourceId: 1, camera: 'Cam', index, total: 3, percent });
+  const p = (index: number, percent: number): Extract<SyncEvent, { event: 'progress' }> => ({
+    event: 'progress',
+    source: 'A',
+    sourceId: 1,
+    camera: 'Cam',
+    index,
+    total: 3,
+    percent,
+  });
 
   it('lets through the first event of each file and then at most one a second', () => {
     const t = new ProgressThrottle();
@@ -66,7 +78,10 @@ describe('progress throttle', () => {
       [p(1, 90), 1500],
       [p(1, 99), 2100],
     ].filter(([e, ms]) => t.pass(e as ReturnType<typeof p>, ms as number));
-    assert.deepEqual(passed.map(([e]) => `${(e as ReturnType<typeof p>).index}:${(e as ReturnType<typeof p>).percent}`), ['1:0', '1:60', '2:0', '1:99']);
+    assert.deepEqual(
+      passed.map(([e]) => `${(e as ReturnType<typeof p>).index}:${(e as ReturnType<typeof p>).percent}`),
+      ['1:0', '1:60', '2:0', '1:99'],
+    );
   });
 
   it('starts over with a new pass', () => {

@@ -14,9 +14,19 @@ describe('catalog: sync status and downloads', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-catalog-'));
     catalog = openCatalog(path.join(dir, 'c.db'));
     source = catalog.saveSource({
-      name: 'nvr', host: '127.0.0.1', ports: [80], workingDirectory: dir,
+      name: 'nvr',
+      host: '127.0.0.1',
+      ports: [80],
+      workingDirectory: dir,
       cameras: ['A', 'B'].map((n) => ({
-        displayName: n, devicePort: 80, videoSourceToken: n, profileToken: `${n}p`, codec: 'H264', width: 640, height: 480, fps: 10,
+        displayName: n,
+        devicePort: 80,
+        videoSourceToken: n,
+        profileToken: `${n}p`,
+        codec: 'H264',
+        width: 640,
+        height: 480,
+        fps: 10,
         folderPath: path.join(dir, n),
       })),
     });
@@ -27,7 +37,16 @@ describe('catalog: sync status and downloads', () => {
   });
 
   const file = (cameraId: number, start: string, end: string, bytes = 100): DownloadInput => ({
-    cameraId, recordingToken: 'REC', start, end, path: path.join(dir, `${start}.mp4`), bytes, codec: 'H264', frames: 50, width: 640, height: 480,
+    cameraId,
+    recordingToken: 'REC',
+    start,
+    end,
+    path: path.join(dir, `${start}.mp4`),
+    bytes,
+    codec: 'H264',
+    frames: 50,
+    width: 640,
+    height: 480,
   });
 
   it('patches sync status rows, storing times as ISO UTC and leaving other fields alone', () => {
@@ -53,7 +72,10 @@ describe('catalog: sync status and downloads', () => {
 
   it('rejects an invalid time and an unknown source', () => {
     assert.throws(() => catalog.updateSyncStatus(source.id, null, { lastRunAt: 'yesterday-ish' }), CatalogError);
-    assert.throws(() => catalog.updateSyncStatus(12345, null, { enabled: false }), (e: unknown) => e instanceof CatalogError && e.code === 'not-found');
+    assert.throws(
+      () => catalog.updateSyncStatus(12345, null, { enabled: false }),
+      (e: unknown) => e instanceof CatalogError && e.code === 'not-found',
+    );
   });
 
   it('records a file once: (camera, start) is unique, and its range is held whatever the time zone it is asked in', () => {
@@ -79,13 +101,29 @@ describe('catalog: sync status and downloads', () => {
     const f2 = catalog.recordDownload(file(b, '2026-11-01T09:00:00Z', '2026-11-01T09:05:00Z', 200));
     const f3 = catalog.recordDownload(file(a, '2026-11-01T11:00:00Z', '2026-11-01T11:05:00Z', 400));
     assert.equal(catalog.totalBytes(source.id), 700);
-    assert.deepEqual(catalog.oldestDownloads(source.id, 2).map((f) => f.id), [f2.id, f1.id]);
+    assert.deepEqual(
+      catalog.oldestDownloads(source.id, 2).map((f) => f.id),
+      [f2.id, f1.id],
+    );
     assert.equal(catalog.markDeleted([f2.id, f1.id, f1.id]), 2);
     assert.equal(catalog.totalBytes(source.id), 400);
-    assert.deepEqual(catalog.oldestDownloads(source.id, 10).map((f) => f.id), [f3.id]);
-    assert.deepEqual(catalog.listDownloads(a, { status: 'deleted' }).map((f) => f.id), [f1.id]);
-    assert.deepEqual(catalog.listDownloads(a).map((f) => f.id), [f1.id, f3.id]);
-    assert.equal(catalog.heldRanges(a, '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z').length, 1, 'a file removed by retention is not fetched again by a timer pass');
+    assert.deepEqual(
+      catalog.oldestDownloads(source.id, 10).map((f) => f.id),
+      [f3.id],
+    );
+    assert.deepEqual(
+      catalog.listDownloads(a, { status: 'deleted' }).map((f) => f.id),
+      [f1.id],
+    );
+    assert.deepEqual(
+      catalog.listDownloads(a).map((f) => f.id),
+      [f1.id, f3.id],
+    );
+    assert.equal(
+      catalog.heldRanges(a, '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z').length,
+      1,
+      'a file removed by retention is not fetched again by a timer pass',
+    );
     assert.equal(catalog.heldRanges(a, '2026-11-01T10:00:00Z', '2026-11-01T10:01:00Z', { includeDeleted: false }).length, 0, 'but an explicit backfill may');
   });
 
@@ -109,7 +147,10 @@ describe('catalog: sync status and downloads', () => {
     assert.equal(catalog.absentRanges(cam, at, end).length, 0);
     const third = catalog.noteShortfall(cam, at, end, 'ended early', 2000, 3);
     assert.equal(third.confirmed, true);
-    assert.deepEqual(catalog.absentRanges(cam, '2026-11-01T13:00:00Z', '2026-11-01T14:00:00Z').map((r) => r.start.toISOString()), [at.toISOString()]);
+    assert.deepEqual(
+      catalog.absentRanges(cam, '2026-11-01T13:00:00Z', '2026-11-01T14:00:00Z').map((r) => r.start.toISOString()),
+      [at.toISOString()],
+    );
     // A different point starts its own count; a later replay that gets past it clears it.
     assert.equal(catalog.noteShortfall(cam, new Date('2026-11-01T13:05:00Z'), end, 'ended early', 2000, 3).attempts, 1);
     catalog.clearShortfalls(cam, '2026-11-01T13:04:00Z', '2026-11-01T13:06:00Z');
@@ -154,6 +195,9 @@ describe('catalog: sync status and downloads', () => {
       if (got.length === 100) catalog.markDeleted(want.slice(200, 220)); // beyond the pages already read
     }
     assert.deepEqual(got, [...want.slice(0, 200), ...want.slice(220)]);
-    assert.deepEqual(catalog.oldestDownloads(source.id, 3).map((f) => f.id), want.slice(0, 3));
+    assert.deepEqual(
+      catalog.oldestDownloads(source.id, 3).map((f) => f.id),
+      want.slice(0, 3),
+    );
   });
 });

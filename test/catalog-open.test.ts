@@ -46,10 +46,16 @@ describe('catalog: opening the database file', () => {
     assert.ok(fs.existsSync(file));
     const db = new Database(file, { readonly: true });
     try {
-      const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map(
-        (t) => t.name,
-      );
-      assert.deepEqual(tables, ['absent_spans', 'camera_bytes', 'camera_configurations', 'downloaded_files', 'processing_config', 'sync_status', 'video_sources']);
+      const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map((t) => t.name);
+      assert.deepEqual(tables, [
+        'absent_spans',
+        'camera_bytes',
+        'camera_configurations',
+        'downloaded_files',
+        'processing_config',
+        'sync_status',
+        'video_sources',
+      ]);
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
@@ -61,7 +67,19 @@ describe('catalog: opening the database file', () => {
     const catalog = openCatalog(path.join(dir, 'c.db'));
     try {
       assert.throws(
-        () => catalog.recordDownload({ cameraId: 999, recordingToken: 'R', start: new Date(), end: new Date(), path: '/x', bytes: 1, codec: 'H264', frames: 1, width: 1, height: 1 }),
+        () =>
+          catalog.recordDownload({
+            cameraId: 999,
+            recordingToken: 'R',
+            start: new Date(),
+            end: new Date(),
+            path: '/x',
+            bytes: 1,
+            codec: 'H264',
+            frames: 1,
+            width: 1,
+            height: 1,
+          }),
         (err: unknown) => err instanceof CatalogError && err.code === 'not-found',
       );
     } finally {
@@ -91,15 +109,23 @@ describe('catalog: opening the database file', () => {
     raw.pragma('journal_mode = WAL');
     raw.exec(MIGRATIONS[0]);
     raw.pragma('user_version = 1');
-    raw.prepare(`INSERT INTO video_sources(id, name, host, ports, working_directory, created_at, updated_at) VALUES (1, 'old', '127.0.0.1', '[18000]', ?, 't', 't')`).run(dir);
-    raw.prepare(
-      `INSERT INTO camera_configurations(id, source_id, display_name, device_port, video_source_token, profile_token, codec, width, height, fps, folder_path)
+    raw
+      .prepare(
+        `INSERT INTO video_sources(id, name, host, ports, working_directory, created_at, updated_at) VALUES (1, 'old', '127.0.0.1', '[18000]', ?, 't', 't')`,
+      )
+      .run(dir);
+    raw
+      .prepare(
+        `INSERT INTO camera_configurations(id, source_id, display_name, device_port, video_source_token, profile_token, codec, width, height, fps, folder_path)
        VALUES (1, 1, 'Cam', 18000, 'VS1', 'P1', 'H264', 640, 480, 15, ?)`,
-    ).run(path.join(dir, 'Cam'));
-    raw.prepare(
-      `INSERT INTO downloaded_files(id, camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
+      )
+      .run(path.join(dir, 'Cam'));
+    raw
+      .prepare(
+        `INSERT INTO downloaded_files(id, camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
        VALUES (7, 1, 'REC', '2026-11-01T10:00:00.000Z', '2026-11-01T10:10:00.000Z', '/x.mp4', 10, 'H264', 9000, 640, 480, 'done', 't')`,
-    ).run();
+      )
+      .run();
     raw.close();
 
     const catalog = openCatalog(file);

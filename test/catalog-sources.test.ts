@@ -126,8 +126,16 @@ describe('catalog: saving sources', () => {
     const garage = first.cameras.find((c) => c.displayName === 'Garage');
     assert.ok(garage);
     catalog.recordDownload({
-      cameraId: garage.id, recordingToken: 'REC_VS1', start: '2026-11-01T10:00:00Z', end: '2026-11-01T10:05:00Z',
-      path: path.join(garage.folderPath, 'a.mp4'), bytes: 1000, codec: 'H264', frames: 125, width: 1920, height: 1080,
+      cameraId: garage.id,
+      recordingToken: 'REC_VS1',
+      start: '2026-11-01T10:00:00Z',
+      end: '2026-11-01T10:05:00Z',
+      path: path.join(garage.folderPath, 'a.mp4'),
+      bytes: 1000,
+      codec: 'H264',
+      frames: 125,
+      width: 1920,
+      height: 1080,
     });
     const input = seedSource(dir);
     input.cameras = input.cameras.filter((c) => c.displayName !== 'Garage');
@@ -185,7 +193,10 @@ describe('catalog: saving sources', () => {
       { cameras: [camera(dir, 'A', 1000, 'VS1'), camera(dir, 'B', 1000, 'VS1')] },
     ];
     for (const c of cases) {
-      assert.throws(() => catalog.saveSource(seedSource(dir, c)), (err: unknown) => err instanceof CatalogError && err.code === 'invalid-input');
+      assert.throws(
+        () => catalog.saveSource(seedSource(dir, c)),
+        (err: unknown) => err instanceof CatalogError && err.code === 'invalid-input',
+      );
     }
     assert.equal(count(file, 'video_sources'), 0);
   });
@@ -214,7 +225,11 @@ describe('catalog: saving sources', () => {
     const other = path.join(dir, 'other');
     catalog.saveSource(seedSource(dir));
     catalog.saveSource({
-      nodeId: 'node-2', name: 'second nvr', host: '127.0.0.1', ports: [2000], workingDirectory: other,
+      nodeId: 'node-2',
+      name: 'second nvr',
+      host: '127.0.0.1',
+      ports: [2000],
+      workingDirectory: other,
       cameras: [camera(other, 'Garage', 2000, 'VS1')],
     });
     assert.deepEqual(catalog.getCameraPaths(), {
@@ -236,7 +251,9 @@ describe('catalog: saving sources', () => {
   it('has no column that could hold a credential', () => {
     const db = new Database(file, { readonly: true });
     try {
-      const cols = (db.prepare(`SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'`).all() as Array<{ c: string }>).map((r) => r.c);
+      const cols = (
+        db.prepare(`SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'`).all() as Array<{ c: string }>
+      ).map((r) => r.c);
       assert.ok(cols.length > 30);
       assert.ok(!cols.some((c) => /pass|secret|cred|user/i.test(c)), cols.join(','));
     } finally {

@@ -38,7 +38,16 @@ describe('vtrack-onvif CLI', function () {
   it('discover --json lists the seed cameras with exact resolutions and codecs', async () => {
     const r = await cli(['discover', '--targets', targets, '--user', 'admin', '--password', 'pw', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const devices = JSON.parse(r.stdout) as Array<{ urn: string | null; host: string; port: number; xaddr: string; manufacturer: string; model: string; error: string | null; cameras: Array<{ name: string; token: string; profiles: Array<{ encoding: string; width: number; height: number; fps: number }> }> }>;
+    const devices = JSON.parse(r.stdout) as Array<{
+      urn: string | null;
+      host: string;
+      port: number;
+      xaddr: string;
+      manufacturer: string;
+      model: string;
+      error: string | null;
+      cameras: Array<{ name: string; token: string; profiles: Array<{ encoding: string; width: number; height: number; fps: number }> }>;
+    }>;
     const cams = devices.flatMap((d) => d.cameras.map((c) => `${c.name} ${c.profiles[0].width}x${c.profiles[0].height} ${c.profiles[0].encoding}`)).sort();
     assert.deepEqual(cams, ['Front Door Camera 1920x1080 H264', 'Parking Lot Camera 1280x720 H265', 'Warehouse Camera 800x600 MPEG4']);
     for (const d of devices) for (const k of ['urn', 'host', 'port', 'xaddr', 'manufacturer', 'model', 'error', 'cameras']) assert.ok(k in d, k);
@@ -59,11 +68,28 @@ describe('vtrack-onvif CLI', function () {
   });
 
   it('sync --once writes one JSON line per file; run twice, the second fetches nothing; rows match files', async () => {
-    const args = ['sync', '--targets', targets, '--user', 'admin', '--dir', path.join(dir, 'dl'), '--db', path.join(dir, 'db.sqlite'), '--once', '--json', '--segment-min', '2'];
+    const args = [
+      'sync',
+      '--targets',
+      targets,
+      '--user',
+      'admin',
+      '--dir',
+      path.join(dir, 'dl'),
+      '--db',
+      path.join(dir, 'db.sqlite'),
+      '--once',
+      '--json',
+      '--segment-min',
+      '2',
+    ];
     // The password from the environment keeps it out of the process list.
     const first = await cli(args, { VTRACK_ONVIF_PASSWORD: 'pw' });
     assert.equal(first.code, 0, first.stderr);
-    const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; camera: string; bytes: number });
+    const lines = first.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; camera: string; bytes: number });
     assert.deepEqual([...new Set(lines.map((l) => l.camera))].sort(), ['Front Door Camera', 'Parking Lot Camera', 'Warehouse Camera']);
     for (const l of lines) assert.equal(fs.statSync(l.path).size, l.bytes);
     assert.ok(!first.stdout.includes('pw') && !first.stderr.includes('"pw"'));
@@ -71,12 +97,20 @@ describe('vtrack-onvif CLI', function () {
     const second = await cli(args, { VTRACK_ONVIF_PASSWORD: 'pw' });
     assert.equal(second.code, 0, second.stderr);
     // A 2-minute slot may have closed between the runs; anything fetched must be new.
-    const again = second.stdout.trim() ? second.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string }) : [];
+    const again = second.stdout.trim()
+      ? second.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { path: string })
+      : [];
     for (const a of again) assert.ok(!lines.some((l) => l.path === a.path), `fetched twice: ${a.path}`);
 
     const catalog = openCatalog(path.join(dir, 'db.sqlite'));
     try {
-      const rows = catalog.listSources().flatMap((s) => catalog.listCameras(s.id)).flatMap((c) => catalog.listDownloads(c.id));
+      const rows = catalog
+        .listSources()
+        .flatMap((s) => catalog.listCameras(s.id))
+        .flatMap((c) => catalog.listDownloads(c.id));
       assert.deepEqual(rows.map((r) => r.path).sort(), [...lines, ...again].map((l) => l.path).sort());
     } finally {
       catalog.close();
@@ -94,7 +128,10 @@ describe('CLI flags (node:util parseArgs, strict)', () => {
   const spec = { booleans: ['json'], strings: ['targets', 'clock-offset', 'fault'], optionalValue: ['ws-discovery'] };
 
   it('refuses an unknown or misspelt flag instead of ignoring it, naming the closest one', () => {
-    assert.throws(() => parseArgs(['--taregts', '127.0.0.1:80'], spec), (e: unknown) => e instanceof UsageError && /unknown option --taregts \(did you mean --targets\?\)/.test(e.message));
+    assert.throws(
+      () => parseArgs(['--taregts', '127.0.0.1:80'], spec),
+      (e: unknown) => e instanceof UsageError && /unknown option --taregts \(did you mean --targets\?\)/.test(e.message),
+    );
     assert.throws(() => parseArgs(['--json=yes'], spec), UsageError);
     assert.throws(() => parseArgs(['--targets'], spec), UsageError, 'a value is required');
   });

@@ -29,7 +29,15 @@ describe('doctor: capability check', function () {
   });
 
   it('NVR with clock-auth, no-find-events and real-time: services, auth, cameras with recordings, gaps not visible, real-time replay — each a problem with an action', async () => {
-    sim = await startSimulator({ host: '127.0.0.1', preset: 'nvr', channels: 2, basePort: 0, auth: AUTH, discovery: false, quirks: ['clock-auth', 'no-find-events', 'real-time'] });
+    sim = await startSimulator({
+      host: '127.0.0.1',
+      preset: 'nvr',
+      channels: 2,
+      basePort: 0,
+      auth: AUTH,
+      discovery: false,
+      quirks: ['clock-auth', 'no-find-events', 'real-time'],
+    });
     const [r] = await doctor({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, replaySeconds: 3 });
     assert.deepEqual(r.services, { media: true, media2: true, search: true, replay: true, recording: true, events: false, profileG: true });
     assert.equal(r.auth, 'ws-security');
@@ -65,7 +73,12 @@ describe('doctor: capability check', function () {
   it('wrong password: the ONVIF-user advice; nothing listening: check the address', async () => {
     sim = await startSimulator({ host: '127.0.0.1', preset: 'nvr', channels: 1, basePort: 0, auth: AUTH, discovery: false, rtsp: false });
     const closed = await freePort();
-    const [bad, none] = await doctor({ targets: [`127.0.0.1:${sim.devices[0].port}`, `127.0.0.1:${closed}`], user: 'admin', password: 'wrong', replaySeconds: 0 });
+    const [bad, none] = await doctor({
+      targets: [`127.0.0.1:${sim.devices[0].port}`, `127.0.0.1:${closed}`],
+      user: 'admin',
+      password: 'wrong',
+      replaySeconds: 0,
+    });
     assert.match(bad.problems[0].action, /create an ONVIF user/);
     assert.equal(bad.auth, null);
     assert.match(none.problems[0].problem, /connection refused/);
@@ -75,8 +88,10 @@ describe('doctor: capability check', function () {
   it('CLI --json: one object per device with the promised fields; exit 1 when there are problems', async () => {
     sim = await startSimulator({ host: '127.0.0.1', preset: 'nvr', channels: 1, basePort: 0, auth: AUTH, discovery: false, quirks: ['no-find-events'] });
     const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'doctor', '--targets', `127.0.0.1:${sim?.devices[0].port}`, '--user', 'admin', '--password', 'pw', '--json', '--replay-seconds', '2'], (err, stdout) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout }),
+      execFile(
+        process.execPath,
+        [CLI, 'doctor', '--targets', `127.0.0.1:${sim?.devices[0].port}`, '--user', 'admin', '--password', 'pw', '--json', '--replay-seconds', '2'],
+        (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout }),
       );
     });
     assert.equal(code, 1);

@@ -20,7 +20,15 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
 const AUTH = { user: 'admin', password: 'e2e-Archive-9931-secret' };
 const INTERVAL_MIN = 0.25; // a pass every 15 s, so "within one interval" is observable
-const IDS = { tab: 'e2e0tab000000001', archive: 'e2e0arc000000001', alpha: 'e2e0src000000001', late: 'e2e0src000000002', sync: 'e2e0syn000000001', files: 'e2e0dbg000000001', events: 'e2e0dbg000000002' };
+const IDS = {
+  tab: 'e2e0tab000000001',
+  archive: 'e2e0arc000000001',
+  alpha: 'e2e0src000000001',
+  late: 'e2e0src000000002',
+  sync: 'e2e0syn000000001',
+  files: 'e2e0dbg000000001',
+  events: 'e2e0dbg000000002',
+};
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -80,7 +88,12 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
   const consoleErrors: string[] = [];
   const dbFile = () => path.join(userDir, 'vtrack-onvif.db');
   const sourceId = (name: string) => query(dbFile(), 'SELECT id FROM video_sources WHERE name = ?', name)[0]?.id as number | undefined;
-  const fileRows = (name: string) => query(dbFile(), `SELECT f.path FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id JOIN video_sources s ON s.id = c.source_id WHERE s.name = ?`, name);
+  const fileRows = (name: string) =>
+    query(
+      dbFile(),
+      `SELECT f.path FROM downloaded_files f JOIN camera_configurations c ON c.id = f.camera_id JOIN video_sources s ON s.id = c.source_id WHERE s.name = ?`,
+      name,
+    );
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) this.skip();
@@ -106,17 +119,92 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
       })};\n`,
     );
     const source = (id: string, name: string, ports: string, y: number) => ({
-      id, type: 'nvr-source', z: IDS.tab, name, archive: IDS.archive, host: '127.0.0.1', ports, selection: 'all', cameras: [], workdir: '', interval: INTERVAL_MIN, dbPath: '', timeout: 2000, x: 200, y, wires: [[]],
+      id,
+      type: 'nvr-source',
+      z: IDS.tab,
+      name,
+      archive: IDS.archive,
+      host: '127.0.0.1',
+      ports,
+      selection: 'all',
+      cameras: [],
+      workdir: '',
+      interval: INTERVAL_MIN,
+      dbPath: '',
+      timeout: 2000,
+      x: 200,
+      y,
+      wires: [[]],
     });
     const flows = [
       { id: IDS.tab, type: 'tab', label: 'Archive e2e' },
       // Relative paths: against the user directory, not Node-RED's working directory (dir).
-      { id: IDS.archive, type: 'nvr-archive', name: 'e2e archive', dbPath: 'vtrack-onvif.db', downloadRoot: 'media', segmentMinutes: 1, concurrency: 2, sinceHours: 0.05, maxAgeDays: '', maxGB: '', minFreeGB: 0.1, fastReplay: true },
+      {
+        id: IDS.archive,
+        type: 'nvr-archive',
+        name: 'e2e archive',
+        dbPath: 'vtrack-onvif.db',
+        downloadRoot: 'media',
+        segmentMinutes: 1,
+        concurrency: 2,
+        sinceHours: 0.05,
+        maxAgeDays: '',
+        maxGB: '',
+        minFreeGB: 0.1,
+        fastReplay: true,
+      },
       source(IDS.alpha, 'Alpha', alphaSim.devices.map((d) => d.port).join(','), 100),
       source(IDS.late, 'Late', String(latePort), 180),
-      { id: IDS.sync, type: 'nvr-sync', z: IDS.tab, name: 'sync recordings', archive: IDS.archive, dbPath: '', segmentMinutes: '', concurrency: '', sinceHours: '', maxAgeDays: '', maxGB: '', minFreeGB: '', fastReplay: '', x: 470, y: 140, wires: [[IDS.files], [IDS.events]] },
-      { id: IDS.files, type: 'debug', z: IDS.tab, name: 'new file', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload.path', targetType: 'msg', x: 700, y: 120, wires: [] },
-      { id: IDS.events, type: 'debug', z: IDS.tab, name: 'sync events', active: true, tosidebar: false, console: false, tostatus: true, complete: 'payload', targetType: 'msg', statusVal: 'topic', statusType: 'msg', x: 710, y: 170, wires: [] },
+      {
+        id: IDS.sync,
+        type: 'nvr-sync',
+        z: IDS.tab,
+        name: 'sync recordings',
+        archive: IDS.archive,
+        dbPath: '',
+        segmentMinutes: '',
+        concurrency: '',
+        sinceHours: '',
+        maxAgeDays: '',
+        maxGB: '',
+        minFreeGB: '',
+        fastReplay: '',
+        x: 470,
+        y: 140,
+        wires: [[IDS.files], [IDS.events]],
+      },
+      {
+        id: IDS.files,
+        type: 'debug',
+        z: IDS.tab,
+        name: 'new file',
+        active: true,
+        tosidebar: true,
+        console: false,
+        tostatus: false,
+        complete: 'payload.path',
+        targetType: 'msg',
+        x: 700,
+        y: 120,
+        wires: [],
+      },
+      {
+        id: IDS.events,
+        type: 'debug',
+        z: IDS.tab,
+        name: 'sync events',
+        active: true,
+        tosidebar: false,
+        console: false,
+        tostatus: true,
+        complete: 'payload',
+        targetType: 'msg',
+        statusVal: 'topic',
+        statusType: 'msg',
+        x: 710,
+        y: 170,
+        wires: [],
+      },
     ];
     fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
     fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ [IDS.alpha]: AUTH, [IDS.late]: AUTH }), { mode: 0o600 });
@@ -134,7 +222,15 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     page.setDefaultTimeout(20_000);
@@ -170,12 +266,18 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     }
     assert.ok(!fs.existsSync(path.join(dir, 'vtrack-onvif.db')), 'nothing resolved against the working directory');
     // nvr-sync's summary and Alpha's own badge.
-    await page.locator('.red-ui-flow-node-status-label', { hasText: /\d ok|syncing|\d+\/\d+/ }).first().waitFor();
+    await page
+      .locator('.red-ui-flow-node-status-label', { hasText: /\d ok|syncing|\d+\/\d+/ })
+      .first()
+      .waitFor();
   });
 
   it('saves a source whose NVR was unreachable at deploy by itself once the NVR starts', async () => {
     assert.equal(sourceId('Late'), undefined, 'not saved while its NVR is down');
-    await page.locator('.red-ui-flow-node-status-label', { hasText: /NVR unreachable.*(retry|…)/ }).first().waitFor();
+    await page
+      .locator('.red-ui-flow-node-status-label', { hasText: /NVR unreachable.*(retry|…)/ })
+      .first()
+      .waitFor();
     lateSim = await startSimulator({ preset: 'nvr', channels: 1, basePort: latePort, auth: AUTH, discovery: false, historyMinutes: 4 });
     await waitFor('Late saved', () => sourceId('Late'), 60_000);
     await waitFor('files of Late', () => fileRows('Late').length > 0, 60_000);
@@ -204,7 +306,10 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     await page.locator('#nvr-archive-sources tbody tr').nth(1).waitFor();
     const rows = await page.locator('#nvr-archive-sources tbody tr').allInnerTexts();
     assert.deepEqual(rows.map((r) => r.split('\t')[0]).sort(), ['Alpha', 'Late']);
-    assert.ok(rows.every((r) => r.includes('synced')), rows.join('\n'));
+    assert.ok(
+      rows.every((r) => r.includes('synced')),
+      rows.join('\n'),
+    );
     await docsShot('nvr-archive-editor.png', page.locator('.red-ui-tray').last(), dir);
     await page.locator('.red-ui-tray').last().locator('button', { hasText: 'Cancel' }).click();
     await page.locator('#node-dialog-cancel').click();
@@ -213,7 +318,9 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
   it('stops syncing a deleted source node within one interval of the deploy, keeps its files, and logs nothing about it', async () => {
     const alpha = sourceId('Alpha') as number;
     await page.evaluate((id) => {
-      const RED = (window as unknown as { RED: { nodes: { node(id: string): unknown }; view: { select(s: unknown): void }; actions: { invoke(a: string): void } } }).RED;
+      const RED = (
+        window as unknown as { RED: { nodes: { node(id: string): unknown }; view: { select(s: unknown): void }; actions: { invoke(a: string): void } } }
+      ).RED;
       RED.view.select({ nodes: [RED.nodes.node(id)] });
       RED.actions.invoke('core:delete-selection');
     }, IDS.alpha);
@@ -229,7 +336,11 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     await new Promise((r) => setTimeout(r, INTERVAL_MIN * 60_000 + 8_000));
     assert.notEqual(lateRun(), lateAt, 'the other source kept syncing');
     assert.equal(lastRun(), alphaAt, 'no pass of the deleted source after the deploy');
-    assert.deepEqual(fileRows('Alpha').map((r) => String(r.path)), files, 'no new files for it');
+    assert.deepEqual(
+      fileRows('Alpha').map((r) => String(r.path)),
+      files,
+      'no new files for it',
+    );
     for (const f of files) assert.ok(fs.existsSync(f), `${f} kept`);
     const after = redLog.join('').slice(logBefore);
     assert.doesNotMatch(after, /Alpha[^\n]*(auth|user name|password|error)/i, 'an error about the deleted source');
@@ -237,11 +348,18 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
   });
 
   it('forgets the inactive source from the archive editor: its rows go, its files stay', async () => {
-    await page.evaluate((id) => (window as unknown as { RED: { editor: { editConfig(n: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'nvr-archive', id), IDS.archive);
+    await page.evaluate(
+      (id) => (window as unknown as { RED: { editor: { editConfig(n: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'nvr-archive', id),
+      IDS.archive,
+    );
     const row = page.locator('#nvr-archive-sources tbody tr', { hasText: 'Alpha' });
     await row.locator('.nvr-archive-forget').waitFor();
     assert.match(await row.innerText(), /inactive/);
-    assert.equal(await page.locator('#nvr-archive-sources tbody tr', { hasText: 'Late' }).locator('.nvr-archive-forget').count(), 0, 'no Forget for a synced source');
+    assert.equal(
+      await page.locator('#nvr-archive-sources tbody tr', { hasText: 'Late' }).locator('.nvr-archive-forget').count(),
+      0,
+      'no Forget for a synced source',
+    );
     await docsShot('nvr-archive-forget.png', page.locator('.red-ui-tray').last(), dir);
     const files = fileRows('Alpha').map((r) => String(r.path));
     await row.locator('.nvr-archive-forget').click();
@@ -252,20 +370,25 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     await page.locator('.red-ui-tray').last().locator('button', { hasText: 'Cancel' }).click();
   });
 
-  it('imports an example beside the flow; its nvr-sync gets the same archive\'s files (no second engine)', async () => {
+  it("imports an example beside the flow; its nvr-sync gets the same archive's files (no second engine)", async () => {
     await waitFor('the editor trays to close', async () => (await page.locator('.red-ui-tray').count()) === 0);
     const tree0 = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
     await waitFor('the examples dialog', async () => {
       if (await tree0.isVisible()) return true;
-      await page.evaluate(() => (window as unknown as { RED: { actions: { invoke(a: string): void } } }).RED.actions.invoke('core:show-examples-import-dialog'));
+      await page.evaluate(() =>
+        (window as unknown as { RED: { actions: { invoke(a: string): void } } }).RED.actions.invoke('core:show-examples-import-dialog'),
+      );
       await new Promise((r) => setTimeout(r, 500));
       return false;
     });
     const tree = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
-    await tree.getByText('@vtrack/node-red-onvif', { exact: true }).click().catch(async (e: unknown) => {
-      await page.screenshot({ path: '/tmp/e2e-archive-import.png' });
-      throw e;
-    });
+    await tree
+      .getByText('@vtrack/node-red-onvif', { exact: true })
+      .click()
+      .catch(async (e: unknown) => {
+        await page.screenshot({ path: '/tmp/e2e-archive-import.png' });
+        throw e;
+      });
     await tree.getByText('03 Act on each new recording', { exact: true }).click();
     await page.locator('#red-ui-clipboard-dialog-ok').click();
     await page.mouse.click(600, 400);
@@ -274,10 +397,15 @@ describe('e2e: nvr-archive, sources that follow their nodes (headless Chromium, 
     const csv = path.join(dir, 'vtrack-recordings.csv');
     await waitFor('a CSV line from the example', () => fs.existsSync(csv) && fs.readFileSync(csv, 'utf8').includes('Late'), 90_000);
     // The default archive of the example's nodes is the same file, so the same Archive.
-    const r = await page.evaluate(async () => (await fetch('vtrack-onvif/archive/default/sources')).json() as Promise<{ file: string; sources: Array<{ name: string }> }>);
+    const r = await page.evaluate(
+      async () => (await fetch('vtrack-onvif/archive/default/sources')).json() as Promise<{ file: string; sources: Array<{ name: string }> }>,
+    );
     const ours = await page.evaluate(async (id) => (await fetch(`vtrack-onvif/archive/${id}/sources`)).json() as Promise<{ file: string }>, IDS.archive);
     assert.equal(r.file, ours.file);
-    assert.deepEqual(r.sources.map((s) => s.name), ['Late']);
+    assert.deepEqual(
+      r.sources.map((s) => s.name),
+      ['Late'],
+    );
     assert.doesNotMatch(redLog.join(''), /already syncs|whose settings apply/);
     assert.deepEqual(consoleErrors, [], 'console errors in the editor');
     assert.ok(!redLog.join('').includes(AUTH.password), 'password in the Node-RED log');

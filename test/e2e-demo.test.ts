@@ -11,7 +11,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 const root = path.join(__dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -135,7 +143,10 @@ describe('npm start demo (headless Chromium against the running demo)', function
     const flows = fs.readFileSync(path.join(demoDir, 'flows.json'), 'utf8');
     assert.doesNotMatch(flows, /"password"/, 'flows.json holds a password');
     const creds = JSON.parse(fs.readFileSync(path.join(demoDir, 'flows_cred.json'), 'utf8')) as Record<string, { user: string }>;
-    assert.ok(Object.values(creds).some((c) => c.user === 'admin'), 'flows_cred.json has no login for the simulator');
+    assert.ok(
+      Object.values(creds).some((c) => c.user === 'admin'),
+      'flows_cred.json has no login for the simulator',
+    );
   });
 
   it('loads the editor without console errors, with the three nodes in the palette', async () => {
@@ -147,14 +158,23 @@ describe('npm start demo (headless Chromium against the running demo)', function
 
   it('shows the deployed pipeline with our nodes on the canvas', async () => {
     // The palette can be drawn before the flows arrive over the comms link.
-    await page.waitForFunction(() => (window as unknown as { RED: { nodes: { filterNodes(f: object): unknown[] } } }).RED.nodes.filterNodes({ type: 'nvr-sync' }).length > 0, null, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { RED: { nodes: { filterNodes(f: object): unknown[] } } }).RED.nodes.filterNodes({ type: 'nvr-sync' }).length > 0,
+      null,
+      { timeout: 20_000 },
+    );
     const types = await page.evaluate(() => {
       const red = (window as unknown as { RED: { nodes: { filterNodes(f: object): Array<{ type: string }> } } }).RED;
       return red.nodes.filterNodes({}).map((n) => n.type);
     });
-    for (const t of ['inject', 'onvif-discover', 'nvr-source', 'nvr-sync', 'debug']) assert.ok(types.includes(t), `no ${t} node in the deployed flow (have ${types.join(', ')})`);
+    for (const t of ['inject', 'onvif-discover', 'nvr-source', 'nvr-sync', 'debug'])
+      assert.ok(types.includes(t), `no ${t} node in the deployed flow (have ${types.join(', ')})`);
     const labels = await page.$$eval('.red-ui-flow-node-label', (els) => els.map((e) => e.textContent ?? ''));
-    for (const l of ['find cameras', 'Demo NVR', 'sync recordings']) assert.ok(labels.some((x) => x.includes(l)), `node "${l}" not drawn on the canvas (labels: ${labels.join(' | ')})`);
+    for (const l of ['find cameras', 'Demo NVR', 'sync recordings'])
+      assert.ok(
+        labels.some((x) => x.includes(l)),
+        `node "${l}" not drawn on the canvas (labels: ${labels.join(' | ')})`,
+      );
   });
 
   it('writes MP4 files under <demo dir>/nvr_downloads within 60 s, and the status badges show it', async () => {
@@ -173,10 +193,16 @@ describe('npm start demo (headless Chromium against the running demo)', function
       const s = await page.$$eval('.red-ui-flow-node-status-label', (els) => els.map((e) => e.textContent ?? ''));
       return s.some((x) => /devices?, \d+ cameras?/.test(x)) && s.some((x) => /^1 ok · next \d\d:\d\d/.test(x)) ? s : undefined;
     });
-    assert.ok(statuses.some((x) => /3 devices, 3 cameras/.test(x)), `discover badge: ${statuses.join(' | ')}`);
+    assert.ok(
+      statuses.some((x) => /3 devices, 3 cameras/.test(x)),
+      `discover badge: ${statuses.join(' | ')}`,
+    );
     // Activity as the editor opens: file messages in the debug sidebar (a pass every minute on the
     // growing simulator), and the source's own badge.
-    assert.ok(statuses.some((x) => /^synced \d\d:\d\d/.test(x) || /\d+\/\d+ · \d+%/.test(x)), `nvr-source badge: ${statuses.join(' | ')}`);
+    assert.ok(
+      statuses.some((x) => /^synced \d\d:\d\d/.test(x) || /\d+\/\d+ · \d+%/.test(x)),
+      `nvr-source badge: ${statuses.join(' | ')}`,
+    );
     // (Only nvr-sync's file output goes to the sidebar in the demo flow.)
     await page.locator('.red-ui-debug-msg').first().waitFor({ state: 'attached', timeout: 100_000 });
 
@@ -236,7 +262,11 @@ describe('npm start demo (headless Chromium against the running demo)', function
     assert.match(output, /\[demo\] stopped/);
     assert.ok(await refused(uiPort), `editor port ${uiPort} still answers`);
     assert.ok(await refused(simPort), `simulator port ${simPort} still answers`);
-    assert.equal(fs.readdirSync(path.join(demoDir, 'nvr_downloads'), { recursive: true }).filter((f) => String(f).endsWith('.part')).length, 0, 'a .part file was left behind');
+    assert.equal(
+      fs.readdirSync(path.join(demoDir, 'nvr_downloads'), { recursive: true }).filter((f) => String(f).endsWith('.part')).length,
+      0,
+      'a .part file was left behind',
+    );
     assert.ok(!output.includes(':pw@') && !/password\W{1,4}pw\b/i.test(output), 'the simulator password appears in the demo output');
   });
 });

@@ -107,7 +107,15 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     red = await startNodeRed(userDir, port, redLog);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
       timeout: 30_000,
     });
   });
@@ -182,7 +190,11 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
 
     // Check: the capability check of the same host and ports, its result as text in the dialog.
     await page.click('#nvr-source-check');
-    await page.waitForFunction(() => /No problems found|problem\(s\)|Check failed/.test(document.querySelector('#nvr-source-check-status')?.textContent ?? ''), null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => /No problems found|problem\(s\)|Check failed/.test(document.querySelector('#nvr-source-check-status')?.textContent ?? ''),
+      null,
+      { timeout: 60_000 },
+    );
     const checkStatus = (await page.locator('#nvr-source-check-status').textContent()) ?? '';
     assert.doesNotMatch(checkStatus, /Check failed/);
     const listed = await page.locator('#nvr-source-check-problems li').count();

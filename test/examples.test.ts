@@ -76,7 +76,12 @@ function declaredDefaults(type: string): string[] {
   return keys;
 }
 
-const files = fs.existsSync(examplesDir) ? fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort() : [];
+const files = fs.existsSync(examplesDir)
+  ? fs
+      .readdirSync(examplesDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 const read = (f: string) => JSON.parse(fs.readFileSync(path.join(examplesDir, f), 'utf8')) as FlowNode[];
 const core = coreNodeFiles();
 
@@ -84,7 +89,13 @@ describe('example flows (examples/*.json)', function () {
   this.timeout(30_000);
 
   it('include the full pipeline and the four named examples Node-RED lists under Import › Examples', () => {
-    for (const f of ['flows.json', '01 Discover cameras.json', '02 Sync an NVR to folders.json', '03 Act on each new recording.json', '04 Backfill a time range.json']) {
+    for (const f of [
+      'flows.json',
+      '01 Discover cameras.json',
+      '02 Sync an NVR to folders.json',
+      '03 Act on each new recording.json',
+      '04 Backfill a time range.json',
+    ]) {
       assert.ok(files.includes(f), `examples/${f} is missing (have: ${files.join(', ')})`);
     }
   });
@@ -116,12 +127,20 @@ describe('example flows (examples/*.json)', function () {
         const tabs = new Set(flow.filter((n) => n.type === 'tab').map((n) => n.id));
         assert.equal(tabs.size, 1, 'expected exactly one tab, so the import lands on a tab of its own');
         const stray = flow.filter((n) => n.type !== 'tab' && !CONFIG_TYPES.has(n.type) && !tabs.has(String(n.z)));
-        assert.deepEqual(stray.map((n) => n.id), [], 'nodes not on the file\'s tab');
+        assert.deepEqual(
+          stray.map((n) => n.id),
+          [],
+          "nodes not on the file's tab",
+        );
       });
 
       it('uses only node types that exist (ours or Node-RED core)', () => {
         const unknown = flow.filter((n) => n.type !== 'tab' && !core.has(n.type) && !(OUR_TYPES as readonly string[]).includes(n.type));
-        assert.deepEqual(unknown.map((n) => n.type), [], 'unknown node types');
+        assert.deepEqual(
+          unknown.map((n) => n.type),
+          [],
+          'unknown node types',
+        );
       });
 
       it('wires only to nodes in the same file, with one wire list per output', () => {
@@ -129,7 +148,8 @@ describe('example flows (examples/*.json)', function () {
         for (const n of flow) {
           for (const target of (n.wires ?? []).flat()) assert.ok(ids.has(target), `${n.type} ${n.id} wires to missing node ${target}`);
           const outputs = OUR_OUTPUTS[n.type] ?? (typeof n.outputs === 'number' ? n.outputs : undefined);
-          if (outputs !== undefined && n.type !== 'function') assert.equal(n.wires?.length, outputs, `${n.type} ${n.id}: ${n.wires?.length} wire lists for ${outputs} outputs`);
+          if (outputs !== undefined && n.type !== 'function')
+            assert.equal(n.wires?.length, outputs, `${n.type} ${n.id}: ${n.wires?.length} wire lists for ${outputs} outputs`);
         }
         for (const c of flow.filter((n) => n.type === 'catch' && Array.isArray(n.scope))) {
           for (const s of c.scope as string[]) assert.ok(ids.has(s), `catch ${c.id} watches missing node ${s}`);
@@ -148,7 +168,10 @@ describe('example flows (examples/*.json)', function () {
         for (const n of flow) {
           if (n.type === 'onvif-discover') {
             assert.equal(n.wsdMode, 'off', `${n.id}: WS-Discovery multicast on by default`);
-            for (const t of String(n.targets ?? '').split(/[\s,;]+/).filter(Boolean)) assert.ok(isLoopback(t), `${n.id}: target ${t}`);
+            for (const t of String(n.targets ?? '')
+              .split(/[\s,;]+/)
+              .filter(Boolean))
+              assert.ok(isLoopback(t), `${n.id}: target ${t}`);
           }
           if (n.type === 'nvr-source' && n.host) assert.ok(isLoopback(String(n.host)), `${n.id}: host ${String(n.host)}`);
         }
@@ -165,7 +188,12 @@ describe('example flows (examples/*.json)', function () {
 
       it('is laid out without overlapping nodes', () => {
         const placed = flow.filter((n) => typeof n.x === 'number' && typeof n.y === 'number');
-        const box = (n: FlowNode) => ({ l: (n.x as number) - drawnWidth(n) / 2, r: (n.x as number) + drawnWidth(n) / 2, t: (n.y as number) - 15, b: (n.y as number) + 15 });
+        const box = (n: FlowNode) => ({
+          l: (n.x as number) - drawnWidth(n) / 2,
+          r: (n.x as number) + drawnWidth(n) / 2,
+          t: (n.y as number) - 15,
+          b: (n.y as number) + 15,
+        });
         for (let i = 0; i < placed.length; i++) {
           for (let j = i + 1; j < placed.length; j++) {
             const a = box(placed[i]);
@@ -224,6 +252,7 @@ describe('example flows loaded into Node-RED', function () {
     const modules: unknown[] = OUR_TYPES.map((t) => nodeModule(t));
     for (const t of new Set(flow.map((n) => n.type))) {
       const file = core.get(t);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core node files, found at run time
       if (file) modules.push(require(file));
     }
     return modules;

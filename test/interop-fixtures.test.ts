@@ -85,7 +85,10 @@ describe('interop: recorded answers of real devices (loopback)', () => {
         ['SD_DISK_20200422_132655_67086B52', undefined, 'paolo3'],
       ],
     );
-    assert.deepEqual(recs[0].tracks.map((t) => t.type), ['Video', 'Audio', 'Metadata']);
+    assert.deepEqual(
+      recs[0].tracks.map((t) => t.type),
+      ['Video', 'Audio', 'Metadata'],
+    );
     // One camera, three recordings and nothing tying them: no guess.
     const camRef = { token: '0', name: cams[0].name, profileTokens: cams[0].profiles.map((p) => p.token) };
     assert.equal(mapRecordings([camRef], recs).size, 0, 'ambiguous: the user picks the recording');
@@ -95,7 +98,9 @@ describe('interop: recorded answers of real devices (loopback)', () => {
     assert.equal(byName?.by, 'source-name');
     // The job (a later capture of the same device) records profile_1_h264: recording → profile → video source 0.
     const jobs = await getRecordingJobs(services, ctx());
-    assert.deepEqual(jobs, [{ recordingToken: 'SD_DISK_20241120_211729_9C896594', sourceToken: 'profile_1_h264', sourceType: 'http://www.onvif.org/ver10/schema/Profile' }]);
+    assert.deepEqual(jobs, [
+      { recordingToken: 'SD_DISK_20241120_211729_9C896594', sourceToken: 'profile_1_h264', sourceType: 'http://www.onvif.org/ver10/schema/Profile' },
+    ]);
     const viaJob = mapRecordings([camRef], [...recs, { token: 'SD_DISK_20241120_211729_9C896594', tracks: [] }], jobs).get('0');
     assert.equal(viaJob?.recording.token, 'SD_DISK_20241120_211729_9C896594');
     assert.equal(viaJob?.by, 'recording-job');
@@ -103,8 +108,15 @@ describe('interop: recorded answers of real devices (loopback)', () => {
     // The replay URI names the camera's LAN address without a port; it is unreachable from here, so
     // the host we reached is used (the reachability probe is stubbed: no traffic leaves loopback).
     const asked: string[] = [];
-    const uri = await getReplayUri(services, ctx({ reachable: async (h, p) => (asked.push(`${h}:${p}`), h === '127.0.0.1') }), 'SD_DISK_20200422_132655_67086B52');
-    assert.equal(uri, 'rtsp://127.0.0.1/onvif-media/record/play.amp?onvifreplayid=SD_DISK_20200422_132655_67086B52&onvifreplayext=1&streamtype=unicast&session_timeout=30');
+    const uri = await getReplayUri(
+      services,
+      ctx({ reachable: async (h, p) => (asked.push(`${h}:${p}`), h === '127.0.0.1') }),
+      'SD_DISK_20200422_132655_67086B52',
+    );
+    assert.equal(
+      uri,
+      'rtsp://127.0.0.1/onvif-media/record/play.amp?onvifreplayid=SD_DISK_20200422_132655_67086B52&onvifreplayext=1&streamtype=unicast&session_timeout=30',
+    );
     assert.deepEqual(asked, ['192.168.1.136:554', '127.0.0.1:554']);
   });
 
@@ -155,7 +167,8 @@ describe('interop: recorded answers of real devices (loopback)', () => {
   it('Profile G recorder (onvif/specs#380): a start-state "no data" event is not the end of an interval', async () => {
     // FindEvents is not in the thread: that one answer is ours.
     dev = await startFixtureDevice('profileg-recorder-specs380', {
-      'search.FindEvents': '<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tse="http://www.onvif.org/ver10/search/wsdl"><s:Body><tse:FindEventsResponse><tse:SearchToken>e1</tse:SearchToken></tse:FindEventsResponse></s:Body></s:Envelope>',
+      'search.FindEvents':
+        '<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tse="http://www.onvif.org/ver10/search/wsdl"><s:Body><tse:FindEventsResponse><tse:SearchToken>e1</tse:SearchToken></tse:FindEventsResponse></s:Body></s:Envelope>',
     });
     const rec = { token: 'REC_1693875846', tracks: [{ token: 'REC_VIDEO_TRACK_1693875846', type: 'Video' }] };
     const r = await findRecordedRanges(dev.services(['search']), ctx(), rec, new Date('2023-09-05T09:00:00Z'), new Date('2023-09-05T10:00:00Z'));

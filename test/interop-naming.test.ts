@@ -7,7 +7,19 @@ import type { RecordingInfo } from '../lib/onvif/search';
 
 describe('interop: channel names', () => {
   it('firmware defaults of Dahua, Hikvision, Axis and Milesight are not names', () => {
-    for (const n of ['VideoSourceConfig_Channel1', 'MediaProfile_Channel1_MainStream', 'ProfileName005', 'VideoSourceConfigurationName005', 'mainStream', 'VideoSourceConfig', 'user0', 'profile_1 h264', 'Profile_1', 'IpCamera_1', 'Camera 01']) {
+    for (const n of [
+      'VideoSourceConfig_Channel1',
+      'MediaProfile_Channel1_MainStream',
+      'ProfileName005',
+      'VideoSourceConfigurationName005',
+      'mainStream',
+      'VideoSourceConfig',
+      'user0',
+      'profile_1 h264',
+      'Profile_1',
+      'IpCamera_1',
+      'Camera 01',
+    ]) {
       assert.equal(meaningfulName(n), undefined, n);
     }
   });
@@ -40,7 +52,11 @@ describe('interop: recording ↔ camera mapping', () => {
   it('source token first; several recordings of one camera → the newest, flagged ambiguous', () => {
     const m = mapRecordings(
       [{ token: 'vs1' }, { token: 'vs2' }],
-      [rec('old', { sourceId: 'vs1', latest: new Date('2026-01-01T00:00:00Z') }), rec('new', { sourceId: 'vs1', latest: new Date('2026-02-01T00:00:00Z') }), rec('r2', { sourceId: 'vs2' })],
+      [
+        rec('old', { sourceId: 'vs1', latest: new Date('2026-01-01T00:00:00Z') }),
+        rec('new', { sourceId: 'vs1', latest: new Date('2026-02-01T00:00:00Z') }),
+        rec('r2', { sourceId: 'vs2' }),
+      ],
     );
     assert.equal(m.get('vs1')?.recording.token, 'new');
     assert.equal(m.get('vs1')?.ambiguous, true);
@@ -57,22 +73,36 @@ describe('interop: recording ↔ camera mapping', () => {
 
   it('a foreign SourceId: source name, then address, then track token', () => {
     const m = mapRecordings(
-      [{ token: 'vs1', name: 'Gate' }, { token: 'vs2', name: 'Yard' }, { token: 'VideoSource_3', name: 'Shed' }],
-      [rec('a', { sourceId: 'x1', sourceName: 'gate ' }), rec('b', { sourceId: 'x2', sourceAddress: 'rtsp://10.0.0.2/media?source=vs2' }), rec('c', { tracks: [{ token: 'VideoSource_3_video', type: 'Video' }] })],
+      [
+        { token: 'vs1', name: 'Gate' },
+        { token: 'vs2', name: 'Yard' },
+        { token: 'VideoSource_3', name: 'Shed' },
+      ],
+      [
+        rec('a', { sourceId: 'x1', sourceName: 'gate ' }),
+        rec('b', { sourceId: 'x2', sourceAddress: 'rtsp://10.0.0.2/media?source=vs2' }),
+        rec('c', { tracks: [{ token: 'VideoSource_3_video', type: 'Video' }] }),
+      ],
     );
-    assert.deepEqual([...m.entries()].map(([k, v]) => [k, v.recording.token, v.by]), [
-      ['vs1', 'a', 'source-name'],
-      ['vs2', 'b', 'source-address'],
-      ['VideoSource_3', 'c', 'track-token'],
-    ]);
+    assert.deepEqual(
+      [...m.entries()].map(([k, v]) => [k, v.recording.token, v.by]),
+      [
+        ['vs1', 'a', 'source-name'],
+        ['vs2', 'b', 'source-address'],
+        ['VideoSource_3', 'c', 'track-token'],
+      ],
+    );
   });
 
   it('nothing ties them: paired by order only when the counts match, and flagged; otherwise left to the user', () => {
     const two = mapRecordings([{ token: 'a' }, { token: 'b' }], [rec('r1'), rec('r2')]);
-    assert.deepEqual([...two.values()].map((c) => [c.recording.token, c.by, c.ambiguous]), [
-      ['r1', 'order', true],
-      ['r2', 'order', true],
-    ]);
+    assert.deepEqual(
+      [...two.values()].map((c) => [c.recording.token, c.by, c.ambiguous]),
+      [
+        ['r1', 'order', true],
+        ['r2', 'order', true],
+      ],
+    );
     assert.equal(mapRecordings([{ token: 'a' }, { token: 'b' }], [rec('r1'), rec('r2'), rec('r3')]).size, 0);
   });
 });

@@ -45,7 +45,10 @@ describe('interop: simulator quirks of real devices', function () {
     assert.ok(Math.abs(probe.clockOffsetMs) < 5000);
     const [dev] = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, user: AUTH.user, password: AUTH.password });
     assert.equal(dev.error, undefined, dev.error);
-    assert.deepEqual(dev.cameras.map((c) => c.name), ['Channel 1 Front Door', 'Channel 2 Parking Lot']);
+    assert.deepEqual(
+      dev.cameras.map((c) => c.name),
+      ['Channel 1 Front Door', 'Channel 2 Parking Lot'],
+    );
   });
 
   it('bare-encoder: encoders without Encoding/Resolution and no Media2 → codec and size from GetVideoEncoderConfigurations', async () => {
@@ -107,8 +110,29 @@ describe('interop: replay quirks of real devices', function () {
   this.timeout(60_000);
   const REC_START = new Date(Math.floor((Date.now() - 3600_000) / 60_000) * 60_000);
   const at = (sec: number) => new Date(REC_START.getTime() + sec * 1000);
-  const cam: SimCameraSpec = { name: 'H264 cam', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 1000, clip: 'front-door-1080p-h264', recording: { start: REC_START } };
-  const device: SimDeviceSpec = { name: 't', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'T1', hardware: 't', location: 'loopback', urn: 'urn:uuid:22222222-2222-4222-a222-222222222222', port: 0, rtspPort: 0, cameras: [cam] };
+  const cam: SimCameraSpec = {
+    name: 'H264 cam',
+    codec: 'H264',
+    width: 1920,
+    height: 1080,
+    fps: 15,
+    bitrateKbps: 1000,
+    clip: 'front-door-1080p-h264',
+    recording: { start: REC_START },
+  };
+  const device: SimDeviceSpec = {
+    name: 't',
+    manufacturer: 'VTrack Simulator',
+    model: 't',
+    firmware: '1',
+    serial: 'T1',
+    hardware: 't',
+    location: 'loopback',
+    urn: 'urn:uuid:22222222-2222-4222-a222-222222222222',
+    port: 0,
+    rtspPort: 0,
+    cameras: [cam],
+  };
   let server: RtspServerHandle | undefined;
   const start = async (extra: Partial<RtspServerOptions>) => {
     server = await startRtspServer({ host: '127.0.0.1', port: 0, auth: AUTH, device, ...extra });
@@ -171,7 +195,10 @@ describe('interop: replay quirks of real devices', function () {
 
   it('a 4xx other than auth/busy (404 unknown recording) is the "permanent" error kind', async () => {
     const url = await start({});
-    await assert.rejects(run(url.replace(/REC_1$/, 'REC_404'), at(50), at(52)), (e: unknown) => e instanceof RtspError && e.kind === 'permanent' && e.status === 404);
+    await assert.rejects(
+      run(url.replace(/REC_1$/, 'REC_404'), at(50), at(52)),
+      (e: unknown) => e instanceof RtspError && e.kind === 'permanent' && e.status === 404,
+    );
   });
 });
 
@@ -185,7 +212,14 @@ describe('interop: clock that wants WS-Security only', () => {
       const wsse = /UsernameToken/.test(req.body);
       seen.push(`${wsse ? 'wsse' : 'none'}${req.headers.get('authorization') ? '+digest' : ''}`);
       if (wsse) return void sock.end(httpReply(200, clockReply()));
-      sock.end(httpReply(400, soapEnvelope('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>Sender not authorized</s:Text></s:Reason></s:Fault>')));
+      sock.end(
+        httpReply(
+          400,
+          soapEnvelope(
+            '<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>Sender not authorized</s:Text></s:Reason></s:Fault>',
+          ),
+        ),
+      );
     });
     const url = `http://127.0.0.1:${server.port}/onvif/device_service`;
     const probe = await probeClock(url, 3000, undefined, { credentials: creds });

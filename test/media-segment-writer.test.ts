@@ -25,7 +25,13 @@ describe('segment writer memory', function () {
     const pps = clip.config.pps;
     assert.ok(sps && pps);
     const pic = parseH264Sps(sps);
-    const w = openSegmentWriter(join(dir, 'a.mp4.part'), { codec: 'H264', width: clip.width, height: clip.height, codecString: clip.codecString, description: avcDecoderConfig([sps], [pps], pic) });
+    const w = openSegmentWriter(join(dir, 'a.mp4.part'), {
+      codec: 'H264',
+      width: clip.width,
+      height: clip.height,
+      codecString: clip.codecString,
+      description: avcDecoderConfig([sps], [pps], pic),
+    });
     const frames = 1500; // 100 s at 15 fps; the clip's 150 frames looped (keyframe every 15)
     for (let i = 0; i < frames; i++) {
       const f = clip.frames[i % clip.frames.length];
@@ -36,7 +42,18 @@ describe('segment writer memory', function () {
     // ~100 fragments (one per keyframe second) + at most 64 frames not yet trimmed.
     assert.ok((retained ?? 0) < 200, `${retained} records retained for ${frames} frames`);
     await w.finish(join(dir, 'a.mp4'));
-    const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames:format=duration', '-of', 'json', join(dir, 'a.mp4')]).toString();
+    const out = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames:format=duration',
+      '-of',
+      'json',
+      join(dir, 'a.mp4'),
+    ]).toString();
     const j = JSON.parse(out) as { streams: Array<{ nb_read_frames: string }>; format: { duration: string } };
     assert.equal(Number(j.streams[0].nb_read_frames), frames);
     assert.ok(Math.abs(Number(j.format.duration) - 100) < 0.1, `duration ${j.format.duration}`);

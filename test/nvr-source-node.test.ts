@@ -65,11 +65,27 @@ describe('nvr-source node', function () {
   const dbFile = () => path.join(userDir, 'vtrack-onvif.db');
   const sourceCount = () => (fs.existsSync(dbFile()) ? rows(dbFile(), 'SELECT * FROM video_sources').length : 0);
   const sourceNode = (extra: Record<string, unknown> = {}) => ({
-    id: 'src1', type: 'nvr-source', name: 'nvr_localhost', host: '127.0.0.1', ports: ports.join(','), selection: 'all', cameras: [],
-    workdir: '', interval: 10, dbPath: '', timeout: 3000, wires: [['out']], ...extra,
+    id: 'src1',
+    type: 'nvr-source',
+    name: 'nvr_localhost',
+    host: '127.0.0.1',
+    ports: ports.join(','),
+    selection: 'all',
+    cameras: [],
+    workdir: '',
+    interval: 10,
+    dbPath: '',
+    timeout: 3000,
+    wires: [['out']],
+    ...extra,
   });
   const flow = (...nodes: Array<Record<string, unknown>>) =>
-    [...nodes, { id: 'out', type: 'helper' }, { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }] as never;
+    [
+      ...nodes,
+      { id: 'out', type: 'helper' },
+      { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ] as never;
 
   /** Loads the flow and resolves with the first message of `out`, or the red status of `waitOn`. */
   async function deploy(
@@ -118,7 +134,10 @@ describe('nvr-source node', function () {
     const saved = msg.payload as SavedSource;
     assert.equal(saved.name, 'nvr_localhost');
     assert.equal(saved.nodeId, 'src1');
-    assert.deepEqual(saved.ports, [...ports].sort((a, b) => a - b));
+    assert.deepEqual(
+      saved.ports,
+      [...ports].sort((a, b) => a - b),
+    );
     const workdir = path.join(userDir, 'nvr_downloads', 'nvr_localhost');
     assert.equal(saved.workingDirectory, workdir);
     assert.deepEqual(saved.cameras.map((c) => c.displayName).sort(), CAMERAS);
@@ -126,10 +145,11 @@ describe('nvr-source node', function () {
       assert.equal(c.folderPath, path.join(workdir, c.displayName.replace(/ /g, '_')));
       assert.ok(fs.statSync(c.folderPath).isDirectory(), c.folderPath);
     }
-    assert.deepEqual(
-      saved.cameras.map((c) => [c.displayName, c.codec, c.width, c.height]).sort(),
-      [['Front Door Camera', 'H264', 1920, 1080], ['Parking Lot Camera', 'H265', 1280, 720], ['Warehouse Camera', 'MPEG4', 800, 600]],
-    );
+    assert.deepEqual(saved.cameras.map((c) => [c.displayName, c.codec, c.width, c.height]).sort(), [
+      ['Front Door Camera', 'H264', 1920, 1080],
+      ['Parking Lot Camera', 'H265', 1280, 720],
+      ['Warehouse Camera', 'MPEG4', 800, 600],
+    ]);
 
     const db = dbFile();
     assert.equal(rows(db, 'SELECT * FROM video_sources').length, 1);
@@ -167,7 +187,10 @@ describe('nvr-source node', function () {
     const saved = first.msg?.payload as SavedSource;
     assert.deepEqual(saved.cameras.map((c) => c.displayName).sort(), ['Front Door Camera', 'Warehouse Camera']);
     assert.deepEqual(fs.readdirSync(workdir).sort(), ['Front_Door_Camera', 'Warehouse_Camera']);
-    assert.deepEqual(Object.keys(JSON.parse(String(rows(dbFile(), `SELECT value FROM processing_config`)[0].value))).sort(), ['Front Door Camera', 'Warehouse Camera']);
+    assert.deepEqual(Object.keys(JSON.parse(String(rows(dbFile(), `SELECT value FROM processing_config`)[0].value))).sort(), [
+      'Front Door Camera',
+      'Warehouse Camera',
+    ]);
     assert.equal(saved.sync.intervalMinutes, 5);
     await helper.unload();
 
@@ -182,7 +205,10 @@ describe('nvr-source node', function () {
     const third = await deploy([{ ...node, cameras: [chosen[0]] }]);
     assert.equal(third.status.text, '1 camera · saved');
     const after = third.msg?.payload as SavedSource;
-    assert.deepEqual(after.cameras.map((c) => [c.displayName, c.enabled]).sort(), [['Front Door Camera', true], ['Warehouse Camera', false]]);
+    assert.deepEqual(after.cameras.map((c) => [c.displayName, c.enabled]).sort(), [
+      ['Front Door Camera', true],
+      ['Warehouse Camera', false],
+    ]);
     assert.ok(fs.existsSync(path.join(workdir, 'Warehouse_Camera')));
   });
 
@@ -277,7 +303,10 @@ describe('nvr-source node', function () {
     const byName = next();
     src.receive({ payload: { cameras: ['Parking Lot Camera'] } });
     const named = (await byName).payload as SavedSource;
-    assert.deepEqual(named.cameras.filter((c) => c.enabled).map((c) => c.displayName), ['Parking Lot Camera']);
+    assert.deepEqual(
+      named.cameras.filter((c) => c.enabled).map((c) => c.displayName),
+      ['Parking Lot Camera'],
+    );
 
     // onvif-discover's output without credentials: the node lists cameras again with its own.
     const anonymous = await discover({ targets: ports.map((p) => `127.0.0.1:${p}`), timeoutMs: 3000 });
@@ -285,7 +314,11 @@ describe('nvr-source node', function () {
     const fromDevices = next();
     src.receive({ payload: anonymous });
     const saved = (await fromDevices).payload as SavedSource;
-    assert.deepEqual(saved.cameras.filter((c) => c.enabled).map((c) => c.displayName), ['Parking Lot Camera'], 'the choice by name still applies');
+    assert.deepEqual(
+      saved.cameras.filter((c) => c.enabled).map((c) => c.displayName),
+      ['Parking Lot Camera'],
+      'the choice by name still applies',
+    );
   });
 
   it('rejects a payload it does not understand through done(err)', async () => {
@@ -296,14 +329,21 @@ describe('nvr-source node', function () {
     assert.match(m.error?.message ?? '', /payload must be discovered devices/);
   });
 
-  it('driver auto on a Hikvision recorder: saves the NVR\'s channels as cameras and the driver', async () => {
+  it("driver auto on a Hikvision recorder: saves the NVR's channels as cameras and the driver", async () => {
     const hik = await startSimulator({ preset: 'hikvision', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5 });
     try {
       const { msg, status } = await deploy([sourceNode({ ports: String(hik.devices[0].port), driver: 'auto' })]);
       assert.equal(status.fill, 'green', status.text);
       const saved = (msg as Msg).payload as SavedSource;
       assert.equal(saved.driver, 'hikvision');
-      assert.deepEqual(saved.cameras.map((c) => [c.displayName, c.videoSourceToken, c.codec]), [['Front Door', 'ch1', 'H264'], ['Parking Lot', 'ch2', 'H265'], ['Warehouse', 'ch3', 'H264']]);
+      assert.deepEqual(
+        saved.cameras.map((c) => [c.displayName, c.videoSourceToken, c.codec]),
+        [
+          ['Front Door', 'ch1', 'H264'],
+          ['Parking Lot', 'ch2', 'H265'],
+          ['Warehouse', 'ch3', 'H264'],
+        ],
+      );
     } finally {
       await hik.stop();
     }
@@ -329,8 +369,16 @@ describe('nvr-source node', function () {
     (helper.getNode('src1') as unknown as TestNode).receive({ topic: 'doctor', payload: '' });
     const m = await got;
     assert.equal(m.topic, 'doctor');
-    const reports = m.payload as Array<{ port: number; auth: string | null; cameras: Array<{ name: string; recording: string | null }>; problems: Array<{ problem: string }> }>;
-    assert.deepEqual(reports.map((r) => r.port), [...ports].sort((a, b) => a - b));
+    const reports = m.payload as Array<{
+      port: number;
+      auth: string | null;
+      cameras: Array<{ name: string; recording: string | null }>;
+      problems: Array<{ problem: string }>;
+    }>;
+    assert.deepEqual(
+      reports.map((r) => r.port),
+      [...ports].sort((a, b) => a - b),
+    );
     assert.deepEqual(reports.map((r) => r.cameras[0]?.name).sort(), CAMERAS);
     assert.ok(reports.every((r) => r.auth === 'ws-security' && r.cameras[0]?.recording));
     // This simulator runs without RTSP: the test replay fails and says so.
@@ -341,11 +389,23 @@ describe('nvr-source node', function () {
   it("serves the editor's Check route (POST, credentials in the body or from the deployed node)", async () => {
     await deploy([sourceNode()]);
     const targets = ports.map((p) => `127.0.0.1:${p}`);
-    const withBody = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), user: AUTH.user, password: AUTH.password, timeoutMs: 3000 }).expect(200);
+    const withBody = await helper
+      .request()
+      .post('/vtrack-onvif/doctor')
+      .send({ targets: targets.slice(0, 1), user: AUTH.user, password: AUTH.password, timeoutMs: 3000 })
+      .expect(200);
     assert.equal((withBody.body as Array<{ auth: string }>)[0].auth, 'ws-security');
-    const viaNode = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1), nodeId: 'src1' }).expect(200);
+    const viaNode = await helper
+      .request()
+      .post('/vtrack-onvif/doctor')
+      .send({ targets: targets.slice(0, 1), nodeId: 'src1' })
+      .expect(200);
     assert.equal((viaNode.body as Array<{ auth: string }>)[0].auth, 'ws-security', 'uses the stored credentials of node src1');
-    const anonymous = await helper.request().post('/vtrack-onvif/doctor').send({ targets: targets.slice(0, 1) }).expect(200);
+    const anonymous = await helper
+      .request()
+      .post('/vtrack-onvif/doctor')
+      .send({ targets: targets.slice(0, 1) })
+      .expect(200);
     assert.match((anonymous.body as Array<{ problems: Array<{ action: string }> }>)[0].problems[0].action, /give the user name and password of an ONVIF user/);
     const bad = await helper.request().post('/vtrack-onvif/doctor').send({ targets: [] }).expect(400);
     assert.match((bad.body as { error: string }).error, /give --targets/);

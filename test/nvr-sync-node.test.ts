@@ -62,11 +62,34 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
 
   const dbFile = () => path.join(userDir, 'vtrack-onvif.db');
   const archive = (extra: Record<string, unknown> = {}) => ({
-    id: 'a1', type: 'nvr-archive', name: '', dbPath: '', downloadRoot: path.join(dir, 'dl'), segmentMinutes: 2, concurrency: 2, sinceHours: 0.1,
-    maxAgeDays: '', maxGB: '', minFreeGB: 0.5, fastReplay: true, ...extra,
+    id: 'a1',
+    type: 'nvr-archive',
+    name: '',
+    dbPath: '',
+    downloadRoot: path.join(dir, 'dl'),
+    segmentMinutes: 2,
+    concurrency: 2,
+    sinceHours: 0.1,
+    maxAgeDays: '',
+    maxGB: '',
+    minFreeGB: 0.5,
+    fastReplay: true,
+    ...extra,
   });
   const source = (extra: Record<string, unknown> = {}) => ({
-    id: 'src1', type: 'nvr-source', archive: 'a1', name: 'seed', host: '127.0.0.1', ports, selection: 'all', cameras: [], workdir: '', interval: 10, timeout: 3000, wires: [[]], ...extra,
+    id: 'src1',
+    type: 'nvr-source',
+    archive: 'a1',
+    name: 'seed',
+    host: '127.0.0.1',
+    ports,
+    selection: 'all',
+    cameras: [],
+    workdir: '',
+    interval: 10,
+    timeout: 3000,
+    wires: [[]],
+    ...extra,
   });
   const sync = (extra: Record<string, unknown> = {}) => ({ id: 's1', type: 'nvr-sync', archive: 'a1', name: '', wires: [['files'], ['events']], ...extra });
   const rest = () => [
@@ -98,11 +121,15 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
   it('syncs the source nvr-source registered and sends one message per new file; the summary badge counts sources', async () => {
     firstDeployAt = Date.now();
     const r = await deployAndWaitForPass([archive(), source(), sync()]);
-    assert.ok(r.files.length >= 3, `${r.files.length} files: ${JSON.stringify(r.files.map((m) => [m.topic, m.payload.start, m.payload.end]))} ${JSON.stringify(r.events.filter((m) => m.topic !== "progress").map((m) => m.payload))}`);
+    assert.ok(
+      r.files.length >= 3,
+      `${r.files.length} files: ${JSON.stringify(r.files.map((m) => [m.topic, m.payload.start, m.payload.end]))} ${JSON.stringify(r.events.filter((m) => m.topic !== 'progress').map((m) => m.payload))}`,
+    );
     assert.deepEqual([...new Set(r.files.map((m) => m.topic))].sort(), CAMERAS);
     for (const m of r.files) {
       const p = m.payload;
-      for (const k of ['path', 'camera', 'source', 'sourceId', 'start', 'end', 'durationSec', 'bytes', 'codec', 'width', 'height', 'frames', 'speedX']) assert.ok(k in p, `payload.${k}`);
+      for (const k of ['path', 'camera', 'source', 'sourceId', 'start', 'end', 'durationSec', 'bytes', 'codec', 'width', 'height', 'frames', 'speedX'])
+        assert.ok(k in p, `payload.${k}`);
       assert.ok(!('cameraId' in p));
       assert.equal(p.camera, m.topic);
       assert.equal(p.source, 'seed');
@@ -143,10 +170,16 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     const files: Msg[] = [];
     node('files').on('input', (m) => files.push(m));
     const finished = nextMsg('events', (m) => m.topic === 'finished');
-    node('s1').receive({ topic: 'backfill', payload: { from: start.toISOString(), to: new Date(start.getTime() + 120_000).toISOString(), cameras: ['Front Door Camera'] } });
+    node('s1').receive({
+      topic: 'backfill',
+      payload: { from: start.toISOString(), to: new Date(start.getTime() + 120_000).toISOString(), cameras: ['Front Door Camera'] },
+    });
     const f = await finished;
     assert.equal(f.payload.reason, 'backfill');
-    assert.deepEqual(files.map((m) => m.topic), ['Front Door Camera']);
+    assert.deepEqual(
+      files.map((m) => m.topic),
+      ['Front Door Camera'],
+    );
     assert.equal(files[0].payload.start, start.toISOString());
   });
 
@@ -156,20 +189,28 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
       node('s1').receive({ topic: 'verify', payload });
       return (await out).payload as unknown as { clean: boolean; cameras: Array<{ camera: string; bad: Array<{ path: string; problem: string }> }> };
     };
-    const mp4s = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.mp4') && f.includes('Front_Door')).map((f) => path.join(dir, f));
+    const mp4s = (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.mp4') && f.includes('Front_Door'))
+      .map((f) => path.join(dir, f));
     assert.ok(mp4s.length > 0, 'files to check');
     const victim = mp4s.sort()[0];
     fs.rmSync(victim);
     const report = await reportOf({});
     assert.equal(report.clean, false);
-    assert.deepEqual(report.cameras.flatMap((c) => c.bad).map((b) => [b.path, b.problem]), [[victim, 'missing']]);
+    assert.deepEqual(
+      report.cameras.flatMap((c) => c.bad).map((b) => [b.path, b.problem]),
+      [[victim, 'missing']],
+    );
     await reportOf({ fix: true });
     const finished = nextMsg('events', (m) => m.topic === 'finished');
     node('s1').receive({ topic: 'sync' });
     await finished;
     assert.ok(fs.existsSync(victim), 'fetched again under its name');
     const after = await reportOf({});
-    assert.deepEqual(after.cameras.flatMap((c) => c.bad), []);
+    assert.deepEqual(
+      after.cameras.flatMap((c) => c.bad),
+      [],
+    );
   });
 
   it('rejects a backfill without valid dates and an unknown topic through done(err), which Catch nodes see', async () => {
@@ -214,7 +255,10 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     await sleep(50);
     assert.equal(openArchives().length, 1, 'one archive for the two nodes');
     assert.ok(files.length >= 1);
-    assert.deepEqual(files2.map((m) => m.payload.path), files.map((m) => m.payload.path));
+    assert.deepEqual(
+      files2.map((m) => m.payload.path),
+      files.map((m) => m.payload.path),
+    );
     const db2 = path.join(userDir, 'two.db');
     assert.equal(rows(db2, 'SELECT COUNT(*) AS n FROM downloaded_files')[0].n, files.length, 'each file fetched once');
   });
@@ -234,7 +278,11 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     assert.deepEqual(rows(dbFile(), 'SELECT name, active FROM video_sources'), [{ name: 'seed', active: 0 }]);
     node('s1').receive({ topic: 'sync' });
     await sleep(500);
-    assert.deepEqual(events.map((m) => m.topic), [], 'no pass, no error about the inactive source');
+    assert.deepEqual(
+      events.map((m) => m.topic),
+      [],
+      'no pass, no error about the inactive source',
+    );
     for (const f of filesBefore) assert.ok(fs.existsSync(f), `${f} kept`);
 
     const done = nextMsg('events', (m) => m.topic === 'forgotten');
@@ -242,7 +290,8 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     const r = await done;
     assert.equal(r.payload.source, 'seed');
     assert.equal(r.payload.filesKept, filesBefore.length);
-    for (const t of ['video_sources', 'camera_configurations', 'sync_status', 'downloaded_files']) assert.deepEqual(rows(dbFile(), `SELECT COUNT(*) AS n FROM ${t}`), [{ n: 0 }], t);
+    for (const t of ['video_sources', 'camera_configurations', 'sync_status', 'downloaded_files'])
+      assert.deepEqual(rows(dbFile(), `SELECT COUNT(*) AS n FROM ${t}`), [{ n: 0 }], t);
     for (const f of filesBefore) assert.ok(fs.existsSync(f), `${f} kept (deleteFiles not asked)`);
   });
 
@@ -293,7 +342,10 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     const t0 = Date.now();
     await helper.unload();
     assert.ok(Date.now() - t0 < 15_000);
-    const parts = fs.readdirSync(path.join(dir, 'dl'), { recursive: true }).map(String).filter((f) => f.endsWith('.part'));
+    const parts = fs
+      .readdirSync(path.join(dir, 'dl'), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.part'));
     assert.deepEqual(parts, []);
     assert.equal(openArchives().length, 0, 'the last user closed the archive');
   });
@@ -302,14 +354,43 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
     await helper.unload();
     // 0.1.0's nodes: nvr-source and nvr-sync each with their own dbPath and settings.
     const old = [
-      { id: 'src1', type: 'nvr-source', name: 'old', host: '127.0.0.1', ports, selection: 'all', cameras: [], workdir: path.join(dir, 'old'), interval: 10, dbPath: 'data/old.db', timeout: 3000, wires: [['s1']] },
-      { id: 's1', type: 'nvr-sync', name: '', dbPath: 'data/old.db', segmentMinutes: 2, concurrency: 2, sinceHours: 0.1, maxAgeDays: '', maxGB: '', minFreeGB: 0.5, fastReplay: true, wires: [['files'], ['events']] },
+      {
+        id: 'src1',
+        type: 'nvr-source',
+        name: 'old',
+        host: '127.0.0.1',
+        ports,
+        selection: 'all',
+        cameras: [],
+        workdir: path.join(dir, 'old'),
+        interval: 10,
+        dbPath: 'data/old.db',
+        timeout: 3000,
+        wires: [['s1']],
+      },
+      {
+        id: 's1',
+        type: 'nvr-sync',
+        name: '',
+        dbPath: 'data/old.db',
+        segmentMinutes: 2,
+        concurrency: 2,
+        sinceHours: 0.1,
+        maxAgeDays: '',
+        maxGB: '',
+        minFreeGB: 0.5,
+        fastReplay: true,
+        wires: [['files'], ['events']],
+      },
     ];
     fs.mkdirSync(path.join(userDir, 'data'));
     const r = await deployAndWaitForPass(old);
-    assert.ok(r.files.length >= 3, `${r.files.length} files: ${JSON.stringify(r.files.map((m) => [m.topic, m.payload.start, m.payload.end]))} ${JSON.stringify(r.events.filter((m) => m.topic !== "progress").map((m) => m.payload))}`);
+    assert.ok(
+      r.files.length >= 3,
+      `${r.files.length} files: ${JSON.stringify(r.files.map((m) => [m.topic, m.payload.start, m.payload.end]))} ${JSON.stringify(r.events.filter((m) => m.topic !== 'progress').map((m) => m.payload))}`,
+    );
     const db = path.join(userDir, 'data', 'old.db');
-    assert.ok(rows(db, 'SELECT COUNT(*) AS n FROM downloaded_files')[0].n as number >= 3, 'files recorded in <userDir>/data/old.db');
+    assert.ok((rows(db, 'SELECT COUNT(*) AS n FROM downloaded_files')[0].n as number) >= 3, 'files recorded in <userDir>/data/old.db');
     assert.equal(openArchives().length, 1, 'nvr-source and nvr-sync share the implicit archive');
     assert.equal(openArchives()[0].settings.sync.segmentMinutes, 2, "the 0.1.0 nvr-sync's settings apply");
   });

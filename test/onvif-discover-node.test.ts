@@ -29,7 +29,19 @@ describe('onvif-discover node', function () {
   afterEach(() => helper.unload());
 
   const flow = (extra: Record<string, unknown> = {}) => [
-    { id: 'd1', type: 'onvif-discover', name: 'find', targets: '', wsdMode: 'off', wsdTarget: '', timeout: 3000, output: 'array', onDeploy: false, wires: [['out']], ...extra },
+    {
+      id: 'd1',
+      type: 'onvif-discover',
+      name: 'find',
+      targets: '',
+      wsdMode: 'off',
+      wsdTarget: '',
+      timeout: 3000,
+      output: 'array',
+      onDeploy: false,
+      wires: [['out']],
+      ...extra,
+    },
     { id: 'out', type: 'helper' },
   ];
   const creds = { d1: { user: 'admin', password: 'pw' } };
@@ -77,7 +89,10 @@ describe('onvif-discover node', function () {
       (helper.getNode('d1') as unknown as TestNode).receive({ payload: { targets: `127.0.0.1:${sim.devices[1].port}` } });
     });
     const devices = msg.payload as DiscoveredDevice[];
-    assert.deepEqual(devices.map((d) => d.name), ['Parking Lot Camera']);
+    assert.deepEqual(
+      devices.map((d) => d.name),
+      ['Parking Lot Camera'],
+    );
   });
 
   it('shows a yellow status when devices answer with errors (wrong password)', async () => {
@@ -96,7 +111,15 @@ describe('onvif-discover node', function () {
   });
 
   it('fails through done(err) with a red status on a bad target list, so Catch nodes see it', async () => {
-    await helper.load(mod as never, [...flow({ targets: '127.0.0.1:99999' }), { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }] as never, creds);
+    await helper.load(
+      mod as never,
+      [
+        ...flow({ targets: '127.0.0.1:99999' }),
+        { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ] as never,
+      creds,
+    );
     const d1 = helper.getNode('d1') as unknown as TestNode;
     const statuses: Array<{ fill?: string; text?: string }> = [];
     d1.on('call:status', (c) => statuses.push(c.args[0]));
@@ -110,7 +133,15 @@ describe('onvif-discover node', function () {
   });
 
   it('refuses an invalid timeout with a red status and done(err), instead of reading it as 5 s', async () => {
-    await helper.load(mod as never, [...flow({ targets, timeout: 'soon' }), { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] }, { id: 'caught', type: 'helper' }] as never, creds);
+    await helper.load(
+      mod as never,
+      [
+        ...flow({ targets, timeout: 'soon' }),
+        { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ] as never,
+      creds,
+    );
     const d1 = helper.getNode('d1') as unknown as TestNode;
     const statuses: Array<{ fill?: string; text?: string }> = [];
     d1.on('call:status', (c) => statuses.push(c.args[0]));
@@ -135,7 +166,7 @@ describe('onvif-discover node', function () {
     assert.equal((out.payload as DiscoveredDevice[]).length, 3);
   });
 
-  it('serves the editor\'s discovery route (POST, credentials in the body or from a deployed node)', async () => {
+  it("serves the editor's discovery route (POST, credentials in the body or from a deployed node)", async () => {
     await helper.load(mod as never, flow({ targets }), creds);
     const withBody = await helper.request().post('/vtrack-onvif/discover').send({ targets, user: 'admin', password: 'pw', timeoutMs: 3000 }).expect(200);
     assert.equal((withBody.body as DiscoveredDevice[]).filter((d) => d.cameras.length === 1).length, 3);

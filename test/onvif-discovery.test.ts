@@ -27,10 +27,11 @@ describe('discovery (lib/onvif/discovery) against the simulator', function () {
   it('lists the three seed cameras with their exact resolutions and codecs', async () => {
     const devices = await discover({ targets: ports(sim), user: 'admin', password: 'pw', timeoutMs: 3000 });
     const cams = devices.flatMap((d) => d.cameras.map((c) => ({ name: c.name, p: c.profiles[0] })));
-    assert.deepEqual(
-      cams.map((c) => `${c.name} ${c.p.width}x${c.p.height} ${c.p.encoding}`).sort(),
-      ['Front Door Camera 1920x1080 H264', 'Parking Lot Camera 1280x720 H265', 'Warehouse Camera 800x600 MPEG4'],
-    );
+    assert.deepEqual(cams.map((c) => `${c.name} ${c.p.width}x${c.p.height} ${c.p.encoding}`).sort(), [
+      'Front Door Camera 1920x1080 H264',
+      'Parking Lot Camera 1280x720 H265',
+      'Warehouse Camera 800x600 MPEG4',
+    ]);
     for (const d of devices) {
       assert.equal(d.error, undefined);
       assert.equal(d.onvif, true);
@@ -88,8 +89,16 @@ describe('discovery (lib/onvif/discovery) against the simulator', function () {
 
   it('leaves silent ports of a range out of the result', async () => {
     const p = sim.devices[0].port;
-    const devices = await discover({ targets: `127.0.0.1:${p},${p + 20000 > 65535 ? p - 1 : p + 20000}-${(p + 20000 > 65535 ? p - 1 : p + 20000) + 3}`, user: 'admin', password: 'pw', timeoutMs: 2000 });
-    assert.deepEqual(devices.map((d) => d.port), [p]);
+    const devices = await discover({
+      targets: `127.0.0.1:${p},${p + 20000 > 65535 ? p - 1 : p + 20000}-${(p + 20000 > 65535 ? p - 1 : p + 20000) + 3}`,
+      user: 'admin',
+      password: 'pw',
+      timeoutMs: 2000,
+    });
+    assert.deepEqual(
+      devices.map((d) => d.port),
+      [p],
+    );
   });
 
   it('rejects a target list it cannot parse, naming the bad entry', async () => {
@@ -111,7 +120,7 @@ describe('discovery of devices with a skewed clock or many channels', function (
     }
   });
 
-  it('lists an NVR\'s channels as cameras of one device', async () => {
+  it("lists an NVR's channels as cameras of one device", async () => {
     const sim = await startSimulator({ preset: 'nvr', channels: 6, basePort: 0, auth: AUTH, discovery: false, rtsp: false });
     try {
       const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, user: 'admin', password: 'pw', timeoutMs: 3000 });

@@ -26,7 +26,10 @@ describe('target lists (lib/onvif/targets)', () => {
 
   it('marks single host:port entries explicit and range members not', () => {
     const t = parseTargets('10.0.0.1:80 10.0.0.2:80-81');
-    assert.deepEqual(t.map((x) => x.explicit), [true, false, false]);
+    assert.deepEqual(
+      t.map((x) => x.explicit),
+      [true, false, false],
+    );
   });
 
   it('drops duplicates', () => {
@@ -56,7 +59,10 @@ describe('target lists (lib/onvif/targets)', () => {
   it('refuses an over-limit entry on reading it, before later entries and before any expansion', () => {
     const t0 = process.hrtime.bigint();
     // The second entry is malformed: reaching it would throw another error.
-    assert.throws(() => parseTargetList('10.0.0.0/8:80 bad_host!', 1024), (e: unknown) => e instanceof TargetLimitError && e.limit === 1024 && /10\.0\.0\.0\/8:80/.test(e.message));
+    assert.throws(
+      () => parseTargetList('10.0.0.0/8:80 bad_host!', 1024),
+      (e: unknown) => e instanceof TargetLimitError && e.limit === 1024 && /10\.0\.0\.0\/8:80/.test(e.message),
+    );
     console.log(`      (/8 refused in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms)`);
     assert.doesNotThrow(() => parseTargetList('10.0.0.0/22:80', 1024), 'a /22 on one port is 1022 targets');
     assert.throws(() => parseTargetList('10.0.0.0/22:80,81', 1024), TargetLimitError);

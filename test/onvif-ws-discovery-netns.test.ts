@@ -32,13 +32,18 @@ describe('WS-Discovery multicast inside private network namespaces', function ()
     ip('link', 'add', `va${process.pid}`.slice(0, 15), 'type', 'veth', 'peer', 'name', `vb${process.pid}`.slice(0, 15));
     ip('link', 'set', `va${process.pid}`.slice(0, 15), 'netns', CAM);
     ip('link', 'set', `vb${process.pid}`.slice(0, 15), 'netns', CLI);
-    for (const [ns, dev, addr] of [[CAM, `va${process.pid}`.slice(0, 15), '10.213.7.1/24'], [CLI, `vb${process.pid}`.slice(0, 15), '10.213.7.2/24']]) {
+    for (const [ns, dev, addr] of [
+      [CAM, `va${process.pid}`.slice(0, 15), '10.213.7.1/24'],
+      [CLI, `vb${process.pid}`.slice(0, 15), '10.213.7.2/24'],
+    ]) {
       ip('-n', ns, 'addr', 'add', addr, 'dev', dev);
       ip('-n', ns, 'link', 'set', dev, 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', dev);
     }
-    device = spawn('ip', ['netns', 'exec', CAM, process.execPath, path.join(__dirname, 'fixtures', 'wsd-netns-device.js'), '10.213.7.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    device = spawn('ip', ['netns', 'exec', CAM, process.execPath, path.join(__dirname, 'fixtures', 'wsd-netns-device.js'), '10.213.7.1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     urns = await new Promise<string[]>((resolve, reject) => {
       let buf = '';
       device!.stdout!.on('data', (c: Buffer) => {
@@ -62,9 +67,14 @@ describe('WS-Discovery multicast inside private network namespaces', function ()
   });
 
   it('finds every device of the other namespace by multicast Probe, with its cameras', () => {
-    const out = execFileSync('ip', ['netns', 'exec', CLI, process.execPath, path.join(__dirname, 'fixtures', 'wsd-netns-client.js')], { timeout: 20_000 }).toString();
+    const out = execFileSync('ip', ['netns', 'exec', CLI, process.execPath, path.join(__dirname, 'fixtures', 'wsd-netns-client.js')], {
+      timeout: 20_000,
+    }).toString();
     const devices = JSON.parse(out) as DiscoveredDevice[];
     assert.deepEqual(devices.map((d) => d.urn).sort(), [...urns].sort());
-    assert.ok(devices.every((d) => d.host === '10.213.7.1' && d.via === 'ws-discovery' && d.cameras.length === 1), JSON.stringify(devices.map((d) => [d.host, d.error])));
+    assert.ok(
+      devices.every((d) => d.host === '10.213.7.1' && d.via === 'ws-discovery' && d.cameras.length === 1),
+      JSON.stringify(devices.map((d) => [d.host, d.error])),
+    );
   });
 });

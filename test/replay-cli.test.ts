@@ -28,8 +28,28 @@ describe('vtrack-onvif replay (CLI)', function () {
   let dir: string;
   before(async () => {
     const device: SimDeviceSpec = {
-      name: 'cli', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'C1', hardware: 't', location: 'loopback', urn: 'urn:uuid:22222222-2222-4222-a222-222222222222', port: 0, rtspPort: 0,
-      cameras: [{ name: 'Warehouse', codec: 'MPEG4', width: 800, height: 600, fps: 15, bitrateKbps: 500, clip: 'warehouse-600p-mpeg4', recording: { start: REC_START, gaps: { onSec: 20, offSec: 10 } } }],
+      name: 'cli',
+      manufacturer: 'VTrack Simulator',
+      model: 't',
+      firmware: '1',
+      serial: 'C1',
+      hardware: 't',
+      location: 'loopback',
+      urn: 'urn:uuid:22222222-2222-4222-a222-222222222222',
+      port: 0,
+      rtspPort: 0,
+      cameras: [
+        {
+          name: 'Warehouse',
+          codec: 'MPEG4',
+          width: 800,
+          height: 600,
+          fps: 15,
+          bitrateKbps: 500,
+          clip: 'warehouse-600p-mpeg4',
+          recording: { start: REC_START, gaps: { onSec: 20, offSec: 10 } },
+        },
+      ],
     };
     server = await startRtspServer({ host: '127.0.0.1', port: 0, auth: { user: 'op', password: 'hunter2' }, device });
     dir = mkdtempSync(join(tmpdir(), 'vtrack-cli-'));
@@ -41,7 +61,19 @@ describe('vtrack-onvif replay (CLI)', function () {
 
   it('writes out.mp4 and out-1.mp4 around a gap and prints frames, MB, MB/s and × real time', async () => {
     const out = join(dir, 'out.mp4');
-    const r = await runCli([`rtsp://127.0.0.1:${server.port}${replayPath(0)}`, '--from', at(10), '--to', at(40), '-o', out, '--user', 'op', '--password', 'hunter2']);
+    const r = await runCli([
+      `rtsp://127.0.0.1:${server.port}${replayPath(0)}`,
+      '--from',
+      at(10),
+      '--to',
+      at(40),
+      '-o',
+      out,
+      '--user',
+      'op',
+      '--password',
+      'hunter2',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(out));
     assert.ok(existsSync(join(dir, 'out-1.mp4')));
@@ -53,7 +85,10 @@ describe('vtrack-onvif replay (CLI)', function () {
     const out = join(dir, 'json.mp4');
     const r = await runCli([`rtsp://op:hunter2@127.0.0.1:${server.port}${replayPath(0)}`, '--from', at(0), '--to', at(5), '-o', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 2);
     assert.equal(lines[0].frames, 75);
     assert.equal(lines[0].codec, 'MPEG4');
@@ -64,7 +99,19 @@ describe('vtrack-onvif replay (CLI)', function () {
   });
 
   it('a wrong password exits 1 with an authentication error', async () => {
-    const r = await runCli([`rtsp://127.0.0.1:${server.port}${replayPath(0)}`, '--from', at(0), '--to', at(5), '-o', join(dir, 'bad.mp4'), '--user', 'op', '--password', 'nope']);
+    const r = await runCli([
+      `rtsp://127.0.0.1:${server.port}${replayPath(0)}`,
+      '--from',
+      at(0),
+      '--to',
+      at(5),
+      '-o',
+      join(dir, 'bad.mp4'),
+      '--user',
+      'op',
+      '--password',
+      'nope',
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /authentication failed/);
     assert.ok(!existsSync(join(dir, 'bad.mp4')) && !existsSync(join(dir, 'bad.mp4.part')));

@@ -39,7 +39,19 @@ function camera(recording: TimelineSpec = { start: REC_START }): SimCameraSpec {
 }
 
 function device(cameras: SimCameraSpec[]): SimDeviceSpec {
-  return { name: 'jpeg test', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'J1', hardware: 't', location: 'loopback', urn: 'urn:uuid:22222222-2222-4222-a222-222222222222', port: 0, rtspPort: 0, cameras };
+  return {
+    name: 'jpeg test',
+    manufacturer: 'VTrack Simulator',
+    model: 't',
+    firmware: '1',
+    serial: 'J1',
+    hardware: 't',
+    location: 'loopback',
+    urn: 'urn:uuid:22222222-2222-4222-a222-222222222222',
+    port: 0,
+    rtspPort: 0,
+    cameras,
+  };
 }
 
 /** Deterministic shuffle (a tiny LCG) so a failure reproduces. */
@@ -65,7 +77,13 @@ function depacketize(d: JpegDepacketizer, payloads: Buffer[]): Buffer {
 /** Bytes of the DQT tables, SOF and DRI of a rebuilt JPEG, as parsed. */
 function headersOf(jpeg: Buffer) {
   const i = parseJpeg(jpeg);
-  return { width: i.width, height: i.height, components: i.components, restartInterval: i.restartInterval, tables: [...i.quantTables].map(([id, t]) => [id, t.precision, t.data.toString('hex')]) };
+  return {
+    width: i.width,
+    height: i.height,
+    components: i.components,
+    restartInterval: i.restartInterval,
+    tables: [...i.quantTables].map(([id, t]) => [id, t.precision, t.data.toString('hex')]),
+  };
 }
 
 describe('Motion-JPEG (RFC 2435) end to end', function () {
@@ -113,7 +131,10 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
         next += p.length - headerLen;
       });
       assert.equal(next, src.scan.length, 'the scan data and nothing else (no EOI)');
-      assert.equal(frame.some((p) => p.includes(Buffer.from('JFIF'))), false);
+      assert.equal(
+        frame.some((p) => p.includes(Buffer.from('JFIF'))),
+        false,
+      );
     });
 
     it('describes the JPEG camera with the static payload type 26 and is parsed as JPEG with or without rtpmap', () => {
@@ -137,7 +158,18 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
         const src = parseJpeg(f.data);
         const got = parseJpeg(out);
         assert.ok(got.scan.equals(src.scan), `frame ${i}: scan data`);
-        assert.deepEqual([got.width, got.height, got.components.map((x) => [x.h, x.v])], [640, 480, [[2, 2], [1, 1], [1, 1]]]);
+        assert.deepEqual(
+          [got.width, got.height, got.components.map((x) => [x.h, x.v])],
+          [
+            640,
+            480,
+            [
+              [2, 2],
+              [1, 1],
+              [1, 1],
+            ],
+          ],
+        );
         rebuilt.push(out);
       });
       const file = join(dir, 'rebuilt.mjpeg');
@@ -215,11 +247,14 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
       // Type 0 (ffmpeg cannot encode RFC 2435's 4:2:2 layout, so the check is on the rebuilt headers).
       const t0 = Buffer.from(p);
       t0[4] = 0;
-      assert.deepEqual(headersOf(depacketize(d, [t0])).components.map((x) => [x.id, x.h, x.v, x.tq]), [
-        [1, 2, 1, 0],
-        [2, 1, 1, 1],
-        [3, 1, 1, 1],
-      ]);
+      assert.deepEqual(
+        headersOf(depacketize(d, [t0])).components.map((x) => [x.id, x.h, x.v, x.tq]),
+        [
+          [1, 2, 1, 0],
+          [2, 1, 1, 1],
+          [3, 1, 1, 1],
+        ],
+      );
       const t2 = Buffer.from(p);
       t2[4] = 2;
       assert.throws(() => depacketize(d, [t2]), /unsupported RFC 2435 type 2/);
@@ -289,7 +324,7 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
       );
     });
 
-    it('Media1 and Media2 report the JPEG channel\'s encoder as JPEG, 640x480', async () => {
+    it("Media1 and Media2 report the JPEG channel's encoder as JPEG, 640x480", async () => {
       const sim = await startSimulator({ preset: 'nvr', channels: 4, basePort: 0, rtsp: false, discovery: false });
       try {
         for (const [service, ns] of [

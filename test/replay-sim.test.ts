@@ -29,7 +29,19 @@ function camera(codec: keyof typeof CLIPS, recording: TimelineSpec = { start: RE
 }
 
 function device(cameras: SimCameraSpec[]): SimDeviceSpec {
-  return { name: 'test', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'T1', hardware: 't', location: 'loopback', urn: 'urn:uuid:11111111-1111-4111-a111-111111111111', port: 0, rtspPort: 0, cameras };
+  return {
+    name: 'test',
+    manufacturer: 'VTrack Simulator',
+    model: 't',
+    firmware: '1',
+    serial: 'T1',
+    hardware: 't',
+    location: 'loopback',
+    urn: 'urn:uuid:11111111-1111-4111-a111-111111111111',
+    port: 0,
+    rtspPort: 0,
+    cameras,
+  };
 }
 
 describe('ONVIF replay → MP4 against the simulator', function () {
@@ -116,7 +128,12 @@ describe('ONVIF replay → MP4 against the simulator', function () {
 
   it('credentials given in the URL are masked in errors', async () => {
     const s = await start([camera('H264')], { supportsReplay: false });
-    const err = await replayToFiles({ url: `rtsp://admin:${encodeURIComponent(AUTH.password)}@127.0.0.1:${s.port}${replayPath(0)}`, from: at(0), to: at(2), finalPath: finalPath('x') }).then(
+    const err = await replayToFiles({
+      url: `rtsp://admin:${encodeURIComponent(AUTH.password)}@127.0.0.1:${s.port}${replayPath(0)}`,
+      from: at(0),
+      to: at(2),
+      finalPath: finalPath('x'),
+    }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e as ReplayToFilesError,
     );
@@ -190,7 +207,10 @@ describe('ONVIF replay → MP4 against the simulator', function () {
     for (const codec of ['H264', 'H265', 'MPEG4'] as const) {
       const c = loadClip(CLIPS[codec].clip);
       assert.equal(c.frames.length, 150);
-      assert.deepEqual(c.frames.map((f, i) => (f.keyframe ? i : -1)).filter((i) => i >= 0), [0, 15, 30, 45, 60, 75, 90, 105, 120, 135]);
+      assert.deepEqual(
+        c.frames.map((f, i) => (f.keyframe ? i : -1)).filter((i) => i >= 0),
+        [0, 15, 30, 45, 60, 75, 90, 105, 120, 135],
+      );
       assert.deepEqual([c.width, c.height], [CLIPS[codec].width, CLIPS[codec].height]);
     }
   });

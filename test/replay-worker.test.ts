@@ -12,7 +12,15 @@ import { startRtspServer, type RtspServerHandle, type RtspServerOptions } from '
 import { replayPath } from '../lib/sim/tokens';
 import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from '../lib/sim/types';
 import { RtspError } from '../lib/rtsp/errors';
-import { closeReplayWorkers, replayToFiles, replayWorkerLimits, replayWorkerPoolStats, replayWorkerTestHooks, ReplayToFilesError, type ReplayProgress } from '../lib/media/replay-to-files';
+import {
+  closeReplayWorkers,
+  replayToFiles,
+  replayWorkerLimits,
+  replayWorkerPoolStats,
+  replayWorkerTestHooks,
+  ReplayToFilesError,
+  type ReplayProgress,
+} from '../lib/media/replay-to-files';
 
 const AUTH = { user: 'admin', password: 's3cret!' };
 const REC_START = new Date(Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000);
@@ -20,11 +28,34 @@ const at = (sec: number) => new Date(REC_START.getTime() + sec * 1000);
 
 function device(recording: TimelineSpec = { start: REC_START }): SimDeviceSpec {
   const cam: SimCameraSpec = { name: 'cam', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 1000, clip: 'front-door-1080p-h264', recording };
-  return { name: 'test', manufacturer: 'VTrack Simulator', model: 't', firmware: '1', serial: 'T1', hardware: 't', location: 'loopback', urn: 'urn:uuid:22222222-2222-4222-a222-222222222222', port: 0, rtspPort: 0, cameras: [cam] };
+  return {
+    name: 'test',
+    manufacturer: 'VTrack Simulator',
+    model: 't',
+    firmware: '1',
+    serial: 'T1',
+    hardware: 't',
+    location: 'loopback',
+    urn: 'urn:uuid:22222222-2222-4222-a222-222222222222',
+    port: 0,
+    rtspPort: 0,
+    cameras: [cam],
+  };
 }
 
 function frameCount(file: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]).toString();
+  const out = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    file,
+  ]).toString();
   return Number(out.trim());
 }
 

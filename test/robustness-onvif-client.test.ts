@@ -31,7 +31,13 @@ async function serve(respond: (sock: Socket, req: RawRequest, n: number) => void
 const deviceUrl = (s: HostileServer) => `http://127.0.0.1:${s.port}/onvif/device_service`;
 
 /** soapCall must reject with an OnvifError of `code` whose message matches `message`, in time. */
-async function expectSoapError(s: HostileServer, code: OnvifError['code'], message: RegExp, o: Parameters<typeof soapCall>[2] = {}, withinMs = 3000): Promise<OnvifError> {
+async function expectSoapError(
+  s: HostileServer,
+  code: OnvifError['code'],
+  message: RegExp,
+  o: Parameters<typeof soapCall>[2] = {},
+  withinMs = 3000,
+): Promise<OnvifError> {
   const r = await settleWithin(withinMs, soapCall(deviceUrl(s), '<tds:GetSystemDateAndTime/>', { timeoutMs: 1000, ...o }), 'soapCall');
   assert.equal(r.ok, false, 'a broken reply must not be accepted');
   if (r.ok) throw new Error('unreachable');
@@ -207,11 +213,7 @@ describe('robustness: ONVIF client against hostile devices (loopback)', function
       });
       const noClock = await serve((sock) => sock.end(httpReply(200, soapEnvelope('<tds:GetSystemDateAndTimeResponse/>'))));
       const all = [garbage, html, silent, cut, noClock];
-      const r = await settleWithin(
-        5000,
-        discover({ targets: all.map((s) => `127.0.0.1:${s.port}`).join(' '), timeoutMs: 1000 }),
-        'discover',
-      );
+      const r = await settleWithin(5000, discover({ targets: all.map((s) => `127.0.0.1:${s.port}`).join(' '), timeoutMs: 1000 }), 'discover');
       if (!r.ok) throw new Error(`discover rejected: ${r.error.message}`);
       assert.equal(r.value.length, all.length);
       for (const s of all) {
@@ -260,7 +262,13 @@ describe('robustness: ONVIF client against hostile devices (loopback)', function
         deviceWith((op, sock) => {
           if (op === 'GetServices') return void sock.end(httpReply(200, services(port)));
           if (op === 'GetProfiles') return void sock.end(httpReply(200, soapEnvelope(`<tr2:GetProfilesResponse>${profiles}</tr2:GetProfilesResponse>`)));
-          if (op === 'GetDeviceInformation') return void sock.end(httpReply(200, soapEnvelope('<tds:GetDeviceInformationResponse><tds:Manufacturer><b>nested</b></tds:Manufacturer></tds:GetDeviceInformationResponse>')));
+          if (op === 'GetDeviceInformation')
+            return void sock.end(
+              httpReply(
+                200,
+                soapEnvelope('<tds:GetDeviceInformationResponse><tds:Manufacturer><b>nested</b></tds:Manufacturer></tds:GetDeviceInformationResponse>'),
+              ),
+            );
           sock.end(httpReply(400, soapEnvelope('<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault>')));
         }),
       );
@@ -312,7 +320,12 @@ describe('robustness: ONVIF client against hostile devices (loopback)', function
         deviceWith((op, sock) => {
           if (op === 'GetServices') {
             return void sock.end(
-              httpReply(200, soapEnvelope('<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/search/wsdl</tds:Namespace><tds:XAddr>::not a url::</tds:XAddr></tds:Service></tds:GetServicesResponse>')),
+              httpReply(
+                200,
+                soapEnvelope(
+                  '<tds:GetServicesResponse><tds:Service><tds:Namespace>http://www.onvif.org/ver10/search/wsdl</tds:Namespace><tds:XAddr>::not a url::</tds:XAddr></tds:Service></tds:GetServicesResponse>',
+                ),
+              ),
             );
           }
           if (op === 'GetProfiles') return void sock.end(httpReply(200, soapEnvelope('<trt:GetProfilesResponse/>')));

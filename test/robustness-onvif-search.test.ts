@@ -3,16 +3,34 @@
 // FindEvents fall back to the track span; nothing escapes as an uncaught error.
 import { strict as assert } from 'node:assert';
 import type { Socket } from 'node:net';
-import { findRecordedIntervals, findRecordedRanges, findRecordings, getReplayUri, searchRecordings, type RecordingInfo, type SearchCtx } from '../lib/onvif/search';
-import { OnvifError } from '../lib/onvif/errors';
+import {
+  findRecordedIntervals,
+  findRecordedRanges,
+  findRecordings,
+  getReplayUri,
+  searchRecordings,
+  type RecordingInfo,
+  type SearchCtx,
+} from '../lib/onvif/search';
 import type { DeviceServices } from '../lib/onvif/types';
-import { EscapeWatch, httpReply, settleWithin, soapEnvelope, soapOperation, startHostileServer, type HostileServer, type RawRequest } from './support/hostile-peers';
+import {
+  EscapeWatch,
+  httpReply,
+  settleWithin,
+  soapEnvelope,
+  soapOperation,
+  startHostileServer,
+  type HostileServer,
+  type RawRequest,
+} from './support/hostile-peers';
 
 const watch = new EscapeWatch();
 let server: HostileServer | undefined;
 
 const fault = (reason: string, sub = 'ter:ActionNotSupported') =>
-  soapEnvelope(`<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>${sub}</s:Value></s:Subcode></s:Code><s:Reason><s:Text>${reason}</s:Text></s:Reason></s:Fault>`);
+  soapEnvelope(
+    `<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>${sub}</s:Value></s:Subcode></s:Code><s:Reason><s:Text>${reason}</s:Text></s:Reason></s:Fault>`,
+  );
 
 /** A search service answering by operation name; unknown operations get an ActionNotSupported fault. */
 async function nvr(answers: Record<string, (req: RawRequest) => string>): Promise<{ services: DeviceServices; ops: string[] }> {
@@ -51,14 +69,20 @@ describe('robustness: Profile G search against broken NVRs (loopback)', function
       FindRecordings: () => '<tse:FindRecordingsResponse><tse:SearchToken>s1</tse:SearchToken></tse:FindRecordingsResponse>',
       GetRecordingSearchResults: () =>
         '<tse:GetRecordingSearchResultsResponse><tse:ResultList><tt:SearchState>Searching</tt:SearchState>' +
-        (ops.filter((o) => o === 'GetRecordingSearchResults').length === 1 ? '<tt:RecordingInformation><tt:RecordingToken>R1</tt:RecordingToken></tt:RecordingInformation>' : '') +
+        (ops.filter((o) => o === 'GetRecordingSearchResults').length === 1
+          ? '<tt:RecordingInformation><tt:RecordingToken>R1</tt:RecordingToken></tt:RecordingInformation>'
+          : '') +
         '</tse:ResultList></tse:GetRecordingSearchResultsResponse>',
       EndSearch: () => '<tse:EndSearchResponse/>',
     });
     const r = await settleWithin(4000, searchRecordings(services, ctx({ searchTimeoutMs: 1200 })), 'searchRecordings');
     assert.equal(r.ok, true);
     if (!r.ok) return;
-    assert.deepEqual(r.value.recordings.map((x) => x.token), ['R1'], 'the results that arrived are kept');
+    assert.deepEqual(
+      r.value.recordings.map((x) => x.token),
+      ['R1'],
+      'the results that arrived are kept',
+    );
     assert.equal(r.value.partial, true);
     assert.match(r.value.warnings[0], /search still "Searching" after 1200 ms; kept the 1 result/);
     assert.equal(ops.at(-1), 'EndSearch', 'the search is always ended');
@@ -75,7 +99,10 @@ describe('robustness: Profile G search against broken NVRs (loopback)', function
       EndSearch: () => '<tse:EndSearchResponse/>',
     });
     const res = await searchRecordings(services, ctx({ maxPages: 5, searchTimeoutMs: 60_000 }));
-    assert.deepEqual(res.recordings.map((x) => x.token), ['R1']);
+    assert.deepEqual(
+      res.recordings.map((x) => x.token),
+      ['R1'],
+    );
     assert.equal(res.partial, true);
     assert.equal(ops.filter((o) => o === 'GetRecordingSearchResults').length, 5);
     assert.equal(ops.at(-1), 'EndSearch');
@@ -145,7 +172,8 @@ describe('robustness: Profile G search against broken NVRs (loopback)', function
   it('an event search that never completes → partial, the track span as fallback with gapsVisible false, EndSearch sent', async () => {
     const { services, ops } = await nvr({
       FindEvents: () => '<tse:FindEventsResponse><tse:SearchToken>e1</tse:SearchToken></tse:FindEventsResponse>',
-      GetEventSearchResults: () => '<tse:GetEventSearchResultsResponse><tse:ResultList><tt:SearchState>Searching</tt:SearchState></tse:ResultList></tse:GetEventSearchResultsResponse>',
+      GetEventSearchResults: () =>
+        '<tse:GetEventSearchResultsResponse><tse:ResultList><tt:SearchState>Searching</tt:SearchState></tse:ResultList></tse:GetEventSearchResultsResponse>',
       EndSearch: () => '<tse:EndSearchResponse/>',
     });
     const r = await findRecordedRanges(services, ctx({ maxPages: 3 }), recording, from, to);
@@ -161,7 +189,9 @@ describe('robustness: Profile G search against broken NVRs (loopback)', function
     assert.equal(r.ok, false);
     if (!r.ok) assert.match(r.error.message, /GetReplayUri\(rec0\): no Uri in the reply/);
     await server?.close();
-    const second = await nvr({ GetReplayUri: () => '<trp:GetReplayUriResponse xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"><trp:Uri>%%%</trp:Uri></trp:GetReplayUriResponse>' });
+    const second = await nvr({
+      GetReplayUri: () => '<trp:GetReplayUriResponse xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"><trp:Uri>%%%</trp:Uri></trp:GetReplayUriResponse>',
+    });
     assert.equal(await getReplayUri(second.services, ctx(), 'rec0'), '%%%');
   });
 });

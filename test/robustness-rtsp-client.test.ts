@@ -15,7 +15,17 @@ import { EscapeWatch, settleWithin, startHostileServer, type HostileServer, type
 const watch = new EscapeWatch();
 let server: HostileServer | undefined;
 
-const SDP = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=hostile', 't=0 0', 'm=video 0 RTP/AVP 96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1', 'a=control:trackID=0', ''].join('\r\n');
+const SDP = [
+  'v=0',
+  'o=- 0 0 IN IP4 127.0.0.1',
+  's=hostile',
+  't=0 0',
+  'm=video 0 RTP/AVP 96',
+  'a=rtpmap:96 H264/90000',
+  'a=fmtp:96 packetization-mode=1',
+  'a=control:trackID=0',
+  '',
+].join('\r\n');
 
 function rtspReply(req: RawRequest, status = '200 OK', headers: Record<string, string> = {}, body = ''): string {
   let s = `RTSP/1.0 ${status}\r\nCSeq: ${req.headers.get('cseq') ?? '0'}\r\n`;
@@ -69,7 +79,11 @@ function scripted(onPlay: Play, override?: (sock: Socket, req: RawRequest) => bo
 const from = new Date('2026-01-01T10:00:00Z');
 const to = new Date('2026-01-01T11:00:00Z');
 
-async function run(respond: (sock: Socket, req: RawRequest) => void, o: Partial<ReplayOptions> = {}, withinMs = 5000): Promise<Outcome<ReplayStats> & { frames: number }> {
+async function run(
+  respond: (sock: Socket, req: RawRequest) => void,
+  o: Partial<ReplayOptions> = {},
+  withinMs = 5000,
+): Promise<Outcome<ReplayStats> & { frames: number }> {
   server = await startHostileServer(respond);
   let frames = 0;
   const r = await settleWithin(
@@ -127,19 +141,25 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
   });
 
   it('an endless header line → protocol error as soon as the head passes 64 KB, not at the timeout', async () => {
-    const r = await run((sock) => {
-      sock.write('RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Junk: ');
-      flood(sock, Buffer.alloc(16 * 1024, 'R'), 32 * 1024 * 1024);
-    }, { timeouts: { responseMs: 4000 } });
+    const r = await run(
+      (sock) => {
+        sock.write('RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Junk: ');
+        flood(sock, Buffer.alloc(16 * 1024, 'R'), 32 * 1024 * 1024);
+      },
+      { timeouts: { responseMs: 4000 } },
+    );
     expectRtspError(r, 'protocol', /header .*larger than 65536 bytes/);
     assert.ok(r.ms < 2000, `failed early (${r.ms} ms)`);
   });
 
   it('an absurd Content-Length → protocol error at once, the body is not buffered', async () => {
-    const r = await run((sock, req) => {
-      sock.write(`RTSP/1.0 200 OK\r\nCSeq: ${req.headers.get('cseq')}\r\nContent-Length: 999999999\r\n\r\n`);
-      flood(sock, Buffer.alloc(64 * 1024, 'v'), 32 * 1024 * 1024);
-    }, { timeouts: { responseMs: 4000 } });
+    const r = await run(
+      (sock, req) => {
+        sock.write(`RTSP/1.0 200 OK\r\nCSeq: ${req.headers.get('cseq')}\r\nContent-Length: 999999999\r\n\r\n`);
+        flood(sock, Buffer.alloc(64 * 1024, 'v'), 32 * 1024 * 1024);
+      },
+      { timeouts: { responseMs: 4000 } },
+    );
     expectRtspError(r, 'protocol', /Content-Length 999999999/);
     assert.ok(r.ms < 2000, `failed early (${r.ms} ms)`);
   });
@@ -213,7 +233,9 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
     const manyCsrc = rtp({ seq: 5, ts: 12000, payload: Buffer.alloc(8), first: 0x8f }); // 15 CSRCs, too short
     const r = await run(
       scripted((sock) =>
-        sock.write(Buffer.concat([rtp({ seq: 1, ts: 0, payload: IDR }), badVersion, badPadding, badExtension, manyCsrc, rtp({ seq: 6, ts: 15000, payload: IDR }), BYE])),
+        sock.write(
+          Buffer.concat([rtp({ seq: 1, ts: 0, payload: IDR }), badVersion, badPadding, badExtension, manyCsrc, rtp({ seq: 6, ts: 15000, payload: IDR }), BYE]),
+        ),
       ),
     );
     if (!r.ok) throw r.error;
@@ -307,7 +329,13 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
           (sock) => sock.write(Buffer.concat([rtp({ seq: 1, ts: 1000, payload: IDR }), rtp({ seq: 2, ts: 1000 + 90000, payload: IDR }), BYE])),
           (sock, req) => {
             if (req.method !== 'PLAY') return false;
-            sock.write(rtspReply(req, '200 OK', { Session: 'S1', Range: 'clock=20260101T100005Z-20260101T110000Z', 'RTP-Info': 'url=rtsp://127.0.0.1/rec/trackID=0;seq=1;rtptime=1000' }));
+            sock.write(
+              rtspReply(req, '200 OK', {
+                Session: 'S1',
+                Range: 'clock=20260101T100005Z-20260101T110000Z',
+                'RTP-Info': 'url=rtsp://127.0.0.1/rec/trackID=0;seq=1;rtptime=1000',
+              }),
+            );
             sock.write(Buffer.concat([rtp({ seq: 1, ts: 1000, payload: IDR }), rtp({ seq: 2, ts: 1000 + 90000, payload: IDR }), BYE]));
             return true;
           },
@@ -316,7 +344,10 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
       );
       assert.equal(r.ok, true);
       if (r.ok) assert.equal(r.value.timeSource, 'rtp-info');
-      assert.deepEqual(times.map((t) => new Date(t).toISOString()), ['2026-01-01T10:00:05.000Z', '2026-01-01T10:00:06.000Z']);
+      assert.deepEqual(
+        times.map((t) => new Date(t).toISOString()),
+        ['2026-01-01T10:00:05.000Z', '2026-01-01T10:00:06.000Z'],
+      );
     });
 
     it('PLAY asks for whole seconds: start floored, end ceiled', async () => {
@@ -350,12 +381,15 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
       const seen: string[] = [];
       const sha = (x: string) => createHash('sha256').update(x).digest('hex');
       const r = await run(
-        authServer('WWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=MD5\r\nWWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=SHA-256, qop="auth"\r\n', (a) => {
-          seen.push(a);
-          const p = Object.fromEntries([...a.matchAll(/(\w+)="?([^",]*)"?/g)].map((m) => [m[1], m[2]]));
-          const expected = sha(`${sha('u:cam:p')}:abc:${p.nc}:${p.cnonce}:auth:${sha(`DESCRIBE:${p.uri}`)}`);
-          return p.algorithm === 'SHA-256' && p.response === expected;
-        }),
+        authServer(
+          'WWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=MD5\r\nWWW-Authenticate: Digest realm="cam", nonce="abc", algorithm=SHA-256, qop="auth"\r\n',
+          (a) => {
+            seen.push(a);
+            const p = Object.fromEntries([...a.matchAll(/(\w+)="?([^",]*)"?/g)].map((m) => [m[1], m[2]]));
+            const expected = sha(`${sha('u:cam:p')}:abc:${p.nc}:${p.cnonce}:auth:${sha(`DESCRIBE:${p.uri}`)}`);
+            return p.algorithm === 'SHA-256' && p.response === expected;
+          },
+        ),
         { user: 'u', password: 'p' },
       );
       assert.equal(r.ok, true, r.ok ? '' : r.error.message);
@@ -374,7 +408,14 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
     });
 
     it('453 / 429 / 503 are "busy"; 457 and other 4xx are "permanent"; 403 is "auth"', async () => {
-      for (const [status, kind] of [['453 Not Enough Bandwidth', 'busy'], ['429 Too Many Requests', 'busy'], ['503 Service Unavailable', 'busy'], ['457 Invalid Range', 'permanent'], ['400 Bad Request', 'permanent'], ['403 Forbidden', 'auth']] as const) {
+      for (const [status, kind] of [
+        ['453 Not Enough Bandwidth', 'busy'],
+        ['429 Too Many Requests', 'busy'],
+        ['503 Service Unavailable', 'busy'],
+        ['457 Invalid Range', 'permanent'],
+        ['400 Bad Request', 'permanent'],
+        ['403 Forbidden', 'auth'],
+      ] as const) {
         const r = await run(
           scripted(
             () => undefined,

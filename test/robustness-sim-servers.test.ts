@@ -36,7 +36,10 @@ function exchange(port: number, data: Buffer | string | Array<Buffer | string>, 
 
 const soapPost = (path: string, body: string | Buffer, extraHeaders = '') => {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  return [`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/soap+xml\r\nContent-Length: ${b.length}\r\nConnection: close\r\n${extraHeaders}\r\n`, b];
+  return [
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/soap+xml\r\nContent-Length: ${b.length}\r\nConnection: close\r\n${extraHeaders}\r\n`,
+    b,
+  ];
 };
 
 describe('robustness: simulator servers against bad clients (loopback)', function () {
@@ -74,7 +77,12 @@ describe('robustness: simulator servers against bad clients (loopback)', functio
     });
 
     it('malformed XML and deep nesting → 400 with a SOAP fault naming the problem', async () => {
-      for (const body of ['<s:Envelope><s:Body><unclosed', '<a>'.repeat(60_000) + '</a>'.repeat(60_000), '\u0000\u0001binary', '<s:Envelope xmlns:s="x"><s:Body/></s:Envelope>']) {
+      for (const body of [
+        '<s:Envelope><s:Body><unclosed',
+        '<a>'.repeat(60_000) + '</a>'.repeat(60_000),
+        '\u0000\u0001binary',
+        '<s:Envelope xmlns:s="x"><s:Body/></s:Envelope>',
+      ]) {
         const r = await exchange(soapPort, soapPost('/onvif/device_service', body), 2000);
         assert.match(r.reply, /^HTTP\/1\.1 400 /, `400 for ${body.slice(0, 30)}…`);
         assert.match(r.reply, /<s:Fault>/);
@@ -153,7 +161,10 @@ describe('robustness: simulator servers against bad clients (loopback)', functio
     });
 
     it('PLAY before SETUP → 454 Session Not Found', async () => {
-      const r = await exchange(rtspPort, `PLAY ${base()}/replay/0 RTSP/1.0\r\nCSeq: 4\r\nSession: nope\r\nRequire: onvif-replay\r\nRange: clock=20260101T000000Z-\r\n\r\n`);
+      const r = await exchange(
+        rtspPort,
+        `PLAY ${base()}/replay/0 RTSP/1.0\r\nCSeq: 4\r\nSession: nope\r\nRequire: onvif-replay\r\nRange: clock=20260101T000000Z-\r\n\r\n`,
+      );
       assert.match(r.reply, /^RTSP\/1\.0 (454 Session Not Found|404 Not Found)/);
     });
 

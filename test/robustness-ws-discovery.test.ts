@@ -85,7 +85,14 @@ describe('robustness: WS-Discovery (loopback, directed probes)', function () {
       const r = await hostileResponder((id) => {
         // ~60 KB datagrams, each with hundreds of unique endpoints.
         const entries = Array.from({ length: 400 }, () => ({ urn: `urn:uuid:${randomUUID()}`, xaddrs: 'http://127.0.0.1:4/x' }));
-        return Array.from({ length: 40 }, () => Buffer.from(matchXml(id, entries.map((e) => ({ ...e, urn: `urn:uuid:${randomUUID()}` }))).slice(0, 65_000)));
+        return Array.from({ length: 40 }, () =>
+          Buffer.from(
+            matchXml(
+              id,
+              entries.map((e) => ({ ...e, urn: `urn:uuid:${randomUUID()}` })),
+            ).slice(0, 65_000),
+          ),
+        );
       });
       try {
         const out = await settleWithin(4000, wsDiscover({ mode: `127.0.0.1:${r.port}`, timeoutMs: 800, repeats: 1 }), 'wsDiscover');

@@ -99,7 +99,10 @@ describe('RTP depacketizers', () => {
     const out = d.finish();
     assert.ok(out);
     assert.equal(out.keyframe, false);
-    assert.deepEqual(splitLengthPrefixed(out.data).map((n) => [...n]), [[0x67, 9], [0x68], [0x41, 1, 2]]);
+    assert.deepEqual(
+      splitLengthPrefixed(out.data).map((n) => [...n]),
+      [[0x67, 9], [0x68], [0x41, 1, 2]],
+    );
   });
 
   it('H.264: puts SDP parameter sets before a keyframe that lacks them', () => {
@@ -107,7 +110,10 @@ describe('RTP depacketizers', () => {
     d.push(Buffer.from([0x65, 9]));
     const out = d.finish();
     assert.ok(out);
-    assert.deepEqual(splitLengthPrefixed(out.data).map((n) => n[0]), [0x67, 0x68, 0x65]);
+    assert.deepEqual(
+      splitLengthPrefixed(out.data).map((n) => n[0]),
+      [0x67, 0x68, 0x65],
+    );
   });
 
   it('H.265: FU and AP round trip', () => {
@@ -122,7 +128,10 @@ describe('RTP depacketizers', () => {
     d.push(Buffer.from([48 << 1, 1, 0, 3, 0x02, 0x01, 0xaa, 0, 2, 0x02, 0x01]));
     const ap = d.finish();
     assert.ok(ap);
-    assert.deepEqual(splitLengthPrefixed(ap.data).map((n) => n.length), [3, 2]);
+    assert.deepEqual(
+      splitLengthPrefixed(ap.data).map((n) => n.length),
+      [3, 2],
+    );
   });
 
   it('a fragment without its start throws (the session drops that frame)', () => {

@@ -64,7 +64,12 @@ function topLevelProperty(block: string, key: string): string | undefined {
 
 function exampleFiles(): string[] {
   const dir = path.join(root, 'examples');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join(dir, f))
+    : [];
 }
 
 describe('Node-RED scorecard (offline node-red-dev validate rules)', () => {
@@ -182,7 +187,8 @@ describe('Node-RED scorecard (offline node-red-dev validate rules)', () => {
         const template = new RegExp(`data-template-name=["']${type}["'][^>]*>([\\s\\S]*?)</script>`).exec(html)?.[1] ?? '';
         assert.match(template, new RegExp(`data-i18n=["'][^"']*${type}\\.`), `${type}: the edit form uses no data-i18n="${type}.…" strings`);
         // Every key the form and label refer to exists in the catalogue.
-        const keyOf = (k: string) => k.split('.').reduce<unknown>((o, part) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[part] : undefined), strings);
+        const keyOf = (k: string) =>
+          k.split('.').reduce<unknown>((o, part) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[part] : undefined), strings);
         const refs = [...html.matchAll(new RegExp(`(?:data-i18n=["'](?:\\[[a-z]+\\])?|this\\._\\(['"])(${type}\\.[\\w.]+)`, 'g'))].map((m) => m[1]);
         const unknown = refs.filter((k) => typeof keyOf(k) !== 'string');
         assert.deepEqual(unknown, [], `${type}: strings missing from locales/en-US/${type}.json: ${unknown.join(', ')}`);

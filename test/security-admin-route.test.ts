@@ -88,7 +88,14 @@ function fakeDevice(host = '127.0.0.1'): Promise<HostileServer> {
   return startHostileServer(
     (sock, req) => {
       if (soapOperation(req.body) === 'GetSystemDateAndTime') return void sock.end(httpReply(200, clockReply()));
-      sock.end(httpReply(400, soapEnvelope('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault>')));
+      sock.end(
+        httpReply(
+          400,
+          soapEnvelope(
+            '<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault>',
+          ),
+        ),
+      );
     },
     undefined,
     host,
@@ -122,7 +129,10 @@ for (const adminAuth of [true, false]) {
 
     const url = (p: string) => `http://127.0.0.1:${port}/${p}`;
     const headers = (extra: Record<string, string> = {}): Record<string, string> => ({ ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra });
-    async function post(body: unknown, o: { type?: string; raw?: string; bearer?: string | null } = {}): Promise<{ status: number; body: unknown; ms: number }> {
+    async function post(
+      body: unknown,
+      o: { type?: string; raw?: string; bearer?: string | null } = {},
+    ): Promise<{ status: number; body: unknown; ms: number }> {
       const h = headers({ 'Content-Type': o.type ?? 'application/json' });
       if (o.bearer === null) delete h.Authorization;
       else if (o.bearer) h.Authorization = `Bearer ${o.bearer}`;
@@ -142,7 +152,13 @@ for (const adminAuth of [true, false]) {
       const r = await fetch(url('auth/token'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: 'node-red-admin', grant_type: 'password', scope: USERS[user].permissions, username: user, password: USERS[user].password }).toString(),
+        body: new URLSearchParams({
+          client_id: 'node-red-admin',
+          grant_type: 'password',
+          scope: USERS[user].permissions,
+          username: user,
+          password: USERS[user].password,
+        }).toString(),
       });
       assert.equal(r.status, 200, `login as ${user}`);
       return ((await r.json()) as { access_token: string }).access_token;
@@ -180,12 +196,57 @@ for (const adminAuth of [true, false]) {
       const ownTarget = `127.0.0.1:${own.port}`;
       const flows = [
         { id: 'tab1', type: 'tab', label: 'route spec' },
-        { id: 'nvr1', type: 'nvr-source', z: 'tab1', name: 'Route NVR', host: '127.0.0.1', ports: String(own.port), selection: 'all', cameras: [], workdir: '', interval: 10, dbPath: '', timeout: 2000, wires: [[]], credentials: NVR_LOGIN },
-        { id: 'disc1', type: 'onvif-discover', z: 'tab1', name: '', targets: ownTarget, wsdMode: 'off', wsdTarget: '', timeout: 2000, output: 'array', onDeploy: false, wires: [[]], credentials: DISC_LOGIN },
+        {
+          id: 'nvr1',
+          type: 'nvr-source',
+          z: 'tab1',
+          name: 'Route NVR',
+          host: '127.0.0.1',
+          ports: String(own.port),
+          selection: 'all',
+          cameras: [],
+          workdir: '',
+          interval: 10,
+          dbPath: '',
+          timeout: 2000,
+          wires: [[]],
+          credentials: NVR_LOGIN,
+        },
+        {
+          id: 'disc1',
+          type: 'onvif-discover',
+          z: 'tab1',
+          name: '',
+          targets: ownTarget,
+          wsdMode: 'off',
+          wsdTarget: '',
+          timeout: 2000,
+          output: 'array',
+          onDeploy: false,
+          wires: [[]],
+          credentials: DISC_LOGIN,
+        },
         // A config node nobody uses: it never connects, but its login is stored like any other.
-        { id: 'mq1', type: 'mqtt-broker', name: 'broker', broker: '127.0.0.1', port: '1', clientid: '', autoConnect: false, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true, credentials: MQTT_LOGIN },
+        {
+          id: 'mq1',
+          type: 'mqtt-broker',
+          name: 'broker',
+          broker: '127.0.0.1',
+          port: '1',
+          clientid: '',
+          autoConnect: false,
+          usetls: false,
+          protocolVersion: '4',
+          keepalive: '60',
+          cleansession: true,
+          credentials: MQTT_LOGIN,
+        },
       ];
-      const r = await fetch(url('flows'), { method: 'POST', headers: headers({ 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }), body: JSON.stringify(flows) });
+      const r = await fetch(url('flows'), {
+        method: 'POST',
+        headers: headers({ 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }),
+        body: JSON.stringify(flows),
+      });
       assert.ok(r.status === 200 || r.status === 204, `deploy: ${r.status} ${await r.text()}`);
       // nvr-source lists its own device on deploy (with its login, as it should); wait for that.
       const until = Date.now() + 15_000;
@@ -227,14 +288,22 @@ for (const adminAuth of [true, false]) {
       assert.match((elsewhere.body as { error: string }).error, /only used with the host and ports saved in that node/);
       assert.equal((await post({ nodeId: 'nvr1', targets: `127.0.0.1:${trap.port}` })).status, 403, 'same host, other port');
       assert.equal((await post({ nodeId: 'nvr1', targets: [`127.0.0.1:${own.port}`, `127.0.0.2:${trap2.port}`] })).status, 403, 'own target plus another');
-      assert.equal((await post({ nodeId: 'nvr1', targets: `127.0.0.1:${own.port}`, wsDiscovery: `127.0.0.1:${own.port}` })).status, 403, 'not with WS-Discovery');
+      assert.equal(
+        (await post({ nodeId: 'nvr1', targets: `127.0.0.1:${own.port}`, wsDiscovery: `127.0.0.1:${own.port}` })).status,
+        403,
+        'not with WS-Discovery',
+      );
       assert.equal((await post({ nodeId: 'disc1', targets: `127.0.0.2:${trap2.port}` })).status, 403, 'onvif-discover: same rule');
       untouched(trap, trap2);
       assert.equal(own.requests.length, 0, 'the refused requests sent nothing to the own device either');
 
       const home = await post({ nodeId: 'nvr1' });
       assert.equal(home.status, 200, JSON.stringify(home.body));
-      assert.deepEqual((home.body as Array<{ port: number }>).map((d) => d.port), [own.port], 'no targets: the node\'s own');
+      assert.deepEqual(
+        (home.body as Array<{ port: number }>).map((d) => d.port),
+        [own.port],
+        "no targets: the node's own",
+      );
       assert.deepEqual([...new Set(loginsSeen(own))], [NVR_LOGIN.user], 'its own device got its user name (in WS-Security digests)');
       assert.ok(!JSON.stringify(home.body).includes(NVR_LOGIN.password));
       const explicit = await post({ nodeId: 'disc1', targets: `127.0.0.1:${own.port}` });
@@ -261,7 +330,11 @@ for (const adminAuth of [true, false]) {
       // Generous bound: the work is one regex and a multiplication; 4 s and ~900 MB before the fix.
       assert.ok(r.ms < 1000, `${r.ms} ms`);
       assert.equal((await post({ targets: '10.1.0.0/21:80', user: 'a', password: 'b' })).status, 400, 'a /21 is two /22s');
-      assert.equal((await post({ targets: `127.0.0.1:${trap.port}`, wsDiscovery: '127.0.0.2:3702', user: 'a', password: 'b' })).status, 400, 'directed UDP only to a listed address');
+      assert.equal(
+        (await post({ targets: `127.0.0.1:${trap.port}`, wsDiscovery: '127.0.0.2:3702', user: 'a', password: 'b' })).status,
+        400,
+        'directed UDP only to a listed address',
+      );
       untouched(trap);
     });
 

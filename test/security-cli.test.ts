@@ -115,8 +115,15 @@ describe('CLI password sources and exit codes', function () {
     const p = promptHidden('pw: ', tty, { write: () => true });
     tty.type('ab\u0003');
     await assert.rejects(p, /cancelled/);
-    assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: {}, input: Object.assign(new FakeTty(), { isTTY: false }) }), undefined);
+    assert.equal(
+      await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: {}, input: Object.assign(new FakeTty(), { isTTY: false }) }),
+      undefined,
+    );
     assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), undefined, { env: {}, input: new FakeTty() }), undefined);
-    assert.equal(await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: { VTRACK_ONVIF_PASSWORD: 'from-env' }, input: new FakeTty() }), 'from-env', 'the environment comes before a prompt');
+    assert.equal(
+      await resolvePassword(parseArgs([], { booleans: [], strings: [] }), 'admin', { env: { VTRACK_ONVIF_PASSWORD: 'from-env' }, input: new FakeTty() }),
+      'from-env',
+      'the environment comes before a prompt',
+    );
   });
 });

@@ -31,9 +31,17 @@ describe('Discover route rules (no network)', () => {
     const o = planRequest({ nodeId: 'nvr1' }, nodes, s);
     assert.deepEqual(o.targets, ['192.168.1.64:80', '192.168.1.64:8000']);
     assert.equal(o.password, 'nvr1-pw');
-    assert.equal(planRequest({ nodeId: 'disc1', targets: '10.1.2.2:80' }, nodes, s).password, 'disc1-pw', 'inside the onvif-discover node\'s CIDR');
-    assert.equal(status(() => planRequest({ nodeId: 'disc1', targets: '10.1.2.5:80' }, nodes, s)), 403, 'outside it');
-    assert.equal(status(() => planRequest({ nodeId: 'nohost' }, nodes, s)), 403, 'no saved host: no stored login');
+    assert.equal(planRequest({ nodeId: 'disc1', targets: '10.1.2.2:80' }, nodes, s).password, 'disc1-pw', "inside the onvif-discover node's CIDR");
+    assert.equal(
+      status(() => planRequest({ nodeId: 'disc1', targets: '10.1.2.5:80' }, nodes, s)),
+      403,
+      'outside it',
+    );
+    assert.equal(
+      status(() => planRequest({ nodeId: 'nohost' }, nodes, s)),
+      403,
+      'no saved host: no stored login',
+    );
   });
 
   it('gives an unknown id, another type and odd ids one identical refusal', () => {
@@ -60,26 +68,54 @@ describe('Discover route rules (no network)', () => {
   });
 
   it('sends a directed WS-Discovery probe only to a listed address', () => {
-    assert.equal(status(() => planRequest({ targets: '127.0.0.1:80', wsDiscovery: '127.0.0.2:3702' }, nodes, s)), 400);
+    assert.equal(
+      status(() => planRequest({ targets: '127.0.0.1:80', wsDiscovery: '127.0.0.2:3702' }, nodes, s)),
+      400,
+    );
     assert.equal(planRequest({ targets: '127.0.0.1:80', wsDiscovery: '127.0.0.1:3702' }, nodes, s).wsDiscovery, '127.0.0.1:3702');
   });
 
   it('reads its limits from settings.js (vtrackOnvif), ignoring nonsense', () => {
-    assert.deepEqual(routeSettings({ maxDiscoverTargets: 4096, discoverRequestsPerMinute: 'x', discoverConcurrentPerUser: -1 }), { ...DEFAULT_ROUTE_SETTINGS, maxDiscoverTargets: 4096 });
-    assert.equal(status(() => planRequest({ targets: '10.0.0.0/21:80' }, nodes, s)), 400);
+    assert.deepEqual(routeSettings({ maxDiscoverTargets: 4096, discoverRequestsPerMinute: 'x', discoverConcurrentPerUser: -1 }), {
+      ...DEFAULT_ROUTE_SETTINGS,
+      maxDiscoverTargets: 4096,
+    });
+    assert.equal(
+      status(() => planRequest({ targets: '10.0.0.0/21:80' }, nodes, s)),
+      400,
+    );
     assert.ok(planRequest({ targets: '10.0.0.0/21:80' }, nodes, routeSettings({ maxDiscoverTargets: 4096 })).targets?.length === 2046);
   });
 
   it('counts requests per user: the limit of one user leaves another alone', async () => {
     const ran: DiscoverOptions[] = [];
-    const handler = discoverRoute(nodes, () => ({ ...s, discoverRequestsPerMinute: 2 }), async (o) => {
-      ran.push(o);
-      return [];
-    });
+    const handler = discoverRoute(
+      nodes,
+      () => ({ ...s, discoverRequestsPerMinute: 2 }),
+      async (o) => {
+        ran.push(o);
+        return [];
+      },
+    );
     const call = async (user: string) => {
       let code = 200;
-      const res = { headersSent: false, writableEnded: false, set: () => res, status: (n: number) => ((code = n), res), json: () => ((res.headersSent = true), res), on: () => res };
-      handler({ headers: { 'content-type': 'application/json' }, body: { targets: '127.0.0.1:1', user: 'a', password: 'b' }, user: { username: user }, ip: '127.0.0.1' } as unknown as Request, res as unknown as Response);
+      const res = {
+        headersSent: false,
+        writableEnded: false,
+        set: () => res,
+        status: (n: number) => ((code = n), res),
+        json: () => ((res.headersSent = true), res),
+        on: () => res,
+      };
+      handler(
+        {
+          headers: { 'content-type': 'application/json' },
+          body: { targets: '127.0.0.1:1', user: 'a', password: 'b' },
+          user: { username: user },
+          ip: '127.0.0.1',
+        } as unknown as Request,
+        res as unknown as Response,
+      );
       await new Promise((r) => setImmediate(r));
       return code;
     };

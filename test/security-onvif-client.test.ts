@@ -6,7 +6,16 @@ import type { Socket } from 'node:net';
 import { soapCall, MAX_REPLY_BYTES } from '../lib/onvif/soap';
 import { OnvifError } from '../lib/onvif/errors';
 import { parseXml, XmlDtdError } from '../lib/onvif/xml';
-import { EscapeWatch, clockReply, httpReply, settleWithin, soapEnvelope, startHostileServer, type HostileServer, type RawRequest } from './support/hostile-peers';
+import {
+  EscapeWatch,
+  clockReply,
+  httpReply,
+  settleWithin,
+  soapEnvelope,
+  startHostileServer,
+  type HostileServer,
+  type RawRequest,
+} from './support/hostile-peers';
 
 const watch = new EscapeWatch();
 let servers: HostileServer[] = [];
@@ -65,11 +74,15 @@ describe('ONVIF client security (hostile devices on loopback)', function () {
       assert.ok(closedEarly, 'the connection was closed before the server could send it all');
       // Loopback socket buffers hold a few MB; anything near 50 MB would mean the client kept reading.
       assert.ok(written < MAX_REPLY_BYTES + 16 * 1024 * 1024, `server wrote ${written} bytes`);
-      console.log(`      (limit ${MAX_REPLY_BYTES} B; server managed to write ${(written / 1048576).toFixed(1)} MB of 50 MB; RSS +${((process.memoryUsage().rss - before) / 1048576).toFixed(1)} MB)`);
+      console.log(
+        `      (limit ${MAX_REPLY_BYTES} B; server managed to write ${(written / 1048576).toFixed(1)} MB of 50 MB; RSS +${((process.memoryUsage().rss - before) / 1048576).toFixed(1)} MB)`,
+      );
     });
 
     it('refuses a reply whose Content-Length is over the limit before reading its body', async () => {
-      const s = await serve((sock) => void sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n<s:Envelope`));
+      const s = await serve(
+        (sock) => void sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n<s:Envelope`),
+      );
       const e = await soapError(soapCall(url(s), '<tds:GetSystemDateAndTime/>', { timeoutMs: 5000 }));
       assert.match(e.message, /reply larger than .*Content-Length 52428800/);
     });

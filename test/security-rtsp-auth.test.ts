@@ -32,7 +32,14 @@ describe('RTSP authentication: Digest SHA-256, Basic only by opt-in', function (
   /** Runs one replay against a server that answers every unauthenticated request with `challenges`. */
   async function replayAgainst(challenges: string[], allowBasicAuth?: boolean) {
     server = await startHostileServer((sock: Socket, req: RawRequest) => {
-      if (!req.headers.has('authorization')) return void sock.write(rtspReply(req, '401 Unauthorized', challenges.map((c) => ['WWW-Authenticate', c])));
+      if (!req.headers.has('authorization'))
+        return void sock.write(
+          rtspReply(
+            req,
+            '401 Unauthorized',
+            challenges.map((c) => ['WWW-Authenticate', c]),
+          ),
+        );
       sock.write(rtspReply(req, '404 Not Found')); // authenticated: the rest does not matter here
     });
     const r = await settleWithin(
@@ -69,7 +76,10 @@ describe('RTSP authentication: Digest SHA-256, Basic only by opt-in', function (
   });
 
   it('uses Digest SHA-256 when offered beside MD5 and Basic (two challenges), with a response the RFC 7616 computation accepts', async () => {
-    const { requests } = await replayAgainst(['Basic realm="nvr"', 'Digest realm="nvr", nonce="abc", qop="auth", algorithm=MD5', 'Digest realm="nvr", nonce="def", qop="auth", algorithm=SHA-256'], true);
+    const { requests } = await replayAgainst(
+      ['Basic realm="nvr"', 'Digest realm="nvr", nonce="abc", qop="auth", algorithm=MD5', 'Digest realm="nvr", nonce="def", qop="auth", algorithm=SHA-256'],
+      true,
+    );
     const auth = requests[1].headers.get('authorization') ?? '';
     assert.match(auth, /^Digest /);
     const p = params(auth);
@@ -88,7 +98,9 @@ describe('RTSP authentication: Digest SHA-256, Basic only by opt-in', function (
   });
 
   it('orders challenges SHA-256, MD5, unknown Digest algorithms, then Basic', () => {
-    const order = parseChallenges(['Basic realm="a"', 'Digest nonce="1", algorithm=SHA-512-256', 'Digest nonce="2"', 'Digest nonce="3", algorithm=SHA-256'].join('\n')).map((c) => c.params.get('nonce') ?? c.scheme);
+    const order = parseChallenges(
+      ['Basic realm="a"', 'Digest nonce="1", algorithm=SHA-512-256', 'Digest nonce="2"', 'Digest nonce="3", algorithm=SHA-256'].join('\n'),
+    ).map((c) => c.params.get('nonce') ?? c.scheme);
     assert.deepEqual(order, ['3', '2', '1', 'basic']);
     assert.equal(chooseChallenge('Basic realm="a"\nDigest nonce="2"', false, 'x')?.scheme, 'digest', 'Digest beside Basic needs no opt-in');
     assert.equal(chooseChallenge('Negotiate abc', false, 'x'), undefined);

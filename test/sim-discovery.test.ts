@@ -91,7 +91,10 @@ describe('simulator WS-Discovery responder (unicast on loopback)', () => {
     await send(client.socket, probeXml('urn:uuid:nowhere', '', 'onvif://www.onvif.org/location/mars'), sim.discoveryPort as number);
     await send(client.socket, probeXml('urn:uuid:named', '', 'onvif://www.onvif.org/name/Warehouse%20Camera'), sim.discoveryPort as number);
     const replies = await client.waitFor(2, 500);
-    assert.deepEqual(replies.map((r) => first(r, 'RelatesTo')), ['urn:uuid:named']);
+    assert.deepEqual(
+      replies.map((r) => first(r, 'RelatesTo')),
+      ['urn:uuid:named'],
+    );
     assert.equal(findAll(replies[0], 'ProbeMatch').length, 1);
   });
 
@@ -140,7 +143,10 @@ describe('simulator WS-Discovery announcements', () => {
       await send(client.socket, probeXml('urn:uuid:each'), sim.discoveryPort as number);
       const replies = await client.waitFor(3, 2000);
       assert.equal(replies.length, 3);
-      assert.deepEqual(replies.map((r) => findAll(r, 'ProbeMatch').length), [1, 1, 1]);
+      assert.deepEqual(
+        replies.map((r) => findAll(r, 'ProbeMatch').length),
+        [1, 1, 1],
+      );
       assert.equal(new Set(replies.map((r) => first(r, 'MessageID'))).size, 3);
       assert.ok(replies.every((r) => textOf(findAll(r, 'RelatesTo')[0]) === 'urn:uuid:each'));
     } finally {

@@ -58,7 +58,9 @@ export interface WsseOptions {
 export function wsseHeader(o: WsseOptions): string {
   const nonce = o.nonce ?? randomBytes(16);
   const created = (o.created ?? new Date()).toISOString();
-  const digest = createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(o.password)])).digest('base64');
+  const digest = createHash('sha1')
+    .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(o.password)]))
+    .digest('base64');
   return (
     '<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" ' +
     'xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken>' +

@@ -41,7 +41,10 @@ describe('simulator lifecycle', () => {
       discovery: { port: discoveryPort },
     });
     try {
-      assert.deepEqual(b.devices.map((d) => d.port), ports);
+      assert.deepEqual(
+        b.devices.map((d) => d.port),
+        ports,
+      );
       assert.equal(b.discoveryPort, discoveryPort);
       const again = await soapCall(b.devices[2].xaddr, `<GetDeviceInformation ${TDS}/>`);
       assert.equal(first(again.doc, 'SerialNumber'), 'SIMCAM0003');
@@ -55,7 +58,14 @@ describe('simulator lifecycle', () => {
     const before = socketHandles();
     try {
       await assert.rejects(
-        startSimulator({ devices: [{ ...a.devices[0].spec, port: 0 }, { ...a.devices[0].spec, port: a.devices[0].port }], rtsp: false, discovery: false }),
+        startSimulator({
+          devices: [
+            { ...a.devices[0].spec, port: 0 },
+            { ...a.devices[0].spec, port: a.devices[0].port },
+          ],
+          rtsp: false,
+          discovery: false,
+        }),
         /EADDRINUSE/,
       );
       await assertHandlesBackTo(before);
@@ -106,7 +116,11 @@ async function waitUntil(cond: () => boolean, ms: number, what: string): Promise
   }
 }
 
-function tryJson(s: string): { devices: Array<{ name: string; xaddr: string; rtspPort: number; cameras: Array<{ name: string; codec: string; width: number; height: number }> }> } | undefined {
+function tryJson(
+  s: string,
+):
+  | { devices: Array<{ name: string; xaddr: string; rtspPort: number; cameras: Array<{ name: string; codec: string; width: number; height: number }> }> }
+  | undefined {
   try {
     return JSON.parse(s);
   } catch {
@@ -117,7 +131,20 @@ function tryJson(s: string): { devices: Array<{ name: string; xaddr: string; rts
 describe('vtrack-onvif sim', function () {
   this.timeout(60_000);
   it('prints the endpoints as JSON without the password, serves them, exits 0 on SIGINT', async () => {
-    const cli = runCli(['--preset', 'seed', '--base-port', '0', '--discovery-port', '0', '--no-rtsp', '--json', '--user', 'admin', '--password', 'Sup3rSecret']);
+    const cli = runCli([
+      '--preset',
+      'seed',
+      '--base-port',
+      '0',
+      '--discovery-port',
+      '0',
+      '--no-rtsp',
+      '--json',
+      '--user',
+      'admin',
+      '--password',
+      'Sup3rSecret',
+    ]);
     await waitUntil(() => tryJson(cli.stdout()) !== undefined, 10_000, `JSON endpoints (stderr: ${cli.stderr()})`);
     const out = tryJson(cli.stdout());
     assert.ok(out);

@@ -15,7 +15,15 @@ interface OnvifCam {
   getReplayUri(o: { recordingToken: string }, cb: (err: Error | null, uri: string) => void): void;
   getStreamUri(o: { protocol: string; profileToken: string }, cb: (err: Error | null, r: { uri: string }) => void): void;
 }
-type CamCtor = new (o: { hostname: string; port: number; username?: string; password?: string; autoconnect: boolean; useWSSecurity?: boolean; timeout?: number }) => OnvifCam;
+type CamCtor = new (o: {
+  hostname: string;
+  port: number;
+  username?: string;
+  password?: string;
+  autoconnect: boolean;
+  useWSSecurity?: boolean;
+  timeout?: number;
+}) => OnvifCam;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS package
 const { Cam } = require('onvif') as { Cam: CamCtor };
 
@@ -37,7 +45,15 @@ describe('the npm onvif package against the simulator', () => {
   });
 
   const cam = (port: number, extra: { useWSSecurity?: boolean; password?: string } = {}): OnvifCam =>
-    new Cam({ hostname: '127.0.0.1', port, username: auth.user, password: extra.password ?? auth.password, autoconnect: false, useWSSecurity: extra.useWSSecurity, timeout: 5000 });
+    new Cam({
+      hostname: '127.0.0.1',
+      port,
+      username: auth.user,
+      password: extra.password ?? auth.password,
+      autoconnect: false,
+      useWSSecurity: extra.useWSSecurity,
+      timeout: 5000,
+    });
 
   it('connects (WS-Security), reads device information, profiles and video sources of each seed camera', async () => {
     const want = [
@@ -61,7 +77,10 @@ describe('the npm onvif package against the simulator', () => {
       assert.equal(profiles[0].videoEncoderConfiguration.encoding, encoding);
       assert.deepEqual(profiles[0].videoEncoderConfiguration.resolution, { width, height });
       const sources = await call<Array<{ $: { token: string }; resolution: { width: number; height: number } }>>((cb) => c.getVideoSources(cb));
-      assert.deepEqual(sources.map((s) => [s.$.token, s.resolution.width, s.resolution.height]), [['VS_1', width, height]]);
+      assert.deepEqual(
+        sources.map((s) => [s.$.token, s.resolution.width, s.resolution.height]),
+        [['VS_1', width, height]],
+      );
       const stream = await call<{ uri: string }>((cb) => c.getStreamUri({ protocol: 'RTSP', profileToken: 'PROFILE_1_MAIN' }, cb));
       assert.equal(stream.uri, `rtsp://127.0.0.1:${dev.rtspPort}/live/PROFILE_1_MAIN`);
     }
@@ -70,12 +89,18 @@ describe('the npm onvif package against the simulator', () => {
   it('reads recordings and replay URIs from the NVR', async () => {
     const c = cam(nvr.devices[0].port);
     await call<null>((cb) => c.connect((err) => cb(err, null)));
-    const items = (await call<unknown>((cb) => c.getRecordings(cb))) as Array<{ recordingToken: string; configuration: { source: { sourceId: string; name: string } } }>;
-    assert.deepEqual(items.map((r) => [r.recordingToken, r.configuration.source.sourceId]), [
-      ['REC_1', 'VS_1'],
-      ['REC_2', 'VS_2'],
-      ['REC_3', 'VS_3'],
-    ]);
+    const items = (await call<unknown>((cb) => c.getRecordings(cb))) as Array<{
+      recordingToken: string;
+      configuration: { source: { sourceId: string; name: string } };
+    }>;
+    assert.deepEqual(
+      items.map((r) => [r.recordingToken, r.configuration.source.sourceId]),
+      [
+        ['REC_1', 'VS_1'],
+        ['REC_2', 'VS_2'],
+        ['REC_3', 'VS_3'],
+      ],
+    );
     const uri = await call<string>((cb) => c.getReplayUri({ recordingToken: 'REC_3' }, cb));
     assert.equal(uri, `rtsp://127.0.0.1:${nvr.devices[0].rtspPort}/replay/REC_3`);
   });

@@ -20,12 +20,18 @@ describe('simulator low-bitrate mode', () => {
     assert.deepEqual([clip.codec, clip.width, clip.height, clip.frames.length], ['H264', 640, 360, 150]);
     const kbit = (clip.frames.reduce((n, f) => n + f.data.length, 0) * 8) / 10 / 1000;
     assert.ok(kbit > 200 && kbit < 320, `${kbit.toFixed(0)} kbit/s`);
-    assert.deepEqual(clip.frames.map((f, i) => (f.keyframe ? i : -1)).filter((i) => i >= 0), [0, 15, 30, 45, 60, 75, 90, 105, 120, 135]);
+    assert.deepEqual(
+      clip.frames.map((f, i) => (f.keyframe ? i : -1)).filter((i) => i >= 0),
+      [0, 15, 30, 45, 60, 75, 90, 105, 120, 135],
+    );
   });
 
   it('the default stays as it was; an unknown quality is refused', () => {
     const cams = resolveDevices(optionsFromArgs(['--preset', 'nvr'])).flatMap((d) => d.cameras);
-    assert.deepEqual(cams.map((c) => c.codec), ['H264', 'H265', 'MPEG4', 'JPEG']);
+    assert.deepEqual(
+      cams.map((c) => c.codec),
+      ['H264', 'H265', 'MPEG4', 'JPEG'],
+    );
     assert.equal(cams[0].width, 1920);
     assert.throws(() => optionsFromArgs(['--quality', 'ultra']), /--quality must be default or low/);
   });

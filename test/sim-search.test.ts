@@ -41,7 +41,10 @@ async function findStateEvents(search: string, recording: string, start: Date, e
     polls++;
     assert.ok(polls < 100, 'search never completed');
     const max = opts.maxResults ? `<MaxResults>${opts.maxResults}</MaxResults>` : '';
-    const r = await soapCall(search, `<GetEventSearchResults ${TSE}><SearchToken>${token}</SearchToken>${max}<WaitTime>PT1S</WaitTime></GetEventSearchResults>`);
+    const r = await soapCall(
+      search,
+      `<GetEventSearchResults ${TSE}><SearchToken>${token}</SearchToken>${max}<WaitTime>PT1S</WaitTime></GetEventSearchResults>`,
+    );
     assert.equal(r.status, 200, r.xml);
     const results = findAll(r.doc, 'Result');
     if (opts.maxResults) assert.ok(results.length <= opts.maxResults);
@@ -49,7 +52,12 @@ async function findStateEvents(search: string, recording: string, start: Date, e
       const item = findAll(findAll(res, 'Data')[0], 'SimpleItem')[0];
       assert.equal(attrOf(item, 'Name'), 'IsDataPresent');
       assert.equal(first(res, 'Topic'), 'tns1:RecordingHistory/Track/State');
-      events.push({ time: first(res, 'Time'), present: attrOf(item, 'Value') ?? '', startState: first(res, 'StartStateEvent'), recording: first(res, 'RecordingToken') });
+      events.push({
+        time: first(res, 'Time'),
+        present: attrOf(item, 'Value') ?? '',
+        startState: first(res, 'StartStateEvent'),
+        recording: first(res, 'RecordingToken'),
+      });
     }
     const state = first(r.doc, 'SearchState');
     if (state === 'Completed') break;
@@ -84,13 +92,19 @@ describe('simulator search, recording and replay services', () => {
     const states: string[] = [];
     const infos: unknown[] = [];
     for (let i = 0; i < 10; i++) {
-      const r = await soapCall(search, `<GetRecordingSearchResults ${TSE}><SearchToken>${token}</SearchToken><MinResults>1</MinResults><MaxResults>1</MaxResults><WaitTime>PT1S</WaitTime></GetRecordingSearchResults>`);
+      const r = await soapCall(
+        search,
+        `<GetRecordingSearchResults ${TSE}><SearchToken>${token}</SearchToken><MinResults>1</MinResults><MaxResults>1</MaxResults><WaitTime>PT1S</WaitTime></GetRecordingSearchResults>`,
+      );
       states.push(first(r.doc, 'SearchState'));
       infos.push(...findAll(r.doc, 'RecordingInformation'));
       if (states[states.length - 1] === 'Completed') break;
     }
     assert.deepEqual(states, ['Searching', 'Searching', 'Searching', 'Completed']);
-    assert.deepEqual(infos.map((x) => first(x, 'RecordingToken')), ['REC_1', 'REC_2', 'REC_3', 'REC_4']);
+    assert.deepEqual(
+      infos.map((x) => first(x, 'RecordingToken')),
+      ['REC_1', 'REC_2', 'REC_3', 'REC_4'],
+    );
     const info = infos[1];
     const cam = nvr.devices[0].spec.cameras[1];
     const source = findAll(info, 'Source')[0];
@@ -172,14 +186,19 @@ describe('simulator search, recording and replay services', () => {
     const dev = sim.devices[0];
     const start = dev.spec.cameras[0].recording.start;
     const { events } = await findStateEvents(serviceUrlOf(dev.xaddr, 'search'), 'REC_1', new Date(start.getTime() - 60_000), new Date(Date.now() + 60_000));
-    assert.deepEqual(events.map((e) => [new Date(e.time).getTime(), e.present]), [[start.getTime(), 'true']]);
+    assert.deepEqual(
+      events.map((e) => [new Date(e.time).getTime(), e.present]),
+      [[start.getTime(), 'true']],
+    );
   });
 
   it('IncludeStartState reports the state at StartPoint first', async () => {
     const dev = sim.devices[2];
     const tl = new RecordingTimeline(dev.spec.cameras[0].recording);
     const mid = new Date(tl.dataFrom().getTime() + 60_000); // inside the first on-period
-    const { events } = await findStateEvents(serviceUrlOf(dev.xaddr, 'search'), 'REC_1', mid, new Date(mid.getTime() + 10 * 60_000), { includeStartState: true });
+    const { events } = await findStateEvents(serviceUrlOf(dev.xaddr, 'search'), 'REC_1', mid, new Date(mid.getTime() + 10 * 60_000), {
+      includeStartState: true,
+    });
     assert.deepEqual(events[0], { time: mid.toISOString().replace('.000Z', 'Z'), present: 'true', startState: 'true', recording: 'REC_1' });
     assert.equal(events[1].present, 'false');
     assert.equal(events[1].startState, 'false');

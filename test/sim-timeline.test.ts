@@ -13,11 +13,14 @@ describe('simulated recording timeline', () => {
 
   it('repeats on/off periods anchored at the start, clipped to the asked range', () => {
     const tl = new RecordingTimeline({ start: t0, gaps: { onSec: 240, offSec: 120 } }, () => at(1000));
-    assert.deepEqual(tl.intervals(at(100), at(800)).map((i) => [i.start.getTime(), i.end.getTime()]), [
-      [at(100).getTime(), at(240).getTime()],
-      [at(360).getTime(), at(600).getTime()],
-      [at(720).getTime(), at(800).getTime()],
-    ]);
+    assert.deepEqual(
+      tl.intervals(at(100), at(800)).map((i) => [i.start.getTime(), i.end.getTime()]),
+      [
+        [at(100).getTime(), at(240).getTime()],
+        [at(360).getTime(), at(600).getTime()],
+        [at(720).getTime(), at(800).getTime()],
+      ],
+    );
     assert.equal(tl.has(at(300)), false);
     assert.equal(tl.has(at(400)), true);
   });

@@ -96,7 +96,10 @@ describe('storage: invisible and shell-special characters in names (issue 11)', 
     for (const c of ['\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF', '\u00AD', '\u180E', '\u034F', '\u3164', '\u{E0041}']) {
       assert.equal(safeFolderName(`Gar${c}age`), 'Garage', `U+${c.codePointAt(0)?.toString(16)}`);
     }
-    const folders = assignCameraFolders('/w', [{ key: 'a', name: 'Garage' }, { key: 'b', name: 'Gar\u200Bage' }]);
+    const folders = assignCameraFolders('/w', [
+      { key: 'a', name: 'Garage' },
+      { key: 'b', name: 'Gar\u200Bage' },
+    ]);
     assert.deepEqual([...folders.values()], [path.join('/w', 'Garage'), path.join('/w', 'Garage_2')], 'the look-alike is numbered, not hidden');
   });
 
@@ -168,9 +171,10 @@ describe('storage: assigning and creating camera folders', () => {
       { key: 'c', name: 'front door camera' },
       { key: 'd', name: 'Front/Door/Camera' },
     ]);
-    assert.deepEqual([...folders.values()].map((f) => path.basename(f)), [
-      'Front_Door_Camera', 'Front_Door_Camera_2', 'front_door_camera_3', 'Front_Door_Camera_4',
-    ]);
+    assert.deepEqual(
+      [...folders.values()].map((f) => path.basename(f)),
+      ['Front_Door_Camera', 'Front_Door_Camera_2', 'front_door_camera_3', 'Front_Door_Camera_4'],
+    );
   });
 
   it('keeps the folder of a key already assigned, even if the name changed or a new camera wants it', () => {
@@ -200,7 +204,10 @@ describe('storage: assigning and creating camera folders', () => {
 
   it('keeps numbered names within the byte limit', () => {
     const long = 'x'.repeat(300);
-    const folders = assignCameraFolders(work, [{ key: 'a', name: long }, { key: 'b', name: long }]);
+    const folders = assignCameraFolders(work, [
+      { key: 'a', name: long },
+      { key: 'b', name: long },
+    ]);
     const second = path.basename(folders.get('b') ?? '');
     assert.ok(second.endsWith('_2'));
     assert.equal(Buffer.byteLength(second), 100);

@@ -58,8 +58,21 @@ describe('storage: retention', () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-retention-'));
       catalog = openCatalog(path.join(dir, 'c.db'));
       source = catalog.saveSource({
-        name: 'nvr', host: '127.0.0.1', ports: [80], workingDirectory: dir,
-        cameras: ['A', 'B'].map((n) => ({ displayName: n, devicePort: 80, videoSourceToken: n, profileToken: n, codec: 'H264', width: 640, height: 480, fps: 10, folderPath: path.join(dir, n) })),
+        name: 'nvr',
+        host: '127.0.0.1',
+        ports: [80],
+        workingDirectory: dir,
+        cameras: ['A', 'B'].map((n) => ({
+          displayName: n,
+          devicePort: 80,
+          videoSourceToken: n,
+          profileToken: n,
+          codec: 'H264',
+          width: 640,
+          height: 480,
+          fps: 10,
+          folderPath: path.join(dir, n),
+        })),
       });
     });
     afterEach(() => {
@@ -74,7 +87,16 @@ describe('storage: retention', () => {
         const p = path.join(dir, `f${i}.mp4`);
         if (onDisk) fs.writeFileSync(p, 'x');
         const row = catalog.recordDownload({
-          cameraId: source.cameras[i % 2].id, recordingToken: 'R', start, end: new Date(start.getTime() + 60_000), path: p, bytes, codec: 'H264', frames: 1, width: 640, height: 480,
+          cameraId: source.cameras[i % 2].id,
+          recordingToken: 'R',
+          start,
+          end: new Date(start.getTime() + 60_000),
+          path: p,
+          bytes,
+          codec: 'H264',
+          frames: 1,
+          width: 640,
+          height: 480,
         });
         out.push({ id: row.id, path: p });
       }
@@ -87,7 +109,10 @@ describe('storage: retention', () => {
       const r = await applyRetentionRules(catalog, source.id, { maxAgeDays: (10 * day - 5.5 * 60_000) / day, now });
       assert.equal(r.deleted, 5);
       assert.equal(r.bytes, 50);
-      assert.deepEqual(files.map((f) => fs.existsSync(f.path)), files.map((_, i) => i >= 5));
+      assert.deepEqual(
+        files.map((f) => fs.existsSync(f.path)),
+        files.map((_, i) => i >= 5),
+      );
       assert.equal(catalog.totalBytes(source.id), 150);
     });
 
@@ -100,7 +125,10 @@ describe('storage: retention', () => {
       assert.equal(r.failed[0].path, files[1].path);
       assert.equal(r.deleted, 3, 'files 0, 2, 3: file 1 could not be deleted, so one more went');
       assert.equal(catalog.totalBytes(source.id), 700);
-      assert.deepEqual(files.map((f) => catalog.listDownloads(source.cameras[files.indexOf(f) % 2].id).find((d) => d.id === f.id)?.status), ['deleted', 'done', 'deleted', 'deleted', 'done', 'done', 'done', 'done', 'done', 'done']);
+      assert.deepEqual(
+        files.map((f) => catalog.listDownloads(source.cameras[files.indexOf(f) % 2].id).find((d) => d.id === f.id)?.status),
+        ['deleted', 'done', 'deleted', 'deleted', 'done', 'done', 'done', 'done', 'done', 'done'],
+      );
     });
 
     it('works in slices: the event loop gets turns during a pass over thousands of files', async () => {

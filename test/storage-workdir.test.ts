@@ -34,7 +34,10 @@ describe('storage: working directory', () => {
   it('says so when the path is a file', async () => {
     const file = path.join(base, 'file');
     fs.writeFileSync(file, 'x');
-    await assert.rejects(validateWorkingDirectory(file), (e: unknown) => e instanceof StorageError && e.message === `working directory ${file} is a file, not a folder`);
+    await assert.rejects(
+      validateWorkingDirectory(file),
+      (e: unknown) => e instanceof StorageError && e.message === `working directory ${file} is a file, not a folder`,
+    );
     await assert.rejects(validateWorkingDirectory(path.join(file, 'sub')), (e: unknown) => e instanceof StorageError && e.code === 'is-file');
   });
 
@@ -48,14 +51,20 @@ describe('storage: working directory', () => {
       fs.mkdirSync(dir, { mode: 0o555 });
     }
     try {
-      await assert.rejects(validateWorkingDirectory(dir), (e: unknown) => e instanceof StorageError && e.message.startsWith(`working directory ${dir} is not writable`));
+      await assert.rejects(
+        validateWorkingDirectory(dir),
+        (e: unknown) => e instanceof StorageError && e.message.startsWith(`working directory ${dir} is not writable`),
+      );
     } finally {
       if (dir.startsWith(base)) fs.chmodSync(dir, 0o755);
     }
   });
 
   it('refuses when free space is below the minimum', async () => {
-    await assert.rejects(validateWorkingDirectory(base, { minFreeBytes: Number.MAX_SAFE_INTEGER }), (e: unknown) => e instanceof StorageError && e.code === 'low-space');
+    await assert.rejects(
+      validateWorkingDirectory(base, { minFreeBytes: Number.MAX_SAFE_INTEGER }),
+      (e: unknown) => e instanceof StorageError && e.code === 'low-space',
+    );
   });
 
   it('defaults to <userDir>/nvr_downloads/<safe source name>', () => {

@@ -65,7 +65,7 @@ describe('sync engine against the simulator (seed preset)', function () {
       assert.equal(p.codec, CODEC[spec.codec], f.path);
       assert.equal(p.width, spec.width);
       assert.equal(p.height, spec.height);
-      const expectedFrames = Math.round((Date.parse(f.end) - Date.parse(f.start)) / 1000 * spec.fps);
+      const expectedFrames = Math.round(((Date.parse(f.end) - Date.parse(f.start)) / 1000) * spec.fps);
       assert.equal(p.frames, expectedFrames, `${f.path}: frames`);
       assert.equal(f.frames, expectedFrames);
       assert.ok(Math.abs(p.durationSec - f.durationSec) < 0.2, `${f.path}: duration ${p.durationSec} vs ${f.durationSec}`);
@@ -80,9 +80,19 @@ describe('sync engine against the simulator (seed preset)', function () {
       assert.equal(fs.statSync(r.path).size, r.bytes);
       assert.equal(r.status, 'done');
     }
-    const onDisk = fs.readdirSync(path.join(dir, 'downloads'), { recursive: true }).map(String).filter((f) => /\.mp4$/.test(f));
+    const onDisk = fs
+      .readdirSync(path.join(dir, 'downloads'), { recursive: true })
+      .map(String)
+      .filter((f) => /\.mp4$/.test(f));
     assert.equal(onDisk.length, rows.length);
-    assert.equal(fs.readdirSync(path.join(dir, 'downloads'), { recursive: true }).map(String).filter((f) => f.endsWith('.part')).length, 0, 'no .part left');
+    assert.equal(
+      fs
+        .readdirSync(path.join(dir, 'downloads'), { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.part')).length,
+      0,
+      'no .part left',
+    );
   });
 
   it('gives the motion-recording camera no file that covers a gap', () => {
@@ -122,20 +132,30 @@ describe('sync engine against the simulator (seed preset)', function () {
     const [summary] = await bad.syncNow(sourceId);
     await bad.close();
     assert.ok(summary.errors.length > 0);
-    assert.ok(errs.some((e) => e.event === 'error' && e.code === 'auth'), JSON.stringify(errs));
+    assert.ok(
+      errs.some((e) => e.event === 'error' && e.code === 'auth'),
+      JSON.stringify(errs),
+    );
     assert.equal(catalog.getSyncStatus(sourceId)?.consecutiveFailures, 1);
   });
 });
 
 describe('sync engine with an NVR whose clock runs an hour ahead', function () {
   this.timeout(60_000);
-  it('plans in the NVR\'s time: recent recordings are fetched, none still being written', async () => {
+  it("plans in the NVR's time: recent recordings are fetched, none still being written", async () => {
     const sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 4, clockOffsetSec: 3600 });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-skew-'));
     const catalog = openCatalog(path.join(dir, 'c.db'));
     try {
       const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, timeoutMs: 3000 });
-      const saved = await saveSourceFromDevices(catalog, { name: 'skewed', host: '127.0.0.1', ports: [sim.devices[0].port], devices, selection: 'all', workingDirectory: path.join(dir, 'dl') });
+      const saved = await saveSourceFromDevices(catalog, {
+        name: 'skewed',
+        host: '127.0.0.1',
+        ports: [sim.devices[0].port],
+        devices,
+        selection: 'all',
+        workingDirectory: path.join(dir, 'dl'),
+      });
       const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5 } });
       const got: FileEvent[] = [];
       engine.on('file', (f) => got.push(f));
@@ -166,7 +186,14 @@ describe('sync engine retries and retention', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-retry-'));
     catalog = openCatalog(path.join(dir, 'c.db'));
     const devices = await discover({ targets: `127.0.0.1:${sim.devices[0].port}`, ...AUTH, timeoutMs: 3000 });
-    const saved = await saveSourceFromDevices(catalog, { name: 'front', host: '127.0.0.1', ports: [sim.devices[0].port], devices, selection: 'all', workingDirectory: path.join(dir, 'dl') });
+    const saved = await saveSourceFromDevices(catalog, {
+      name: 'front',
+      host: '127.0.0.1',
+      ports: [sim.devices[0].port],
+      devices,
+      selection: 'all',
+      workingDirectory: path.join(dir, 'dl'),
+    });
     return saved.id;
   }
   afterEach(async () => {
@@ -177,7 +204,11 @@ describe('sync engine retries and retention', function () {
 
   it('retries a segment the NVR refuses (replay sessions busy) and then fetches it', async () => {
     const id = await setUp(2);
-    const engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 4, retryBaseMs: 50, concurrency: 1 } });
+    const engine = new SyncEngine({
+      catalog,
+      credentials: AUTH,
+      settings: { segmentMinutes: 1, safetyMarginSec: 5, attempts: 4, retryBaseMs: 50, concurrency: 1 },
+    });
     const files: FileEvent[] = [];
     engine.on('file', (f) => files.push(f));
     engine.addSource(id, { schedule: false });

@@ -6,7 +6,10 @@ import { RtspError } from '../lib/rtsp/errors';
 
 describe('sync retries (lib/sync/retry)', () => {
   it('backs off exponentially from the base, capped', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, 1000, 10_000)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, 1000, 10_000)),
+      [1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
   });
 
   it('does not retry what a retry cannot fix: wrong credentials, no replay support, not ONVIF', () => {

@@ -86,7 +86,10 @@ describe('vendor clients against the simulators', function () {
       const { client } = await hik();
       const info = await client.deviceInfo();
       assert.equal(info.model, 'DS-7608NI-SIM');
-      assert.deepEqual((await client.channels()).map((c) => c.name), ['Front Door', 'Parking Lot', 'Warehouse']);
+      assert.deepEqual(
+        (await client.channels()).map((c) => c.name),
+        ['Front Door', 'Parking Lot', 'Warehouse'],
+      );
     });
 
     for (const offset of [120, -300]) {
@@ -126,7 +129,10 @@ describe('vendor clients against the simulators', function () {
       const from = NOW - 3600_000;
       const r = await client.search(1, from, NOW - 60_000);
       const ref = await good.search(1, from, NOW - 60_000);
-      assert.deepEqual(r.items.map((m) => [m.startUtc, m.endUtc]), ref.items.map((m) => [m.startUtc, m.endUtc]));
+      assert.deepEqual(
+        r.items.map((m) => [m.startUtc, m.endUtc]),
+        ref.items.map((m) => [m.startUtc, m.endUtc]),
+      );
       assert.match(r.warnings.join(';'), /ignores searchResultPostion/);
     });
 
@@ -183,7 +189,9 @@ describe('vendor clients against the simulators', function () {
         const a = recs[0].startUtc + 60_000;
         const b = a + 30_000;
         const rec = recs.find((r) => r.startUtc <= a && r.endUtc >= b) ?? recs[0];
-        const files = await framesToFiles(cutToRange(client.download(rec, a, b), a, b), { finalPath: (s, e) => join(dir, `hik-${cam}-${s.getTime()}-${e.getTime()}.mp4`) });
+        const files = await framesToFiles(cutToRange(client.download(rec, a, b), a, b), {
+          finalPath: (s, e) => join(dir, `hik-${cam}-${s.getTime()}-${e.getTime()}.mp4`),
+        });
         assert.equal(files.length, 1);
         assert.equal(files[0].start.getTime(), a);
         assert.equal(files[0].end.getTime(), b);
@@ -198,14 +206,24 @@ describe('vendor clients against the simulators', function () {
     it('reads device info, channel titles (0-based) and a −05:00 clock', async () => {
       const { client, dev } = await dahua({ utcOffsetMin: -300 });
       assert.equal((await client.deviceInfo()).model, 'DHI-NVR4108-SIM');
-      assert.deepEqual((await client.channels()).map((c) => [c.index, c.name]), [[0, 'Front Door'], [1, 'Parking Lot'], [2, 'Warehouse']]);
+      assert.deepEqual(
+        (await client.channels()).map((c) => [c.index, c.name]),
+        [
+          [0, 'Front Door'],
+          [1, 'Parking Lot'],
+          [2, 'Warehouse'],
+        ],
+      );
       const c = await client.clock();
       assert.equal(c.zone.standardMin, -300);
       const from = NOW - 3600_000;
       const items = await client.search(2, from, NOW);
       const got = union(items.map((m) => [m.startUtc, m.endUtc] as [number, number]));
       const want = recorded(dev, 2, from, NOW);
-      assert.deepEqual(got.map((g) => g[0]), want.map((w) => w[0]));
+      assert.deepEqual(
+        got.map((g) => g[0]),
+        want.map((w) => w[0]),
+      );
     });
 
     it('findNextFile until found=0: short pages are not the end', async () => {
@@ -215,7 +233,11 @@ describe('vendor clients against the simulators', function () {
       assert.equal(items[0].startUtc, dev.cameras[0].recording.start.getTime());
       items.forEach((m, i) => i > 0 && assert.equal(m.startUtc, items[i - 1].endUtc));
       assert.ok((sim.requests.get('/cgi-bin/mediaFileFind.cgi?findNextFile') ?? 0) > 3, 'several short pages');
-      assert.equal(sim.requests.get('/cgi-bin/mediaFileFind.cgi?destroy'), sim.requests.get('/cgi-bin/mediaFileFind.cgi?factory.create'), 'every finder destroyed');
+      assert.equal(
+        sim.requests.get('/cgi-bin/mediaFileFind.cgi?destroy'),
+        sim.requests.get('/cgi-bin/mediaFileFind.cgi?factory.create'),
+        'every finder destroyed',
+      );
     });
 
     for (const base of [0, 1] as const) {
@@ -249,7 +271,9 @@ describe('vendor clients against the simulators', function () {
         const start = dev.cameras[cam].recording.start.getTime();
         const a = start + 60_000 + 400; // inside a GOP (keyframes every whole second)
         const b = start + 90_000;
-        const files = await framesToFiles(cutToRange(client.download(cam, a, b), a, b), { finalPath: (s, e) => join(dir, `dh-${cam}-${s.getTime()}-${e.getTime()}.mp4`) });
+        const files = await framesToFiles(cutToRange(client.download(cam, a, b), a, b), {
+          finalPath: (s, e) => join(dir, `dh-${cam}-${s.getTime()}-${e.getTime()}.mp4`),
+        });
         assert.equal(files.length, 1);
         assert.equal(files[0].start.getTime(), start + 60_000, 'starts at the keyframe at or before the range start');
         assert.equal(files[0].end.getTime(), b);
@@ -264,7 +288,9 @@ describe('vendor clients against the simulators', function () {
       const start = dev.cameras[0].recording.start.getTime();
       const a = start + 30_000;
       const b = a + 20_000;
-      const files = await framesToFiles(cutToRange(client.download(0, a, b), a, b), { finalPath: (s, e) => join(dir, `win-${s.getTime()}-${e.getTime()}.mp4`) });
+      const files = await framesToFiles(cutToRange(client.download(0, a, b), a, b), {
+        finalPath: (s, e) => join(dir, `win-${s.getTime()}-${e.getTime()}.mp4`),
+      });
       assert.equal(sim.requests.get('/cgi-bin/loadfile.cgi?startLoad'), 3);
       assert.equal(files.length, 1);
       assert.deepEqual([files[0].start.getTime(), files[0].end.getTime()], [a, b]);
@@ -277,8 +303,16 @@ describe('vendor clients against the simulators', function () {
       const start = dev.cameras[2].recording.start.getTime();
       const a = start + 200_000;
       const b = start + 420_000; // recorded 0–240 s and 360–600 s
-      const files = await framesToFiles(cutToRange(client.download(2, a, b), a, b), { finalPath: (s, e) => join(dir, `gap-${s.getTime()}-${e.getTime()}.mp4`) });
-      assert.deepEqual(files.map((f) => [f.start.getTime() - start, f.end.getTime() - start]), [[200_000, 240_000], [360_000, 420_000]]);
+      const files = await framesToFiles(cutToRange(client.download(2, a, b), a, b), {
+        finalPath: (s, e) => join(dir, `gap-${s.getTime()}-${e.getTime()}.mp4`),
+      });
+      assert.deepEqual(
+        files.map((f) => [f.start.getTime() - start, f.end.getTime() - start]),
+        [
+          [200_000, 240_000],
+          [360_000, 420_000],
+        ],
+      );
     });
   });
 });

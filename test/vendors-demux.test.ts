@@ -50,9 +50,18 @@ describe('MPEG-PS demuxer (Hikvision downloads)', () => {
         const d = new PsDemuxer();
         const out: PsFrame[] = [...feed((c) => d.push(c), bytes, sizes), ...d.flush()];
         assert.equal(out.length, 4, `chunks ${sizes}`);
-        assert.deepEqual(out.map((f) => f.data.toString('hex')), frames.map((f) => f.data.toString('hex')));
-        assert.deepEqual(out.map((f) => f.keyframe), [true, false, false, true]);
-        assert.deepEqual(out.map((f) => f.pts), [1000, 7000, 13000, 19000]);
+        assert.deepEqual(
+          out.map((f) => f.data.toString('hex')),
+          frames.map((f) => f.data.toString('hex')),
+        );
+        assert.deepEqual(
+          out.map((f) => f.keyframe),
+          [true, false, false, true],
+        );
+        assert.deepEqual(
+          out.map((f) => f.pts),
+          [1000, 7000, 13000, 19000],
+        );
         assert.ok(out.every((f) => f.codec === 'H264'));
         assert.equal(d.stats.skippedBytes, head.length, 'exactly the vendor header is skipped');
         assert.equal(d.stats.otherPackets, 2, 'the private 0xBD packets are skipped');
@@ -61,16 +70,41 @@ describe('MPEG-PS demuxer (Hikvision downloads)', () => {
   }
 
   it('takes H.265 from the stream map (type 0x24) and IRAP pictures as keyframes', () => {
-    const bytes = psStream([{ data: H265_IDR, key: true }, { data: H265_P, key: false }], 'H265', imkhHeader('H265'));
+    const bytes = psStream(
+      [
+        { data: H265_IDR, key: true },
+        { data: H265_P, key: false },
+      ],
+      'H265',
+      imkhHeader('H265'),
+    );
     const d = new PsDemuxer();
     const out = [...d.push(bytes), ...d.flush()];
-    assert.deepEqual(out.map((f) => [f.codec, f.keyframe]), [['H265', true], ['H265', false]]);
+    assert.deepEqual(
+      out.map((f) => [f.codec, f.keyframe]),
+      [
+        ['H265', true],
+        ['H265', false],
+      ],
+    );
   });
 
   it('joins a frame split over several PES packets (only the first with a PTS)', () => {
     const big = Buffer.concat([H264_IDR, Buffer.alloc(150_000, 0x5a)]);
     const d = new PsDemuxer();
-    const out = [...d.push(psStream([{ data: big, key: true }, { data: H264_P, key: false }], 'H264', imkhHeader('H264'))), ...d.flush()];
+    const out = [
+      ...d.push(
+        psStream(
+          [
+            { data: big, key: true },
+            { data: H264_P, key: false },
+          ],
+          'H264',
+          imkhHeader('H264'),
+        ),
+      ),
+      ...d.flush(),
+    ];
     assert.equal(out.length, 2);
     assert.ok(out[0].data.equals(big));
   });
@@ -78,9 +112,17 @@ describe('MPEG-PS demuxer (Hikvision downloads)', () => {
   it('unwraps the 33-bit PTS', () => {
     const d = new PsDemuxer();
     const wrap = 2 ** 33;
-    const bytes = Buffer.concat([imkhHeader('H264'), psFrame(H264_IDR, true, 'H264', wrap - 3000), psFrame(H264_P, false, 'H264', 3000), psFrame(H264_P, false, 'H264', 9000)]);
+    const bytes = Buffer.concat([
+      imkhHeader('H264'),
+      psFrame(H264_IDR, true, 'H264', wrap - 3000),
+      psFrame(H264_P, false, 'H264', 3000),
+      psFrame(H264_P, false, 'H264', 9000),
+    ]);
     const out = [...d.push(bytes), ...d.flush()];
-    assert.deepEqual(out.map((f) => f.pts), [wrap - 3000, wrap + 3000, wrap + 9000]);
+    assert.deepEqual(
+      out.map((f) => f.pts),
+      [wrap - 3000, wrap + 3000, wrap + 9000],
+    );
   });
 
   it('resynchronises at the next pack after garbage in the middle', () => {
@@ -127,8 +169,15 @@ describe('DHAV demuxer (Dahua downloads)', () => {
       for (const sizes of [[bytes.length], [1], [5, 50, 500]]) {
         const d = new DhavDemuxer();
         const out: DhavFrame[] = feed((c) => d.push(c), bytes, sizes);
-        assert.deepEqual(out.map((f) => f.data.toString('hex')), list.map((f) => f.data.toString('hex')), `chunks ${sizes}`);
-        assert.deepEqual(out.map((f) => f.keyframe), [true, false, false, false, true]);
+        assert.deepEqual(
+          out.map((f) => f.data.toString('hex')),
+          list.map((f) => f.data.toString('hex')),
+          `chunks ${sizes}`,
+        );
+        assert.deepEqual(
+          out.map((f) => f.keyframe),
+          [true, false, false, false, true],
+        );
         assert.ok(out.every((f) => f.codec === codec));
         assert.equal(out[0].width, 1920);
         assert.equal(out[0].fps, 15);
@@ -144,7 +193,10 @@ describe('DHAV demuxer (Dahua downloads)', () => {
     const timer = new DhavTimer();
     const out = d.push(dhavBytes(list, 'H264')).flatMap((f) => timer.push(f));
     out.push(...timer.flush());
-    assert.deepEqual(out.map((x) => x.wallMs), list.map((f) => f.wallMs));
+    assert.deepEqual(
+      out.map((x) => x.wallMs),
+      list.map((f) => f.wallMs),
+    );
   });
 
   it('skips a 1 KB "DAHUA" file header and garbage between frames', () => {
@@ -166,7 +218,10 @@ describe('simulator PS/DHAV bodies read by FFmpeg and by us give the clip frames
   before(() => (dir = mkdtempSync(join(tmpdir(), 'vtrack-demux-'))));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [codec, clipId, ext] of [['H264', 'front-door-1080p-h264', 'h264'], ['H265', 'parking-720p-h265', 'hevc']] as const) {
+  for (const [codec, clipId, ext] of [
+    ['H264', 'front-door-1080p-h264', 'h264'],
+    ['H265', 'parking-720p-h265', 'hevc'],
+  ] as const) {
     it(`${codec}: 45 frames as PS and as DHAV`, () => {
       const clip = loadClip(clipId);
       const src = clip.frames.slice(0, 45);
@@ -176,7 +231,21 @@ describe('simulator PS/DHAV bodies read by FFmpeg and by us give the clip frames
       assert.equal(expected.length, 45);
 
       const ps = Buffer.concat([imkhEnvelope(codec), ...src.map((f, i) => psFrame(f.data, f.keyframe, codec, 90_000 + i * 6000))]);
-      const dhav = Buffer.concat(src.map((f, i) => dhavFrame({ data: f.data, keyframe: f.keyframe, codec, frameNumber: i, wallMs: T0 + (i * 1000) / 15, width: clip.width, height: clip.height, fps: 15, channel: 0 })));
+      const dhav = Buffer.concat(
+        src.map((f, i) =>
+          dhavFrame({
+            data: f.data,
+            keyframe: f.keyframe,
+            codec,
+            frameNumber: i,
+            wallMs: T0 + (i * 1000) / 15,
+            width: clip.width,
+            height: clip.height,
+            fps: 15,
+            channel: 0,
+          }),
+        ),
+      );
       const psFile = join(dir, 'a.mpg');
       const dhavFile = join(dir, 'a.dav');
       writeFileSync(psFile, ps.subarray(64)); // FFmpeg does not know the vendor header

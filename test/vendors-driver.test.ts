@@ -41,27 +41,44 @@ describe('vendor sessions', function () {
     const h = await sim('hikvision');
     const d = await sim('dahua');
     const found = await discover({ targets: [`127.0.0.1:${h.devices[0].port}`, `127.0.0.1:${d.devices[0].port}`], timeoutMs: 3000 });
-    assert.deepEqual(found.map((x) => [x.port, x.onvif, x.errorCode, x.vendorApi]), [
-      [h.devices[0].port, false, 'not-onvif', 'hikvision'],
-      [d.devices[0].port, false, 'not-onvif', 'dahua'],
-    ].sort((a, b) => Number(a[0]) - Number(b[0])));
+    assert.deepEqual(
+      found.map((x) => [x.port, x.onvif, x.errorCode, x.vendorApi]),
+      [
+        [h.devices[0].port, false, 'not-onvif', 'hikvision'],
+        [d.devices[0].port, false, 'not-onvif', 'dahua'],
+      ].sort((a, b) => Number(a[0]) - Number(b[0])),
+    );
     assert.match(found.find((x) => x.vendorApi === 'dahua')?.error ?? '', /answers like a Dahua HTTP API recorder: sync it with the dahua driver/);
-    for (const s of [h, d]) assert.equal((s as unknown as { vendor: { gate: { stats: { credentialed: number } } } }).vendor.gate.stats.credentialed, 0, 'no login spent');
+    for (const s of [h, d])
+      assert.equal((s as unknown as { vendor: { gate: { stats: { credentialed: number } } } }).vendor.gate.stats.credentialed, 0, 'no login spent');
   });
 
   it('a wrong password while probing costs one login attempt in all', async () => {
     const s = await startSimulator({ preset: 'dahua', basePort: 0, historyMinutes: 5, auth: AUTH, discovery: false });
     sims.push(s);
     const vendor = (s as unknown as { vendor: { gate: { stats: { credentialed: number } } } }).vendor;
-    await assert.rejects(probeVendor('127.0.0.1', s.devices[0].port, { user: 'admin', password: 'nope' }, 5000), (e: unknown) => e instanceof VendorError && e.kind === 'auth');
+    await assert.rejects(
+      probeVendor('127.0.0.1', s.devices[0].port, { user: 'admin', password: 'nope' }, 5000),
+      (e: unknown) => e instanceof VendorError && e.kind === 'auth',
+    );
     assert.equal(vendor.gate.stats.credentialed, 1);
   });
 
-  for (const [preset, offset] of [['hikvision', -300], ['dahua', 120]] as const) {
+  for (const [preset, offset] of [
+    ['hikvision', -300],
+    ['dahua', 120],
+  ] as const) {
     it(`${preset}: cameras by channel name, recorded intervals and a range into frame-exact files (UTC offset ${offset} min)`, async () => {
       const s = await sim(preset, offset);
       const session = await openVendorSession(preset, '127.0.0.1', s.devices[0].port, AUTH, 5000);
-      assert.deepEqual(session.device.cameras.map((c) => [c.name, c.token, c.profiles[0].encoding]), [['Front Door', 'ch1', 'H264'], ['Parking Lot', 'ch2', 'H265'], ['Warehouse', 'ch3', 'H264']]);
+      assert.deepEqual(
+        session.device.cameras.map((c) => [c.name, c.token, c.profiles[0].encoding]),
+        [
+          ['Front Door', 'ch1', 'H264'],
+          ['Parking Lot', 'ch2', 'H265'],
+          ['Warehouse', 'ch3', 'H264'],
+        ],
+      );
       assert.ok(Math.abs(session.clockOffsetMs) < 2000);
       const rec = s.devices[0].spec.cameras[2].recording.start.getTime();
       const ivs = await session.recordedIntervals('ch3', new Date(rec - 60_000), new Date(rec + 600_000));
@@ -73,9 +90,23 @@ describe('vendor sessions', function () {
         else acc.push([a, b]);
         return acc;
       }, []);
-      assert.deepEqual(merged, [[0, 240_000], [360_000, 600_000]]);
-      const files = await session.download('ch3', { from: new Date(rec + 220_000), to: new Date(rec + 380_000), finalPath: (a, b) => join(dir, `${preset}-${a.getTime()}-${b.getTime()}.mp4`) });
-      assert.deepEqual(files.map((f) => [f.start.getTime() - rec, f.end.getTime() - rec]), [[220_000, 240_000], [360_000, 380_000]], 'the motion gap splits the range');
+      assert.deepEqual(merged, [
+        [0, 240_000],
+        [360_000, 600_000],
+      ]);
+      const files = await session.download('ch3', {
+        from: new Date(rec + 220_000),
+        to: new Date(rec + 380_000),
+        finalPath: (a, b) => join(dir, `${preset}-${a.getTime()}-${b.getTime()}.mp4`),
+      });
+      assert.deepEqual(
+        files.map((f) => [f.start.getTime() - rec, f.end.getTime() - rec]),
+        [
+          [220_000, 240_000],
+          [360_000, 380_000],
+        ],
+        'the motion gap splits the range',
+      );
       assert.equal(frameMd5s(files[0].path).length, 300);
     });
   }
@@ -84,6 +115,9 @@ describe('vendor sessions', function () {
     const s = await sim('hikvision');
     const session = await openVendorSession('hikvision', '127.0.0.1', s.devices[0].port, AUTH, 5000);
     await s.stop();
-    await assert.rejects(session.download('ch1', { from: new Date(Date.now() - 120_000), to: new Date(Date.now() - 60_000), finalPath: (a) => join(dir, `x-${a.getTime()}.mp4`) }), (e: unknown) => e instanceof ReplayToFilesError && e.kind === 'network');
+    await assert.rejects(
+      session.download('ch1', { from: new Date(Date.now() - 120_000), to: new Date(Date.now() - 60_000), finalPath: (a) => join(dir, `x-${a.getTime()}.mp4`) }),
+      (e: unknown) => e instanceof ReplayToFilesError && e.kind === 'network',
+    );
   });
 });

@@ -82,7 +82,10 @@ describe('vendor HTTP client', function () {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' });
       res.end();
     });
-    assert.equal((await new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'p', allowBasicAuth: true }).request('GET', '/x')).body.toString(), 'ok');
+    assert.equal(
+      (await new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'p', allowBasicAuth: true }).request('GET', '/x')).body.toString(),
+      'ok',
+    );
     const wrong = new VendorHttp({ host: '127.0.0.1', port, user: 'u', password: 'bad', allowBasicAuth: true });
     await assert.rejects(wrong.request('GET', '/x'), (e: unknown) => e instanceof VendorError && e.kind === 'auth');
     await assert.rejects(wrong.request('GET', '/y'), (e: unknown) => e instanceof VendorError && e.kind === 'auth');
@@ -94,7 +97,9 @@ describe('vendor HTTP client', function () {
     const port = await start((req, res) => {
       const a = req.headers.authorization;
       if (!a) {
-        res.writeHead(401, { 'WWW-Authenticate': ['Digest realm="r", qop="auth", nonce="x", algorithm=MD5', 'Digest realm="r", qop="auth", nonce="x", algorithm=SHA-256'] });
+        res.writeHead(401, {
+          'WWW-Authenticate': ['Digest realm="r", qop="auth", nonce="x", algorithm=MD5', 'Digest realm="r", qop="auth", nonce="x", algorithm=SHA-256'],
+        });
         return res.end();
       }
       alg = /algorithm=([\w-]+)/.exec(a)?.[1] ?? '';
@@ -110,7 +115,10 @@ describe('vendor HTTP client', function () {
     assert.equal(hik?.kind, 'locked');
     assert.equal(hik?.details.unlockAt?.toISOString(), '2026-12-02T06:03:30.000Z');
     assert.equal(lockoutOf(401, 'Error\r\nAccount locked, unlock after 1800 seconds', now)?.details.unlockInSec, 1800);
-    assert.equal(lockoutOf(401, '<userCheck><statusValue>401</statusValue><lockStatus>unlock</lockStatus><retryLoginTime>4</retryLoginTime></userCheck>', now), undefined);
+    assert.equal(
+      lockoutOf(401, '<userCheck><statusValue>401</statusValue><lockStatus>unlock</lockStatus><retryLoginTime>4</retryLoginTime></userCheck>', now),
+      undefined,
+    );
     assert.equal(lockoutOf(401, 'Error\r\nInvalid Authority!', now), undefined);
   });
 });

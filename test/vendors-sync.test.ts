@@ -24,7 +24,9 @@ const CLI = join(__dirname, '..', 'lib', 'cli.js');
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 90_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [CLI, ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -55,7 +57,10 @@ describe('sync through the Hikvision and Dahua drivers', function () {
 
   const gate = (s: RunningSimulator) => (s as unknown as { vendor: RunningVendorSim }).vendor.gate;
 
-  for (const [preset, offset] of [['hikvision', 120], ['dahua', -300]] as const) {
+  for (const [preset, offset] of [
+    ['hikvision', 120],
+    ['dahua', -300],
+  ] as const) {
     it(`${preset} at UTC${offset > 0 ? '+' : '−'}${Math.abs(offset / 60)}:00: two passes, files per channel name, frame-exact, gap skipped, nothing fetched twice`, async () => {
       // 8 minutes of history, 1-minute segments: whatever the minute, the warehouse's first motion
       // period (0–240 s) and the start of its second (360–420 s) are complete and fetchable.
@@ -67,13 +72,30 @@ describe('sync through the Hikvision and Dahua drivers', function () {
       try {
         const session = await openVendorSession(preset, '127.0.0.1', port, AUTH, 5000);
         const work = join(dir, preset);
-        const saved = await saveSourceFromDevices(catalog, { name: `${preset} nvr`, host: '127.0.0.1', ports: [port], devices: [session.device], selection: 'all', workingDirectory: work, driver: preset });
+        const saved = await saveSourceFromDevices(catalog, {
+          name: `${preset} nvr`,
+          host: '127.0.0.1',
+          ports: [port],
+          devices: [session.device],
+          selection: 'all',
+          workingDirectory: work,
+          driver: preset,
+        });
         assert.equal(catalog.getSource(saved.id)?.driver, preset);
         const now = new Date();
         const pass = async () => {
           const files: FileEvent[] = [];
           const events: SyncEvent[] = [];
-          const summary = await runSourceOnce({ catalog, source: catalog.getSource(saved.id)!, credentials: AUTH, settings: { ...DEFAULT_SETTINGS, segmentMinutes: 1, minFreeBytes: 0 }, reason: 'manual', now: () => now, emit: (e) => events.push(e), onFile: (f) => files.push(f) });
+          const summary = await runSourceOnce({
+            catalog,
+            source: catalog.getSource(saved.id)!,
+            credentials: AUTH,
+            settings: { ...DEFAULT_SETTINGS, segmentMinutes: 1, minFreeBytes: 0 },
+            reason: 'manual',
+            now: () => now,
+            emit: (e) => events.push(e),
+            onFile: (f) => files.push(f),
+          });
           return { files, events, summary };
         };
         const first = await pass();
@@ -108,7 +130,11 @@ describe('sync through the Hikvision and Dahua drivers', function () {
         // The warehouse records 240 s on, 120 s off: no file spans the gap.
         const wh = first.files.filter((f) => f.camera === 'Warehouse').map((f) => [new Date(f.start).getTime(), new Date(f.end).getTime()]);
         const whRec = spec.cameras[2].recording.start.getTime();
-        for (const [a, b] of wh) assert.ok(Math.floor((a - whRec) / 360_000) === Math.floor((b - 1 - whRec) / 360_000) && (b - 1 - whRec) % 360_000 < 240_000, 'inside one motion period');
+        for (const [a, b] of wh)
+          assert.ok(
+            Math.floor((a - whRec) / 360_000) === Math.floor((b - 1 - whRec) / 360_000) && (b - 1 - whRec) % 360_000 < 240_000,
+            'inside one motion period',
+          );
         assert.ok(wh.length >= 2);
 
         const second = await pass();
@@ -129,11 +155,30 @@ describe('sync through the Hikvision and Dahua drivers', function () {
     const catalog = openCatalog(join(dir, 'wrong.db'));
     try {
       const session = await openVendorSession('dahua', '127.0.0.1', port, AUTH, 5000);
-      const saved = await saveSourceFromDevices(catalog, { name: 'd', host: '127.0.0.1', ports: [port], devices: [session.device], selection: 'all', workingDirectory: join(dir, 'wrong'), driver: 'dahua' });
+      const saved = await saveSourceFromDevices(catalog, {
+        name: 'd',
+        host: '127.0.0.1',
+        ports: [port],
+        devices: [session.device],
+        selection: 'all',
+        workingDirectory: join(dir, 'wrong'),
+        driver: 'dahua',
+      });
       const before = gate(sim).stats.rejected;
       for (let i = 1; i <= 2; i++) {
-        const summary = await runSourceOnce({ catalog, source: catalog.getSource(saved.id)!, credentials: { user: 'admin', password: 'nope' }, settings: { ...DEFAULT_SETTINGS, minFreeBytes: 0, retryBaseMs: 1 }, reason: 'manual', emit: () => undefined, onFile: () => undefined });
-        assert.ok(summary.errors.some((e) => e.includes(WRONG_PASSWORD)), summary.errors.join('; '));
+        const summary = await runSourceOnce({
+          catalog,
+          source: catalog.getSource(saved.id)!,
+          credentials: { user: 'admin', password: 'nope' },
+          settings: { ...DEFAULT_SETTINGS, minFreeBytes: 0, retryBaseMs: 1 },
+          reason: 'manual',
+          emit: () => undefined,
+          onFile: () => undefined,
+        });
+        assert.ok(
+          summary.errors.some((e) => e.includes(WRONG_PASSWORD)),
+          summary.errors.join('; '),
+        );
         assert.equal(gate(sim).stats.rejected - before, i, `${i} pass(es), ${i} rejected login(s)`);
       }
     } finally {
@@ -162,15 +207,38 @@ describe('sync through the Hikvision and Dahua drivers', function () {
     const sim = await startSimulator({ preset: 'dahua', basePort: 0, historyMinutes: 6, auth: AUTH, discovery: false, vendor: { utcOffsetMin: 330 } });
     sims.push(sim);
     const db = join(dir, 'cli.db');
-    const r = await cli(['sync', '--targets', `127.0.0.1:${sim.devices[0].port}`, '--user', AUTH.user, '--password', AUTH.password, '--dir', join(dir, 'cli'), '--db', db, '--once', '--json', '--segment-min', '1']);
+    const r = await cli([
+      'sync',
+      '--targets',
+      `127.0.0.1:${sim.devices[0].port}`,
+      '--user',
+      AUTH.user,
+      '--password',
+      AUTH.password,
+      '--dir',
+      join(dir, 'cli'),
+      '--db',
+      db,
+      '--once',
+      '--json',
+      '--segment-min',
+      '1',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /driver: dahua/);
-    const files = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FileEvent);
+    const files = r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as FileEvent);
     assert.ok(files.length >= 3, r.stdout);
     assert.ok(files.every((f) => existsSync(f.path)));
     const c = openCatalog(db);
     try {
-      assert.deepEqual(c.listSources().map((s) => s.driver), ['dahua']);
+      assert.deepEqual(
+        c.listSources().map((s) => s.driver),
+        ['dahua'],
+      );
     } finally {
       c.close();
     }

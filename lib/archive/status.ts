@@ -160,7 +160,8 @@ export class StatusBoard {
       parts.push(`${p.camera.replace(/ Camera$/, '')} ${p.index}/${p.total} · ${p.percent}%`);
     } else if (syncing.length) parts.push(`${syncing.length} syncing`);
     if (ok) parts.push(`${ok} ok`);
-    if (errors.length) parts.push(errors.length === 1 && all.length === 1 ? `error: ${errors[0].error}` : `${errors.length} error${errors.length > 1 ? 's' : ''}`);
+    if (errors.length)
+      parts.push(errors.length === 1 && all.length === 1 ? `error: ${errors[0].error}` : `${errors.length} error${errors.length > 1 ? 's' : ''}`);
     const next = all
       .filter((s) => !s.syncing && s.nextRunAt)
       .map((s) => s.nextRunAt as Date)

@@ -146,7 +146,15 @@ function toSync(r: SyncRecord): SyncStatusRow {
   };
 }
 function toAbsent(r: AbsentRecord): AbsentSpanRow {
-  return { id: r.id, cameraId: r.camera_id, startTime: r.start_time, endTime: r.end_time, attempts: r.attempts, confirmed: r.confirmed === 1, reason: r.reason };
+  return {
+    id: r.id,
+    cameraId: r.camera_id,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    attempts: r.attempts,
+    confirmed: r.confirmed === 1,
+    reason: r.reason,
+  };
 }
 /** A file's columns as the INSERT and UPDATE statements name them. */
 function downloadColumns(row: DownloadInput) {
@@ -342,9 +350,7 @@ export class Catalog {
     const run = this.db.transaction((): { id: number; changed: boolean } => {
       const now = new Date().toISOString();
       const nodeId = input.nodeId ?? null;
-      let existing = nodeId
-        ? (this.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined)
-        : undefined;
+      let existing = nodeId ? (this.prepare('SELECT * FROM video_sources WHERE node_id = ?').get(nodeId) as SourceRecord | undefined) : undefined;
       const named = this.prepare('SELECT * FROM video_sources WHERE name = ?').get(input.name) as SourceRecord | undefined;
       if (named && existing && named.id !== existing.id) throw new SourceNameTakenError(input.name, named.node_id);
       if (named && !existing) {
@@ -369,8 +375,7 @@ export class Catalog {
         const info = this.prepare(
           `INSERT INTO video_sources(node_id, name, type, host, ports, device_urn, working_directory, driver, created_at, updated_at)
            VALUES (@node_id, @name, 'nvr', @host, @ports, @device_urn, @working_directory, @driver, @now, @now)`,
-        )
-          .run({ ...fields, now });
+        ).run({ ...fields, now });
         sourceId = Number(info.lastInsertRowid);
         changed = true;
       } else {
@@ -381,8 +386,7 @@ export class Catalog {
           this.prepare(
             `UPDATE video_sources SET node_id = @node_id, name = @name, host = @host, ports = @ports,
              device_urn = @device_urn, working_directory = @working_directory, driver = @driver WHERE id = @id`,
-          )
-            .run({ ...fields, id: sourceId });
+          ).run({ ...fields, id: sourceId });
           changed = true;
         }
       }
@@ -452,20 +456,21 @@ export class Catalog {
 
   private saveSyncRows(sourceId: number, input: SourceInput): boolean {
     let changed = false;
-    const sourceRow = this.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL')
-      .get(sourceId) as SyncRecord | undefined;
+    const sourceRow = this.prepare('SELECT * FROM sync_status WHERE source_id = ? AND camera_id IS NULL').get(sourceId) as SyncRecord | undefined;
     let interval: number;
     if (!sourceRow) {
       interval = input.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES;
-      this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, NULL, ?, ?)')
-        .run(sourceId, input.syncEnabled === false ? 0 : 1, interval);
+      this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, NULL, ?, ?)').run(
+        sourceId,
+        input.syncEnabled === false ? 0 : 1,
+        interval,
+      );
       changed = true;
     } else {
       interval = input.intervalMinutes ?? sourceRow.interval_minutes;
       const enabled = input.syncEnabled === undefined ? sourceRow.enabled : input.syncEnabled ? 1 : 0;
       if (interval !== sourceRow.interval_minutes || enabled !== sourceRow.enabled) {
-        this.prepare('UPDATE sync_status SET interval_minutes = ?, enabled = ? WHERE source_id = ? AND camera_id IS NULL')
-          .run(interval, enabled, sourceId);
+        this.prepare('UPDATE sync_status SET interval_minutes = ?, enabled = ? WHERE source_id = ? AND camera_id IS NULL').run(interval, enabled, sourceId);
         changed = true;
       }
     }
@@ -474,16 +479,23 @@ export class Catalog {
       `SELECT c.id, c.enabled AS cam_enabled, s.enabled AS sync_enabled, s.interval_minutes
        FROM camera_configurations c LEFT JOIN sync_status s ON s.source_id = c.source_id AND s.camera_id = c.id
        WHERE c.source_id = ?`,
-    )
-      .all(sourceId) as Array<{ id: number; cam_enabled: number; sync_enabled: number | null; interval_minutes: number | null }>;
+    ).all(sourceId) as Array<{ id: number; cam_enabled: number; sync_enabled: number | null; interval_minutes: number | null }>;
     for (const c of cams) {
       if (c.sync_enabled === null) {
-        this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, ?, ?, ?)')
-          .run(sourceId, c.id, c.cam_enabled, interval);
+        this.prepare('INSERT INTO sync_status(source_id, camera_id, enabled, interval_minutes) VALUES (?, ?, ?, ?)').run(
+          sourceId,
+          c.id,
+          c.cam_enabled,
+          interval,
+        );
         changed = true;
       } else if (c.sync_enabled !== c.cam_enabled || c.interval_minutes !== interval) {
-        this.prepare('UPDATE sync_status SET enabled = ?, interval_minutes = ? WHERE source_id = ? AND camera_id = ?')
-          .run(c.cam_enabled, interval, sourceId, c.id);
+        this.prepare('UPDATE sync_status SET enabled = ?, interval_minutes = ? WHERE source_id = ? AND camera_id = ?').run(
+          c.cam_enabled,
+          interval,
+          sourceId,
+          c.id,
+        );
         changed = true;
       }
     }
@@ -496,10 +508,10 @@ export class Catalog {
               c.video_source_token AS videoSourceToken, c.folder_path AS folderPath
        FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id
        WHERE c.enabled = 1 ORDER BY s.name, c.device_port, c.video_source_token`,
-    )
-      .all() as Array<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>;
-    this.prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
-      .run(JSON.stringify(buildCameraPaths(rows)));
+    ).all() as Array<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>;
+    this.prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
+      JSON.stringify(buildCameraPaths(rows)),
+    );
   }
 
   // ---- cameras -------------------------------------------------------------------------------
@@ -530,10 +542,7 @@ export class Catalog {
 
   /** All sync rows of a source: the source-level row first, then cameras by id. */
   listSyncStatus(sourceId: number): SyncStatusRow[] {
-    return (
-      this.prepare('SELECT * FROM sync_status WHERE source_id = ? ORDER BY camera_id IS NOT NULL, camera_id')
-        .all(sourceId) as SyncRecord[]
-    ).map(toSync);
+    return (this.prepare('SELECT * FROM sync_status WHERE source_id = ? ORDER BY camera_id IS NOT NULL, camera_id').all(sourceId) as SyncRecord[]).map(toSync);
   }
 
   /** Applies `patch` to the row (creating it if missing) and returns the row. */
@@ -556,17 +565,19 @@ export class Catalog {
     const run = this.db.transaction(() => {
       if (!this.getSyncStatus(sourceId, cameraId)) {
         if (!this.getSource(sourceId)) throw new CatalogError('not-found', `no source with id ${sourceId}`);
-        const interval = (this.getSyncStatus(sourceId)?.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES);
-        this.prepare('INSERT INTO sync_status(source_id, camera_id, interval_minutes) VALUES (?, ?, ?)')
-          .run(sourceId, cameraId, interval);
+        const interval = this.getSyncStatus(sourceId)?.intervalMinutes ?? DEFAULT_INTERVAL_MINUTES;
+        this.prepare('INSERT INTO sync_status(source_id, camera_id, interval_minutes) VALUES (?, ?, ?)').run(sourceId, cameraId, interval);
       }
       const names = Object.keys(columns);
       if (names.length > 0) {
         // Column names come from the fixed list above, never from the caller.
         const set = names.map((n) => `${n} = @${n}`).join(', ');
         const where = cameraId === null ? 'camera_id IS NULL' : 'camera_id = @camera_id';
-        this.prepare(`UPDATE sync_status SET ${set} WHERE source_id = @source_id AND ${where}`)
-          .run({ ...columns, source_id: sourceId, ...(cameraId === null ? {} : { camera_id: cameraId }) });
+        this.prepare(`UPDATE sync_status SET ${set} WHERE source_id = @source_id AND ${where}`).run({
+          ...columns,
+          source_id: sourceId,
+          ...(cameraId === null ? {} : { camera_id: cameraId }),
+        });
       }
     });
     run.immediate();
@@ -584,8 +595,7 @@ export class Catalog {
       const info = this.prepare(
         `INSERT INTO downloaded_files(camera_id, recording_token, start_time, end_time, path, bytes, codec, frames, width, height, status, created_at)
          VALUES (@camera_id, @recording_token, @start_time, @end_time, @path, @bytes, @codec, @frames, @width, @height, 'done', @created_at)`,
-      )
-        .run(params);
+      ).run(params);
       const r = this.prepare('SELECT * FROM downloaded_files WHERE id = ?').get(info.lastInsertRowid) as DownloadRecord;
       return toDownload(r);
     } catch (err) {
@@ -629,24 +639,24 @@ export class Catalog {
   /** Files marked done whose range meets [from, to) (to check they are still on disk). */
   doneDownloadsBetween(cameraId: number, from: TimeInput, to: TimeInput): DownloadedFileRow[] {
     return (
-      this.prepare(
-        `SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' AND end_time > ? AND start_time < ? ORDER BY start_time`,
-      ).all(cameraId, isoTime(from, 'from'), isoTime(to, 'to')) as DownloadRecord[]
+      this.prepare(`SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' AND end_time > ? AND start_time < ? ORDER BY start_time`).all(
+        cameraId,
+        isoTime(from, 'from'),
+        isoTime(to, 'to'),
+      ) as DownloadRecord[]
     ).map(toDownload);
   }
 
   /** The camera's most recent done file (by end time), from the (camera, status, end) index. */
   latestDownload(cameraId: number): DownloadedFileRow | undefined {
     const r = this.prepare(`SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' ORDER BY end_time DESC LIMIT 1`).get(cameraId) as
-      | DownloadRecord
-      | undefined;
+      DownloadRecord | undefined;
     return r && toDownload(r);
   }
 
   downloadStartingAt(cameraId: number, start: TimeInput): DownloadedFileRow | undefined {
     const r = this.prepare('SELECT * FROM downloaded_files WHERE camera_id = ? AND start_time = ?').get(cameraId, isoTime(start, 'start')) as
-      | DownloadRecord
-      | undefined;
+      DownloadRecord | undefined;
     return r && toDownload(r);
   }
 
@@ -693,11 +703,9 @@ export class Catalog {
     const run = this.db.transaction((): AbsentSpanRow => {
       const lo = new Date(at.getTime() - toleranceMs).toISOString();
       const hi = new Date(at.getTime() + toleranceMs).toISOString();
-      const prev = this.prepare('SELECT * FROM absent_spans WHERE camera_id = ? AND start_time BETWEEN ? AND ? AND confirmed = 0 ORDER BY start_time LIMIT 1').get(
-        cameraId,
-        lo,
-        hi,
-      ) as AbsentRecord | undefined;
+      const prev = this.prepare(
+        'SELECT * FROM absent_spans WHERE camera_id = ? AND start_time BETWEEN ? AND ? AND confirmed = 0 ORDER BY start_time LIMIT 1',
+      ).get(cameraId, lo, hi) as AbsentRecord | undefined;
       const now = new Date().toISOString();
       if (prev) {
         const attempts = prev.attempts + 1;
@@ -741,8 +749,7 @@ export class Catalog {
     const r = this.prepare(
       `SELECT COALESCE(SUM(b.bytes), 0) AS total FROM camera_bytes b
        JOIN camera_configurations c ON c.id = b.camera_id WHERE c.source_id = ?`,
-    )
-      .get(sourceId) as { total: number };
+    ).get(sourceId) as { total: number };
     return r.total;
   }
 
@@ -767,7 +774,9 @@ export class Catalog {
    * after its page was read (up to pageSize rows ahead per camera) is returned as it was.
    */
   oldestDownloadsCursor(sourceId: number, pageSize = 64): { next(): DownloadedFileRow | undefined } {
-    const cameraIds = (this.prepare('SELECT id FROM camera_configurations WHERE source_id = ? ORDER BY id').all(sourceId) as Array<{ id: number }>).map((r) => r.id);
+    const cameraIds = (this.prepare('SELECT id FROM camera_configurations WHERE source_id = ? ORDER BY id').all(sourceId) as Array<{ id: number }>).map(
+      (r) => r.id,
+    );
     const page = this.prepare(
       `SELECT * FROM downloaded_files WHERE camera_id = ? AND status = 'done' AND (end_time, id) > (?, ?)
        ORDER BY end_time, id LIMIT ?`,

@@ -1,15 +1,7 @@
 // Errors the catalog throws on purpose, each with a code callers can branch on and a message a
 // user can act on.
 
-export type CatalogErrorCode =
-  | 'newer-version'
-  | 'corrupt'
-  | 'read-only'
-  | 'open-failed'
-  | 'name-taken'
-  | 'duplicate-download'
-  | 'invalid-input'
-  | 'not-found';
+export type CatalogErrorCode = 'newer-version' | 'corrupt' | 'read-only' | 'open-failed' | 'name-taken' | 'duplicate-download' | 'invalid-input' | 'not-found';
 
 export class CatalogError extends Error {
   constructor(

@@ -56,7 +56,10 @@ function checkHeader(file: string): void {
     const head = Buffer.alloc(SQLITE_HEADER.length);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     if (n < head.length || !head.equals(SQLITE_HEADER)) {
-      throw new CatalogError('corrupt', `catalog ${file} is not a SQLite database or is corrupt; it was left untouched — move it away or choose another database path`);
+      throw new CatalogError(
+        'corrupt',
+        `catalog ${file} is not a SQLite database or is corrupt; it was left untouched — move it away or choose another database path`,
+      );
     }
   } finally {
     fs.closeSync(fd);
@@ -67,7 +70,10 @@ function checkHeader(file: string): void {
  * (crash, power loss, kill -9). A clean close of the last connection checkpoints and removes the WAL.
  * Another process with the database open also leaves one: then the check runs, needlessly but safely. */
 function leftOverJournal(file: string): boolean {
-  for (const [suffix, minSize] of [['-wal', 1], ['-journal', 1]] as const) {
+  for (const [suffix, minSize] of [
+    ['-wal', 1],
+    ['-journal', 1],
+  ] as const) {
     try {
       if (fs.statSync(file + suffix).size >= minSize) return true;
     } catch {

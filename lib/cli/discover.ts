@@ -58,7 +58,11 @@ function table(devices: DiscoveredDevice[]): string {
 }
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['json', 'help'], strings: ['targets', 'user', 'timeout', 'password', 'password-file'], optionalValue: ['ws-discovery'] };
+export const FLAGS: FlagSpec = {
+  booleans: ['json', 'help'],
+  strings: ['targets', 'user', 'timeout', 'password', 'password-file'],
+  optionalValue: ['ws-discovery'],
+};
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);

@@ -51,8 +51,12 @@ function text(reports: DoctorReport[]): string {
     lines.push(`${r.host}:${r.port}  ${r.name ?? ''}${r.manufacturer ? ` (${r.manufacturer} ${r.model ?? ''})` : ''}`.trimEnd());
     const s = r.services;
     const yes = (b: boolean) => (b ? 'yes' : 'no');
-    lines.push(`  services: search ${yes(s.search)}, replay ${yes(s.replay)}, recording ${yes(s.recording)}, events ${yes(s.events)}${s.profileG ? ' (Profile G)' : ''}`);
-    lines.push(`  auth: ${r.auth ?? 'n/a'}${r.clockAuth ? ` (clock needed ${r.clockAuth})` : ''}; clock offset: ${r.clockOffsetMs === null ? 'n/a' : `${(r.clockOffsetMs / 1000).toFixed(1)} s`}`);
+    lines.push(
+      `  services: search ${yes(s.search)}, replay ${yes(s.replay)}, recording ${yes(s.recording)}, events ${yes(s.events)}${s.profileG ? ' (Profile G)' : ''}`,
+    );
+    lines.push(
+      `  auth: ${r.auth ?? 'n/a'}${r.clockAuth ? ` (clock needed ${r.clockAuth})` : ''}; clock offset: ${r.clockOffsetMs === null ? 'n/a' : `${(r.clockOffsetMs / 1000).toFixed(1)} s`}`,
+    );
     for (const c of r.cameras) {
       const range = c.from || c.to ? `${c.from ?? '?'} .. ${c.to ?? '?'}` : 'range unknown';
       const gaps = c.gapsVisible === null ? '' : c.gapsVisible ? ', gaps visible' : ', gaps not visible';
@@ -72,7 +76,10 @@ function text(reports: DoctorReport[]): string {
 }
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['json', 'help', 'accept-self-signed'], strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password'] };
+export const FLAGS: FlagSpec = {
+  booleans: ['json', 'help', 'accept-self-signed'],
+  strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password'],
+};
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
@@ -92,7 +99,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const user = str(a, 'user');
   const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD;
-  const vendorOpts = { credentials: user ? { user, password: password ?? '' } : undefined, timeoutMs: num(a, 'timeout', 5000), replaySeconds: num(a, 'replay-seconds', 4), tmpDir: tmpdir() };
+  const vendorOpts = {
+    credentials: user ? { user, password: password ?? '' } : undefined,
+    timeoutMs: num(a, 'timeout', 5000),
+    replaySeconds: num(a, 'replay-seconds', 4),
+    tmpDir: tmpdir(),
+  };
   let reports: DoctorReport[] = [];
   const vendorReports: VendorDoctorReport[] = [];
   if (driverArg === 'hikvision' || driverArg === 'dahua') {
@@ -130,11 +142,23 @@ export async function run(argv: string[]): Promise<number> {
   // A port that a vendor driver serves is judged by that check, not by ONVIF's complaints.
   const problems = (r: DoctorReport) => (vendorFor.has(r) ? (vendorFor.get(r) as VendorDoctorReport).problems : r.problems);
   if (bool(a, 'json')) {
-    process.stdout.write(JSON.stringify(reports.map((r) => ({ ...doctorView(r), driver: vendorFor.get(r)?.driver ?? (r.services.profileG ? 'onvif' : null), vendor: vendorFor.get(r) ?? null })), null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        reports.map((r) => ({
+          ...doctorView(r),
+          driver: vendorFor.get(r)?.driver ?? (r.services.profileG ? 'onvif' : null),
+          vendor: vendorFor.get(r) ?? null,
+        })),
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     const out = reports.map((r) => {
       const v = vendorFor.get(r);
-      return v ? `${text([r])}\n  → not usable through ONVIF; the ${v.driver} driver fits:\n${vendorDoctorText(v)}` : `${text([r])}${r.services.profileG ? '\n  → driver: onvif' : ''}`;
+      return v
+        ? `${text([r])}\n  → not usable through ONVIF; the ${v.driver} driver fits:\n${vendorDoctorText(v)}`
+        : `${text([r])}${r.services.profileG ? '\n  → driver: onvif' : ''}`;
     });
     process.stdout.write(out.join('\n') + '\n');
   }

@@ -15,7 +15,10 @@ as fast as the server sends (Rate-Control: no) unless --rate-control yes.
 ${PASSWORD_HELP}`;
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['json', 'help'], strings: ['from', 'to', 'output', 'rate-control', 'user', 'idle-timeout', 'password', 'password-file'] };
+export const FLAGS: FlagSpec = {
+  booleans: ['json', 'help'],
+  strings: ['from', 'to', 'output', 'rate-control', 'user', 'idle-timeout', 'password', 'password-file'],
+};
 
 export async function run(argv: string[]): Promise<number> {
   // Accept the conventional short "-o FILE".
@@ -78,9 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       rateControl: rc === 'yes',
       timeouts: { idleMs: num(a, 'idle-timeout', 20) * 1000 },
       signal: ac.signal,
-      onProgress: json
-        ? undefined
-        : (p) => process.stderr.write(`\r${p.frames} frames  ${(p.bytes / 1e6).toFixed(1)} MB  at ${p.mediaTime.toISOString()}   `),
+      onProgress: json ? undefined : (p) => process.stderr.write(`\r${p.frames} frames  ${(p.bytes / 1e6).toFixed(1)} MB  at ${p.mediaTime.toISOString()}   `),
     });
     if (!json) process.stderr.write('\n');
     report(files, Date.now() - t0, url, json);
@@ -103,11 +104,17 @@ function report(files: WrittenFile[], wallMs: number, url: string, json: boolean
   const wall = Math.max(wallMs, 1) / 1000;
   if (json) {
     for (const f of files) process.stdout.write(JSON.stringify({ ...f, start: f.start.toISOString(), end: f.end.toISOString() }) + '\n');
-    process.stdout.write(JSON.stringify({ summary: { url: maskUrl(url), files: files.length, frames, bytes, mediaSec: media, wallSec: wall, MBps: bytes / 1e6 / wall, speedX: media / wall } }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        summary: { url: maskUrl(url), files: files.length, frames, bytes, mediaSec: media, wallSec: wall, MBps: bytes / 1e6 / wall, speedX: media / wall },
+      }) + '\n',
+    );
     return;
   }
   for (const f of files) {
-    process.stdout.write(`${f.path}  ${f.codec} ${f.width}x${f.height}  ${f.start.toISOString()} → ${f.end.toISOString()}  ${f.frames} frames  ${(f.bytes / 1e6).toFixed(2)} MB\n`);
+    process.stdout.write(
+      `${f.path}  ${f.codec} ${f.width}x${f.height}  ${f.start.toISOString()} → ${f.end.toISOString()}  ${f.frames} frames  ${(f.bytes / 1e6).toFixed(2)} MB\n`,
+    );
   }
   process.stdout.write(
     `${files.length} file(s), ${frames} frames, ${(bytes / 1e6).toFixed(2)} MB in ${wall.toFixed(2)} s: ${(bytes / 1e6 / wall).toFixed(1)} MB/s, ${(media / wall).toFixed(1)}× real time (${maskUrl(url)})\n`,

@@ -52,7 +52,8 @@ function isLoopback(host: string): boolean {
 export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: boolean } {
   const a = parseArgs(argv, FLAGS);
   const preset = str(a, 'preset') ?? 'seed';
-  if (preset !== 'seed' && preset !== 'nvr' && preset !== 'hikvision' && preset !== 'dahua') throw new Error(`--preset must be seed, nvr, hikvision or dahua, got "${preset}"`);
+  if (preset !== 'seed' && preset !== 'nvr' && preset !== 'hikvision' && preset !== 'dahua')
+    throw new Error(`--preset must be seed, nvr, hikvision or dahua, got "${preset}"`);
   const utcOffset = str(a, 'utc-offset');
   const host = str(a, 'host') ?? '127.0.0.1';
   if (!isLoopback(host) && !bool(a, 'allow-non-loopback')) {
@@ -113,8 +114,7 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
       const toSec = count(a2, name, fromSec + 30);
       if (toSec <= fromSec) throw new Error('--fault lost:FROM:TO needs FROM < TO');
       faults.unreplayable = { fromSec, toSec };
-    }
-    else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
+    } else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
       faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
     } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost'].join(', ')})`);
@@ -151,7 +151,25 @@ function printText(sim: RunningSimulator, authOn: boolean, quirks: string[]): vo
 }
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'], strings: ['base-port', 'channels', 'clock-offset', 'history-min', 'rtsp-base-port', 'fault', 'discovery-port', 'host', 'password', 'preset', 'user', 'quirk', 'utc-offset', 'quality'] };
+export const FLAGS: FlagSpec = {
+  booleans: ['json', 'allow-non-loopback', 'no-rtsp', 'help'],
+  strings: [
+    'base-port',
+    'channels',
+    'clock-offset',
+    'history-min',
+    'rtsp-base-port',
+    'fault',
+    'discovery-port',
+    'host',
+    'password',
+    'preset',
+    'user',
+    'quirk',
+    'utc-offset',
+    'quality',
+  ],
+};
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -51,7 +51,27 @@ function describeEvent(e: SyncEvent): string | undefined {
 }
 
 /** Every flag this command takes; any other is refused (see args.ts). */
-export const FLAGS: FlagSpec = { booleans: ['once', 'json', 'help'], strings: ['concurrency', 'interval', 'max-age-days', 'max-gb', 'segment-min', 'since-hours', 'timeout', 'cameras', 'db', 'dir', 'name', 'targets', 'user', 'driver', 'password', 'password-file'] };
+export const FLAGS: FlagSpec = {
+  booleans: ['once', 'json', 'help'],
+  strings: [
+    'concurrency',
+    'interval',
+    'max-age-days',
+    'max-gb',
+    'segment-min',
+    'since-hours',
+    'timeout',
+    'cameras',
+    'db',
+    'dir',
+    'name',
+    'targets',
+    'user',
+    'driver',
+    'password',
+    'password-file',
+  ],
+};
 
 export async function run(argv: string[]): Promise<number> {
   const a = parseArgs(argv, FLAGS);
@@ -115,7 +135,9 @@ export async function run(argv: string[]): Promise<number> {
         for (const n of session.notes) log(`${found} ${t.host}:${t.port}: ${n}`);
         driver = found;
         usable = [session.device];
-        log(`driver: ${found} (${session.device.manufacturer} ${session.device.model}, ${session.device.cameras.length} channel(s): ${session.device.cameras.map((c) => c.name).join(', ')})`);
+        log(
+          `driver: ${found} (${session.device.manufacturer} ${session.device.model}, ${session.device.cameras.length} channel(s): ${session.device.cameras.map((c) => c.name).join(', ')})`,
+        );
         break;
       } catch (e) {
         log(`device ${t.host}:${t.port}: ${errorMessage(e)}`);
@@ -134,7 +156,14 @@ export async function run(argv: string[]): Promise<number> {
     host,
     ports: usable.map((d) => d.port),
     devices: usable,
-    selection: names ? { names: names.split(',').map((s) => s.trim()).filter(Boolean) } : 'all',
+    selection: names
+      ? {
+          names: names
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : 'all',
     workingDirectory: resolve(dir),
     intervalMinutes: num(a, 'interval', 10),
     driver,

@@ -66,7 +66,7 @@ export const STANDARD_HUFFMAN_TABLES: readonly Buffer[] = [
 export function usesStandardHuffmanTables(info: JpegInfo): boolean {
   const byKey = new Map<number, string>();
   for (const body of info.huffmanTables) {
-    for (let o = 0; o < body.length; ) {
+    for (let o = 0; o < body.length;) {
       if (o + 17 > body.length) return false;
       const n = body.subarray(o + 1, o + 17).reduce((a, b) => a + b, 0);
       byKey.set(body[o], body.subarray(o, o + 17 + n).toString('hex'));
@@ -112,7 +112,7 @@ export function parseJpeg(buf: Buffer): JpegInfo {
     } else if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       throw new Error(`JPEG: unsupported frame type SOF${marker - 0xc0}`);
     } else if (marker === 0xdb) {
-      for (let q = 0; q < body.length; ) {
+      for (let q = 0; q < body.length;) {
         const precision = (body[q] >> 4) as 0 | 1;
         const size = precision ? 128 : 64;
         info.quantTables.set(body[q] & 15, { precision, data: Buffer.from(body.subarray(q + 1, q + 1 + size)) });

@@ -59,7 +59,17 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     const info = segmentInfo(track, f.data);
     const part = (await o.finalPath(f.ntpTime, o.to, track.codec)) + '.part';
     await mkdir(dirname(part), { recursive: true });
-    return { writer: openSegmentWriter(part, info), info, start: f.ntpTime, firstRtp: f.rtpTimestamp, frames: 0, bytes: 0, openedAt: wallMark, lastDelta: nominal(), mediaSec: 0 };
+    return {
+      writer: openSegmentWriter(part, info),
+      info,
+      start: f.ntpTime,
+      firstRtp: f.rtpTimestamp,
+      frames: 0,
+      bytes: 0,
+      openedAt: wallMark,
+      lastDelta: nominal(),
+      mediaSec: 0,
+    };
   };
 
   const write = async (cur: OpenFile, f: ReplayFrame, durationSec: number) => {
@@ -97,7 +107,18 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     const now = Date.now();
     const wall = Math.max(1, now - cur.openedAt) / 1000;
     wallMark = now;
-    const written: WrittenFile = { path, start: cur.start, end, durationSec, frames: cur.frames, bytes, codec: cur.info.codec, width: cur.info.width, height: cur.info.height, speedX: durationSec / wall };
+    const written: WrittenFile = {
+      path,
+      start: cur.start,
+      end,
+      durationSec,
+      frames: cur.frames,
+      bytes,
+      codec: cur.info.codec,
+      width: cur.info.width,
+      height: cur.info.height,
+      speedX: durationSec / wall,
+    };
     completed.push(written);
     o.onFileWritten?.(written);
   };
@@ -221,7 +242,8 @@ function segmentInfo(track: VideoTrack, keyframe: Uint8Array): SegmentInfo {
   const width = pic?.width ?? track.width;
   const height = pic?.height ?? track.height;
   if (!width || !height) throw new Error(`cannot tell the picture size of the ${track.codec} stream (no SPS/VOL in the stream or SDP)`);
-  if ((track.codec === 'H264' || track.codec === 'H265') && !description) throw new Error(`${track.codec} stream without an SPS (neither in-band nor in the SDP)`);
+  if ((track.codec === 'H264' || track.codec === 'H265') && !description)
+    throw new Error(`${track.codec} stream without an SPS (neither in-band nor in the SDP)`);
   return { codec: track.codec, width, height, codecString: pic?.codecString ?? '', description, mpeg4Config };
 }
 

@@ -80,7 +80,9 @@ let busy = 0;
 let maxBusy = 0;
 
 function fits(w: PooledWorker, limits: ResourceLimits): boolean {
-  return w.limits.maxYoungGenerationSizeMb === limits.maxYoungGenerationSizeMb && (w.limits.maxOldGenerationSizeMb ?? 0) >= (limits.maxOldGenerationSizeMb ?? 0);
+  return (
+    w.limits.maxYoungGenerationSizeMb === limits.maxYoungGenerationSizeMb && (w.limits.maxOldGenerationSizeMb ?? 0) >= (limits.maxOldGenerationSizeMb ?? 0)
+  );
 }
 
 function startWorker(limits: ResourceLimits): PooledWorker {
@@ -147,6 +149,7 @@ export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
   // (there is no compiled replay-worker.js next to a .ts file).
   // Loaded only then: the main thread need not hold the muxer's code.
   if (process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (see above)
     return (require('./replay-in-process') as typeof import('./replay-in-process')).replayInProcess(o);
   }
   return replayInWorker(o);

@@ -46,7 +46,13 @@ class FragmentedWriter implements SegmentWriter {
     private readonly partPath: string,
     info: SegmentInfo,
   ) {
-    this.w = new Fmp4Writer(partPath, { codec: info.codec, width: info.width, height: info.height, description: info.description, decoderConfig: info.mpeg4Config });
+    this.w = new Fmp4Writer(partPath, {
+      codec: info.codec,
+      width: info.width,
+      height: info.height,
+      description: info.description,
+      decoderConfig: info.mpeg4Config,
+    });
   }
   add(data: Uint8Array, keyframe: boolean, ts: number, dur: number): Promise<void> {
     return this.w.add(data, keyframe, ts, dur);

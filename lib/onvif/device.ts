@@ -48,7 +48,14 @@ export async function probeClock(url: string, timeoutMs: number, signal?: AbortS
     const used: { mode?: AuthMode } = {};
     before = Date.now();
     try {
-      body = await soapCall(url, op, { timeoutMs, signal, credentials: p.credentials, wsSecurity: false, authUsed: used, acceptSelfSigned: p.acceptSelfSigned });
+      body = await soapCall(url, op, {
+        timeoutMs,
+        signal,
+        credentials: p.credentials,
+        wsSecurity: false,
+        authUsed: used,
+        acceptSelfSigned: p.acceptSelfSigned,
+      });
     } catch (e2) {
       if (!(e2 instanceof OnvifError) || e2.code === 'unreachable' || e2.code === 'timeout') throw e2;
       before = Date.now();
@@ -90,7 +97,13 @@ interface CallCtx {
 }
 
 const call = (url: string, body: string, c: CallCtx) =>
-  soapCall(url, body, { credentials: c.credentials, clockOffsetMs: c.clockOffsetMs, timeoutMs: c.timeoutMs, signal: c.signal, acceptSelfSigned: c.acceptSelfSigned });
+  soapCall(url, body, {
+    credentials: c.credentials,
+    clockOffsetMs: c.clockOffsetMs,
+    timeoutMs: c.timeoutMs,
+    signal: c.signal,
+    acceptSelfSigned: c.acceptSelfSigned,
+  });
 
 export async function getDeviceInformation(url: string, c: CallCtx): Promise<DeviceInfo> {
   const r = child(await call(url, '<tds:GetDeviceInformation/>', c), 'GetDeviceInformationResponse');
@@ -139,13 +152,21 @@ export async function getServices(url: string, c: CallCtx): Promise<DeviceServic
   } catch (e) {
     if (e instanceof OnvifError && e.code !== 'protocol') throw e;
     // Older devices lack GetServices: GetCapabilities has the same addresses.
-    const caps = path(await call(url, '<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>', c), 'GetCapabilitiesResponse', 'Capabilities');
+    const caps = path(
+      await call(url, '<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>', c),
+      'GetCapabilitiesResponse',
+      'Capabilities',
+    );
     const media = text(path(caps, 'Media', 'XAddr'));
     if (media) services.media = rebase(media);
     const ext = child(caps, 'Extension');
     const ev = text(path(caps, 'Events', 'XAddr'));
     if (ev) services.events = rebase(ev);
-    for (const [k, key] of [['Search', 'search'], ['Recording', 'recording'], ['Replay', 'replay']] as const) {
+    for (const [k, key] of [
+      ['Search', 'search'],
+      ['Recording', 'recording'],
+      ['Replay', 'replay'],
+    ] as const) {
       const x = text(path(ext, k, 'XAddr'));
       if (x) services[key] = rebase(x);
     }
@@ -283,8 +304,16 @@ const CHANNEL_WORDS = /\b(?:channel|chan|ch|camera|cam|video|source|input)\b/gi;
 /** The user's part of a name (generic firmware words removed), or undefined when nothing is left. */
 export function meaningfulName(name: string | undefined): string | undefined {
   if (!name) return undefined;
-  const spaced = name.replace(/[_]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').replace(/([A-Za-z])(\d)/g, '$1 $2').trim();
-  const rest = spaced.replace(GENERIC_WORDS, ' ').replace(CHANNEL_WORDS, ' ').replace(/[\d\s\-_.:#]+/g, ' ').trim();
+  const spaced = name
+    .replace(/[_]+/g, ' ')
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([A-Za-z])(\d)/g, '$1 $2')
+    .trim();
+  const rest = spaced
+    .replace(GENERIC_WORDS, ' ')
+    .replace(CHANNEL_WORDS, ' ')
+    .replace(/[\d\s\-_.:#]+/g, ' ')
+    .trim();
   if (!/\p{L}/u.test(rest)) return undefined;
   // Keep what the user typed, only without generic suffixes/prefixes ("Front Door_Main" → "Front Door").
   const cleaned = name
@@ -317,7 +346,14 @@ export interface NamingHints {
  * source Name, else the video source configuration name, else a profile name — each only when it
  * is not a firmware default — and "Channel N" as the last resort.
  */
-export function cameraName(token: string, index: number, vscNames: readonly string[], profileNames: readonly string[], single: boolean, h: NamingHints = {}): string {
+export function cameraName(
+  token: string,
+  index: number,
+  vscNames: readonly string[],
+  profileNames: readonly string[],
+  single: boolean,
+  h: NamingHints = {},
+): string {
   const candidates = [h.recordingNames?.get(token), ...vscNames, ...profileNames].filter((n): n is string => Boolean(n) && n !== token);
   for (const n of candidates) {
     const m = meaningfulName(n);
@@ -331,14 +367,21 @@ export function cameraName(token: string, index: number, vscNames: readonly stri
  * Cameras (video sources / NVR channels) with their profiles. Media2 first (it names H.265
  * properly), Media1 as the fallback.
  */
-export async function getCameras(services: DeviceServices, c: CallCtx, deviceName?: string, hints: Omit<NamingHints, 'deviceName'> = {}): Promise<CameraInfo[]> {
+export async function getCameras(
+  services: DeviceServices,
+  c: CallCtx,
+  deviceName?: string,
+  hints: Omit<NamingHints, 'deviceName'> = {},
+): Promise<CameraInfo[]> {
   let raw: RawProfile[] = [];
   let lastError: unknown;
   let usedMedia2 = false;
   if (services.media2) {
     try {
       const r = child(await call(services.media2, '<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>', c), 'GetProfilesResponse');
-      raw = all(r, 'Profiles').map((p) => profileFrom(p, true)).filter((p): p is RawProfile => p !== undefined);
+      raw = all(r, 'Profiles')
+        .map((p) => profileFrom(p, true))
+        .filter((p): p is RawProfile => p !== undefined);
       usedMedia2 = raw.length > 0;
     } catch (e) {
       if (e instanceof OnvifError && (e.code === 'auth' || e.code === 'clock-skew' || e.code === 'timeout')) throw e;
@@ -347,7 +390,9 @@ export async function getCameras(services: DeviceServices, c: CallCtx, deviceNam
   }
   if (raw.length === 0 && services.media) {
     const r = child(await call(services.media, '<trt:GetProfiles/>', c), 'GetProfilesResponse');
-    raw = all(r, 'Profiles').map((p) => profileFrom(p, false)).filter((p): p is RawProfile => p !== undefined);
+    raw = all(r, 'Profiles')
+      .map((p) => profileFrom(p, false))
+      .filter((p): p is RawProfile => p !== undefined);
   } else if (raw.length === 0 && lastError) {
     throw lastError;
   }
@@ -361,7 +406,14 @@ export async function getCameras(services: DeviceServices, c: CallCtx, deviceNam
   }
   const single = bySource.size === 1;
   return [...bySource.entries()].map(([token, e], i) => ({
-    name: cameraName(token, i, e.names, e.profiles.map((p) => p.name), single, { ...hints, deviceName }),
+    name: cameraName(
+      token,
+      i,
+      e.names,
+      e.profiles.map((p) => p.name),
+      single,
+      { ...hints, deviceName },
+    ),
     token,
     profiles: e.profiles,
   }));

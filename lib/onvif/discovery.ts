@@ -72,7 +72,15 @@ async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p
   }
 }
 
-async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials | undefined, callTimeoutMs: number, budgetMs: number, signal?: AbortSignal, acceptSelfSigned?: boolean): Promise<DiscoveredDevice> {
+async function describe(
+  c: Candidate,
+  clockOffsetMs: number,
+  creds: Credentials | undefined,
+  callTimeoutMs: number,
+  budgetMs: number,
+  signal?: AbortSignal,
+  acceptSelfSigned?: boolean,
+): Promise<DiscoveredDevice> {
   const dev: DiscoveredDevice = {
     urn: c.urn,
     host: c.host,
@@ -94,10 +102,11 @@ async function describe(c: Candidate, clockOffsetMs: number, creds: Credentials 
     acceptSelfSigned,
   };
   try {
-    if (!dev.scopes) dev.scopes = await getScopes(c.xaddr, ctx).catch((e: unknown) => {
-      if (e instanceof OnvifError && (e.code === 'auth' || e.code === 'clock-skew')) throw e;
-      return undefined; // scopes are optional for our purposes
-    });
+    if (!dev.scopes)
+      dev.scopes = await getScopes(c.xaddr, ctx).catch((e: unknown) => {
+        if (e instanceof OnvifError && (e.code === 'auth' || e.code === 'clock-skew')) throw e;
+        return undefined; // scopes are optional for our purposes
+      });
     dev.name = scopeValue(dev.scopes, 'name');
     dev.hardware = scopeValue(dev.scopes, 'hardware');
     Object.assign(dev, await getDeviceInformation(c.xaddr, ctx));
@@ -164,7 +173,11 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     }
     const prev = candidates.get(key);
     if (prev) prev.clockOffsetMs = r.clockOffsetMs;
-    else candidates.set(key, { c: { host: t.host, port: t.port, xaddr: deviceServiceUrl(t), via: 'probe', explicit: t.explicit }, clockOffsetMs: r.clockOffsetMs });
+    else
+      candidates.set(key, {
+        c: { host: t.host, port: t.port, xaddr: deviceServiceUrl(t), via: 'probe', explicit: t.explicit },
+        clockOffsetMs: r.clockOffsetMs,
+      });
   }
 
   const described = await mapLimit([...candidates.values()], 16, async ({ c, clockOffsetMs }) => {
@@ -172,25 +185,55 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     if (offset === undefined) {
       const r = await probeTarget({ host: c.host, port: c.port, explicit: true }, probeTimeout, o.signal, probeOpts);
       if (r instanceof OnvifError) {
-        return { urn: c.urn, host: c.host, port: c.port, xaddr: c.xaddr, via: c.via, onvif: r.code !== 'not-onvif', scopes: c.scopes, cameras: [], error: r.message, errorCode: r.code } satisfies DiscoveredDevice;
+        return {
+          urn: c.urn,
+          host: c.host,
+          port: c.port,
+          xaddr: c.xaddr,
+          via: c.via,
+          onvif: r.code !== 'not-onvif',
+          scopes: c.scopes,
+          cameras: [],
+          error: r.message,
+          errorCode: r.code,
+        } satisfies DiscoveredDevice;
       }
       offset = r.clockOffsetMs;
     }
     if (o.details === false) {
-      return { urn: c.urn, host: c.host, port: c.port, xaddr: c.xaddr, via: c.via, onvif: true, scopes: c.scopes, name: scopeValue(c.scopes, 'name'), clockOffsetMs: offset, cameras: [] } satisfies DiscoveredDevice;
+      return {
+        urn: c.urn,
+        host: c.host,
+        port: c.port,
+        xaddr: c.xaddr,
+        via: c.via,
+        onvif: true,
+        scopes: c.scopes,
+        name: scopeValue(c.scopes, 'name'),
+        clockOffsetMs: offset,
+        cameras: [],
+      } satisfies DiscoveredDevice;
     }
     return describe(c, offset, creds, Math.max(timeoutMs, 5000), o.detailsTimeoutMs ?? Math.max(2 * timeoutMs, 10_000), o.signal, o.acceptSelfSigned);
   });
   results.push(...described);
   // A port that answers HTTP but not ONVIF (or wants a login before saying) may be a Hikvision or
   // Dahua recorder's own API: asked without a login.
-  await mapLimit(results.filter((d) => d.errorCode === 'not-onvif' || (d.errorCode === 'auth' && d.cameras.length === 0)), 16, async (d) => {
-    const api = await sniffVendorApi(d.host, d.port, probeTimeout, o.signal);
-    if (api) {
-      d.vendorApi = api;
-      d.error = `${d.error ?? 'not ONVIF'}; the port answers like a ${api === 'hikvision' ? 'Hikvision ISAPI' : 'Dahua HTTP API'} recorder: sync it with the ${api} driver (sync --driver auto or ${api})`;
-    }
-  });
-  const ipKey = (h: string) => h.split('.').map((p) => p.padStart(3, '0')).join('.');
+  await mapLimit(
+    results.filter((d) => d.errorCode === 'not-onvif' || (d.errorCode === 'auth' && d.cameras.length === 0)),
+    16,
+    async (d) => {
+      const api = await sniffVendorApi(d.host, d.port, probeTimeout, o.signal);
+      if (api) {
+        d.vendorApi = api;
+        d.error = `${d.error ?? 'not ONVIF'}; the port answers like a ${api === 'hikvision' ? 'Hikvision ISAPI' : 'Dahua HTTP API'} recorder: sync it with the ${api} driver (sync --driver auto or ${api})`;
+      }
+    },
+  );
+  const ipKey = (h: string) =>
+    h
+      .split('.')
+      .map((p) => p.padStart(3, '0'))
+      .join('.');
   return results.sort((a, b) => ipKey(a.host).localeCompare(ipKey(b.host)) || a.port - b.port);
 }

@@ -129,14 +129,21 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
     clockOffsetMs = c.clockOffsetMs;
     rep.clockOffsetMs = c.clockOffsetMs;
     rep.clockAuth = c.clockAuth ?? null;
-    if (c.clockAuth) problem({ problem: `GetSystemDateAndTime demands authentication (got through with ${c.clockAuth})`, action: 'nothing needed; the device does not follow the ONVIF spec here, which some clients trip over' });
+    if (c.clockAuth)
+      problem({
+        problem: `GetSystemDateAndTime demands authentication (got through with ${c.clockAuth})`,
+        action: 'nothing needed; the device does not follow the ONVIF spec here, which some clients trip over',
+      });
   } catch (e) {
     const err = e instanceof OnvifError ? e : new OnvifError('protocol', errorMessage(e));
     problem(err.code === 'auth' || err.code === 'clock-skew' ? authProblem(err, creds) : connectProblem(err));
     return rep;
   }
   if (Math.abs(clockOffsetMs) > 5000) {
-    problem({ problem: `the device clock is ${Math.round(clockOffsetMs / 1000)} s off ours`, action: 'set the device to NTP; we compensate, but recordings are stamped by its clock' });
+    problem({
+      problem: `the device clock is ${Math.round(clockOffsetMs / 1000)} s off ours`,
+      action: 'set the device to NTP; we compensate, but recordings are stamped by its clock',
+    });
   }
   const ctx: CallCtx & SearchCtx = { credentials: creds, clockOffsetMs, timeoutMs, signal: o.signal, acceptSelfSigned: o.acceptSelfSigned };
 
@@ -177,22 +184,37 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
   // 4. Recordings (before the cameras: their source names are the channel names).
   let recordings: RecordingInfo[] = [];
   if (!services.search) {
-    problem({ problem: 'this device offers no recording search over ONVIF (not Profile G)', action: "recordings cannot be synced over ONVIF; use the vendor's own API driver where there is one, or record with another NVR" });
+    problem({
+      problem: 'this device offers no recording search over ONVIF (not Profile G)',
+      action: "recordings cannot be synced over ONVIF; use the vendor's own API driver where there is one, or record with another NVR",
+    });
   } else {
     try {
       const found = await searchRecordings(services, ctx);
       recordings = found.recordings;
       rep.search = { partial: found.partial, recordings: found.recordings.length, warnings: found.warnings };
-      if (found.partial) problem({ problem: 'the recording search never completed; only the recordings received so far are known', action: 'nothing to do here; a firmware update may fix the search' });
+      if (found.partial)
+        problem({
+          problem: 'the recording search never completed; only the recordings received so far are known',
+          action: 'nothing to do here; a firmware update may fix the search',
+        });
       if (found.warnings.some((w) => /implausible/.test(w))) {
-        problem({ problem: 'the device reports recording dates that cannot be right (before 2000 or in the future)', action: 'those dates are ignored; check the NVR clock and recording settings' });
+        problem({
+          problem: 'the device reports recording dates that cannot be right (before 2000 or in the future)',
+          action: 'those dates are ignored; check the NVR clock and recording settings',
+        });
       }
-      if (recordings.length === 0) problem({ problem: 'the device lists no recordings', action: 'turn recording on for the cameras on the NVR (on cameras with an SD card: create a recording/recording job)' });
+      if (recordings.length === 0)
+        problem({
+          problem: 'the device lists no recordings',
+          action: 'turn recording on for the cameras on the NVR (on cameras with an SD card: create a recording/recording job)',
+        });
     } catch (e) {
       problem({ problem: `recording search failed: ${errorMessage(e)}`, action: 'check that the ONVIF user may search recordings' });
     }
   }
-  if (!services.replay && services.search) problem({ problem: 'the device has no replay service', action: 'recordings can be listed but not downloaded over ONVIF' });
+  if (!services.replay && services.search)
+    problem({ problem: 'the device has no replay service', action: 'recordings can be listed but not downloaded over ONVIF' });
 
   let cameras;
   try {
@@ -213,7 +235,15 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
   for (const c of cameras) {
     const choice = map.get(c.token);
     const span = choice ? recordedSpan(choice.recording) : {};
-    const cam: DoctorCamera = { name: c.name, token: c.token, recording: choice?.recording.token ?? null, mapping: choice?.reason ?? null, from: iso(span.from), to: iso(span.to), gapsVisible: null };
+    const cam: DoctorCamera = {
+      name: c.name,
+      token: c.token,
+      recording: choice?.recording.token ?? null,
+      mapping: choice?.reason ?? null,
+      from: iso(span.from),
+      to: iso(span.to),
+      gapsVisible: null,
+    };
     if (choice && services.search) {
       // Gaps are visible when FindEvents answers for the last hour of this recording.
       const to = span.to ?? new Date(now);
@@ -224,12 +254,18 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
     if (!choice && recordings.length) {
       problem({ problem: `camera "${c.name}": no recording can be tied to it`, action: 'pick its recording in the nvr-source editor' });
     } else if (choice?.ambiguous) {
-      problem({ problem: `camera "${c.name}": recording ${choice.recording.token} chosen by a weak rule (${choice.reason})`, action: 'check it, and pick the recording in the nvr-source editor if wrong' });
+      problem({
+        problem: `camera "${c.name}": recording ${choice.recording.token} chosen by a weak rule (${choice.reason})`,
+        action: 'check it, and pick the recording in the nvr-source editor if wrong',
+      });
     }
     rep.cameras.push(cam);
   }
   if (rep.cameras.some((c) => c.gapsVisible === false)) {
-    problem({ problem: 'the device gives no recording events (FindEvents): gaps in motion recording cannot be seen', action: 'nothing needed; the whole span from DataFrom to DataTo is fetched and empty parts are skipped' });
+    problem({
+      problem: 'the device gives no recording events (FindEvents): gaps in motion recording cannot be seen',
+      action: 'nothing needed; the whole span from DataFrom to DataTo is fetched and empty parts are skipped',
+    });
   }
 
   // 5. A short test replay.
@@ -260,13 +296,21 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
         withoutOnvifReplay: stats.withoutOnvifReplay,
         timeSource: stats.timeSource,
       };
-      if (frames === 0) problem({ problem: `test replay of "${testCam.name}" returned no frames`, action: 'check that the recording holds video at that time' });
+      if (frames === 0)
+        problem({ problem: `test replay of "${testCam.name}" returned no frames`, action: 'check that the recording holds video at that time' });
       if (stats.rateControlHonoured === false) {
-        problem({ problem: `NVR replays in real time (ignores Rate-Control: no; measured ${stats.speedX}x)`, action: 'downloads take as long as the video; allow more parallel sessions (up to what the NVR accepts)' });
+        problem({
+          problem: `NVR replays in real time (ignores Rate-Control: no; measured ${stats.speedX}x)`,
+          action: 'downloads take as long as the video; allow more parallel sessions (up to what the NVR accepts)',
+        });
       }
-      if (stats.withoutOnvifReplay) problem({ problem: 'the NVR refuses the ONVIF replay header (551); replay works without it (frame times checked)', action: 'nothing needed' });
+      if (stats.withoutOnvifReplay)
+        problem({ problem: 'the NVR refuses the ONVIF replay header (551); replay works without it (frame times checked)', action: 'nothing needed' });
       if (stats.timeSource && stats.timeSource !== 'onvif-extension') {
-        problem({ problem: `replay frames carry no ONVIF time stamps; times come from ${stats.timeSource}`, action: 'nothing needed; check the file times once against the NVR' });
+        problem({
+          problem: `replay frames carry no ONVIF time stamps; times come from ${stats.timeSource}`,
+          action: 'nothing needed; check the file times once against the NVR',
+        });
       }
     } catch (e) {
       const kind = e instanceof RtspError ? e.kind : e instanceof OnvifError ? e.code : undefined;

@@ -24,25 +24,25 @@ export function parseDigestChallenge(header: string | undefined): DigestChalleng
   return { realm: params.realm ?? '', nonce: params.nonce, qop: params.qop, opaque: params.opaque, algorithm: params.algorithm };
 }
 
-export function digestAuthorization(
-  ch: DigestChallenge,
-  cred: { user: string; password: string },
-  method: string,
-  uri: string,
-  nc = 1,
-): string {
+export function digestAuthorization(ch: DigestChallenge, cred: { user: string; password: string }, method: string, uri: string, nc = 1): string {
   const alg = (ch.algorithm ?? 'MD5').toUpperCase();
   const qop = ch.qop?.split(',').some((s) => s.trim() === 'auth') ? 'auth' : undefined;
   const ncHex = nc.toString(16).padStart(8, '0');
   const cnonce = randomBytes(8).toString('hex');
-  const response = digestResponse({ hash: alg.startsWith('SHA-256') ? 'sha256' : 'md5', sess: alg.endsWith('-SESS'), user: cred.user, password: cred.password, realm: ch.realm, nonce: ch.nonce, method, uri, qop, nc: ncHex, cnonce });
-  const parts = [
-    `username="${cred.user}"`,
-    `realm="${ch.realm}"`,
-    `nonce="${ch.nonce}"`,
-    `uri="${uri}"`,
-    `response="${response}"`,
-  ];
+  const response = digestResponse({
+    hash: alg.startsWith('SHA-256') ? 'sha256' : 'md5',
+    sess: alg.endsWith('-SESS'),
+    user: cred.user,
+    password: cred.password,
+    realm: ch.realm,
+    nonce: ch.nonce,
+    method,
+    uri,
+    qop,
+    nc: ncHex,
+    cnonce,
+  });
+  const parts = [`username="${cred.user}"`, `realm="${ch.realm}"`, `nonce="${ch.nonce}"`, `uri="${uri}"`, `response="${response}"`];
   if (ch.algorithm) parts.push(`algorithm=${ch.algorithm}`);
   if (ch.opaque !== undefined) parts.push(`opaque="${ch.opaque}"`);
   if (qop) parts.push(`qop=${qop}`, `nc=${ncHex}`, `cnonce="${cnonce}"`);

@@ -36,7 +36,11 @@ function newest(rs: RecordingInfo[]): RecordingInfo {
 }
 
 /** Choose a recording for every camera it can; cameras left out have no recording we can tell. */
-export function mapRecordings(cameras: readonly CameraRef[], recordings: readonly RecordingInfo[], jobs: readonly RecordingJob[] = []): Map<string, RecordingChoice> {
+export function mapRecordings(
+  cameras: readonly CameraRef[],
+  recordings: readonly RecordingInfo[],
+  jobs: readonly RecordingJob[] = [],
+): Map<string, RecordingChoice> {
   const out = new Map<string, RecordingChoice>();
   const taken = new Set<string>();
   const free = () => recordings.filter((r) => !taken.has(r.token));
@@ -62,7 +66,8 @@ export function mapRecordings(cameras: readonly CameraRef[], recordings: readonl
       'source-address',
       (cam) => {
         const own = [cam.token, ...(cam.profileTokens ?? [])].filter((t) => t.length >= 2);
-        const hit = (a: string | undefined) => Boolean(a) && own.some((t) => new RegExp(`(^|[^A-Za-z0-9])${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9])`).test(a as string));
+        const hit = (a: string | undefined) =>
+          Boolean(a) && own.some((t) => new RegExp(`(^|[^A-Za-z0-9])${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9])`).test(a as string));
         return [free().filter((r) => hit(r.sourceAddress)), `the recording's source address names ${cam.token}`];
       },
     ],
@@ -72,10 +77,19 @@ export function mapRecordings(cameras: readonly CameraRef[], recordings: readonl
         const own = new Set([cam.token, ...(cam.profileTokens ?? [])]);
         const recs = new Set(jobs.filter((j) => own.has(j.sourceToken)).map((j) => j.recordingToken));
         const job = jobs.find((j) => own.has(j.sourceToken));
-        return [free().filter((r) => recs.has(r.token)), `a recording job records ${job ? `${/Profile$/i.test(job.sourceType ?? '') ? 'profile' : 'source'} ${job.sourceToken}` : ''} of this camera into it`];
+        return [
+          free().filter((r) => recs.has(r.token)),
+          `a recording job records ${job ? `${/Profile$/i.test(job.sourceType ?? '') ? 'profile' : 'source'} ${job.sourceToken}` : ''} of this camera into it`,
+        ];
       },
     ],
-    ['track-token', (cam) => [free().filter((r) => r.tracks.some((t) => t.token === cam.token || (cam.token.length >= 3 && t.token.includes(cam.token)))), `a track token names the video source ${cam.token}`]],
+    [
+      'track-token',
+      (cam) => [
+        free().filter((r) => r.tracks.some((t) => t.token === cam.token || (cam.token.length >= 3 && t.token.includes(cam.token)))),
+        `a track token names the video source ${cam.token}`,
+      ],
+    ],
   ];
   for (const [by, rule] of rules) {
     for (const cam of cameras) {
@@ -90,7 +104,14 @@ export function mapRecordings(cameras: readonly CameraRef[], recordings: readonl
     take(left[0], rest, 'only', 'the only camera and the only recording on this device');
   } else if (left.length > 0 && left.length === rest.length) {
     // Same count left on both sides: pair them in order, and say it is a guess.
-    left.forEach((cam, i) => take(cam, [rest[i]], 'order', `no SourceId, name or job ties a recording to this camera: paired by order (#${i + 1}); check it and pick the recording in the editor if wrong`));
+    left.forEach((cam, i) =>
+      take(
+        cam,
+        [rest[i]],
+        'order',
+        `no SourceId, name or job ties a recording to this camera: paired by order (#${i + 1}); check it and pick the recording in the editor if wrong`,
+      ),
+    );
   }
   return out;
 }

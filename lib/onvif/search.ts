@@ -54,7 +54,13 @@ export interface RecordingInfo {
 export type TimeInterval = TimeRange;
 
 const call = (url: string, body: string, c: SearchCtx) =>
-  soapCall(url, body, { credentials: c.credentials, clockOffsetMs: c.clockOffsetMs, timeoutMs: c.timeoutMs, signal: c.signal, acceptSelfSigned: c.acceptSelfSigned });
+  soapCall(url, body, {
+    credentials: c.credentials,
+    clockOffsetMs: c.clockOffsetMs,
+    timeoutMs: c.timeoutMs,
+    signal: c.signal,
+    acceptSelfSigned: c.acceptSelfSigned,
+  });
 
 function date(v: XmlValue): Date | undefined {
   const t = text(v);
@@ -148,8 +154,10 @@ async function drainSearch<T>(
       const state = text(child(list, 'SearchState'));
       if (state === 'Completed') return { items: out, partial: false };
       if (state === undefined) throw new OnvifError('protocol', `${op}: reply without SearchState`);
-      if (Date.now() > deadline) return { items: out, partial: true, why: `search still "${state}" after ${budgetMs} ms; kept the ${out.length} result(s) received` };
-      if (pageNo >= maxPages) return { items: out, partial: true, why: `search still "${state}" after ${maxPages} pages; kept the ${out.length} result(s) received` };
+      if (Date.now() > deadline)
+        return { items: out, partial: true, why: `search still "${state}" after ${budgetMs} ms; kept the ${out.length} result(s) received` };
+      if (pageNo >= maxPages)
+        return { items: out, partial: true, why: `search still "${state}" after ${maxPages} pages; kept the ${out.length} result(s) received` };
       if (c.signal?.aborted) throw new OnvifError('timeout', `${op}: aborted`);
       const early = EMPTY_POLL_DELAY_MS - (Date.now() - polledAt);
       if (page.length === 0 && early > 0) await new Promise((r) => setTimeout(r, Math.min(early, Math.max(0, deadline - Date.now()))));
@@ -294,7 +302,8 @@ export async function findRecordedRanges(services: DeviceServices, c: SearchCtx,
     warnings.push(`recording ${recording.token}: start unknown; planned from ${from.toISOString()}`);
     start = from;
   }
-  if (!start || !end) return { intervals: [], gapsVisible: false, partial, warnings: [...warnings, `recording ${recording.token}: recorded range unknown; nothing planned`] };
+  if (!start || !end)
+    return { intervals: [], gapsVisible: false, partial, warnings: [...warnings, `recording ${recording.token}: recorded range unknown; nothing planned`] };
   const s = start < from ? from : start;
   const e = end > to ? to : end;
   return { intervals: e > s ? [{ start: s, end: e }] : [], gapsVisible: false, partial, warnings };
@@ -364,7 +373,10 @@ export async function getRecordings(services: DeviceServices, c: SearchCtx): Pro
       sourceId: text(child(src, 'SourceId')) || undefined,
       sourceName: text(child(src, 'Name')) || undefined,
       sourceAddress: text(child(src, 'Address')) || undefined,
-      tracks: all(child(it, 'Tracks'), 'Track').map((t) => ({ token: text(child(t, 'TrackToken')) ?? '', type: text(path(t, 'Configuration', 'TrackType')) ?? '' })),
+      tracks: all(child(it, 'Tracks'), 'Track').map((t) => ({
+        token: text(child(t, 'TrackToken')) ?? '',
+        type: text(path(t, 'Configuration', 'TrackType')) ?? '',
+      })),
     };
   });
 }
@@ -389,7 +401,11 @@ export function tcpReachable(host: string, port: number, timeoutMs = 1500): Prom
  * address: then the host we reached the device on, with their port (NAT maps it 1:1 more often
  * than not), and only when that port is closed too, RTSP's default 554.
  */
-export async function resolveReplayUri(uri: string, reachedVia: string, reachable: (host: string, port: number) => Promise<boolean> = tcpReachable): Promise<{ uri: string; rewritten?: string }> {
+export async function resolveReplayUri(
+  uri: string,
+  reachedVia: string,
+  reachable: (host: string, port: number) => Promise<boolean> = tcpReachable,
+): Promise<{ uri: string; rewritten?: string }> {
   let u: URL;
   let ours: string;
   try {

@@ -111,16 +111,19 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       agent: false,
     };
     // https XAddrs (HTTPS-only devices): verified by default; self-signed only when the source opts in.
-    const req = url.startsWith('https:')
-      ? https.request(url, { ...reqOpts, rejectUnauthorized: !o.acceptSelfSigned })
-      : http.request(url, reqOpts);
+    const req = url.startsWith('https:') ? https.request(url, { ...reqOpts, rejectUnauthorized: !o.acceptSelfSigned }) : http.request(url, reqOpts);
     let connected = false;
     let responded = false;
     req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     // A certificate we refuse is a TLS error after connecting: say what to change.
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(err.code ?? '')) {
-        finish(new OnvifError('auth', `${where}: the device's TLS certificate is not trusted (${err.code}); enable "accept self-signed certificate" for this source if you trust it`));
+        finish(
+          new OnvifError(
+            'auth',
+            `${where}: the device's TLS certificate is not trusted (${err.code}); enable "accept self-signed certificate" for this source if you trust it`,
+          ),
+        );
       }
     });
     const timer = setTimeout(() => {
@@ -162,7 +165,14 @@ export function httpPost(url: string, payload: string, headers: Record<string, s
       });
       // After the status line it is HTTP; a reset now is a cut reply, not a non-ONVIF port.
       res.on('error', () => finish(cutReply(where)));
-      res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, authenticate: res.headersDistinct['www-authenticate'] ?? [], body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        finish(null, {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          authenticate: res.headersDistinct['www-authenticate'] ?? [],
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
     });
     req.end(payload);
   });
@@ -195,10 +205,14 @@ function faultToError(fault: XmlValue, where: string, status: number): OnvifErro
   let kind: OnvifError['code'] = 'protocol';
   if (/time|clock|expired/i.test(reason) && /NotAuthorized|FailedAuthentication|Sender/i.test(all)) kind = 'clock-skew';
   else if (/NotAuthorized|FailedAuthentication|InvalidSecurity|authority|authoriz|authentic|password/i.test(all)) kind = 'auth';
-  return new OnvifError(kind, `${where}: ${kind === 'auth' ? 'authentication failed — ' : kind === 'clock-skew' ? 'time check failed — ' : 'SOAP fault '}${reason}`, {
-    fault: codes.join('/'),
-    status,
-  });
+  return new OnvifError(
+    kind,
+    `${where}: ${kind === 'auth' ? 'authentication failed — ' : kind === 'clock-skew' ? 'time check failed — ' : 'SOAP fault '}${reason}`,
+    {
+      fault: codes.join('/'),
+      status,
+    },
+  );
 }
 
 /**
@@ -248,7 +262,11 @@ function httpAuthorization(authenticate: string[], cred: Credentials, uri: strin
   if (ch) return digestAuthorization(ch, cred, 'POST', uri);
   if (authenticate.some((h) => /^\s*Basic\b/i.test(h))) {
     if (!cred.allowBasicAuth) {
-      throw new OnvifError('auth', `${where}: the device offers only HTTP Basic authentication, which sends the password in clear text; turn on "allow Basic authentication" (allowBasicAuth) for this source to use it`, { status: 401 });
+      throw new OnvifError(
+        'auth',
+        `${where}: the device offers only HTTP Basic authentication, which sends the password in clear text; turn on "allow Basic authentication" (allowBasicAuth) for this source to use it`,
+        { status: 401 },
+      );
     }
     return 'Basic ' + Buffer.from(`${cred.user}:${cred.password}`).toString('base64');
   }

@@ -75,7 +75,9 @@ function parseHosts(hostSpec: string, entry: string): { hosts: HostBlock; ranged
     const size = 2 ** (32 - bits);
     const base = Math.floor(ipv4ToInt(cidr[1]) / size) * size;
     // Skip network and broadcast addresses when the block has hosts between them.
-    return size > 2 ? { hosts: { kind: 'v4', first: base + 1, last: base + size - 2 }, ranged: true } : { hosts: { kind: 'v4', first: base, last: base + size - 1 }, ranged: true };
+    return size > 2
+      ? { hosts: { kind: 'v4', first: base + 1, last: base + size - 2 }, ranged: true }
+      : { hosts: { kind: 'v4', first: base, last: base + size - 1 }, ranged: true };
   }
   const range = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.)(\d{1,3})-(\d{1,3})$/.exec(hostSpec);
   if (range) {

@@ -13,9 +13,7 @@ export const WSD_PORT = 3702;
 /** Distinct endpoints kept per discovery: a flood of made-up replies must not grow memory. */
 export const MAX_PROBE_MATCHES = 1024;
 
-export type ProbeTarget =
-  | { kind: 'multicast'; interfaceAddress: string }
-  | { kind: 'directed'; address: string; port: number };
+export type ProbeTarget = { kind: 'multicast'; interfaceAddress: string } | { kind: 'directed'; address: string; port: number };
 
 export interface ProbeMatch {
   urn: string;

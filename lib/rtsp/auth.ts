@@ -42,7 +42,11 @@ export function parseChallenges(header: string | undefined): Challenge[] {
 export function chooseChallenge(header: string | undefined, allowBasic: boolean | undefined, where: string): Challenge | undefined {
   const ch = parseChallenges(header)[0];
   if (ch?.scheme === 'basic' && !allowBasic) {
-    throw new RtspError('auth', `${where}: the server offers only RTSP Basic authentication, which sends the password in clear text; turn on "allow Basic authentication" (allowBasicAuth) for this source to use it`, 401);
+    throw new RtspError(
+      'auth',
+      `${where}: the server offers only RTSP Basic authentication, which sends the password in clear text; turn on "allow Basic authentication" (allowBasicAuth) for this source to use it`,
+      401,
+    );
   }
   return ch;
 }
@@ -66,10 +70,27 @@ export class Authenticator {
     const nonce = p.get('nonce') ?? '';
     const algorithm = (p.get('algorithm') ?? 'MD5').toUpperCase();
     if (!DIGEST_ALGORITHMS.includes(algorithm)) throw new RtspError('auth', `unsupported digest algorithm ${algorithm}`, 401);
-    const qop = (p.get('qop') ?? '').split(',').map((s) => s.trim()).includes('auth') ? 'auth' : undefined;
+    const qop = (p.get('qop') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes('auth')
+      ? 'auth'
+      : undefined;
     const nc = qop ? (++this.nc).toString(16).padStart(8, '0') : '';
     const hash = algorithm.startsWith('SHA-256') ? 'sha256' : 'md5';
-    const response = digestResponse({ hash, sess: algorithm.endsWith('-SESS'), user: this.user, password: this.password, realm, nonce, method, uri, qop, nc, cnonce: this.cnonce });
+    const response = digestResponse({
+      hash,
+      sess: algorithm.endsWith('-SESS'),
+      user: this.user,
+      password: this.password,
+      realm,
+      nonce,
+      method,
+      uri,
+      qop,
+      nc,
+      cnonce: this.cnonce,
+    });
     let h = `Digest username="${this.user}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}"`;
     if (qop) h += `, qop=${qop}, nc=${nc}, cnonce="${this.cnonce}"`;
     if (p.has('opaque')) h += `, opaque="${p.get('opaque')}"`;

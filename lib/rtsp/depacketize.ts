@@ -140,7 +140,8 @@ export class H265Depacketizer extends NalDepacketizer {
     if (p.length < 3) throw new Error('short H.265 payload');
     const type = (p[0] >> 1) & 0x3f;
     if (type < 48) this.nals.push([p]);
-    else if (type === 48) this.pushAggregated(p, 2, 'AP'); // no DONL: sprop-max-don-diff is not used
+    else if (type === 48)
+      this.pushAggregated(p, 2, 'AP'); // no DONL: sprop-max-don-diff is not used
     else if (type === 49) {
       const start = (p[2] & 0x80) !== 0;
       this.pushFragment(start ? Buffer.from([(p[0] & 0x81) | ((p[2] & 0x3f) << 1), p[1]]) : null, p.subarray(3), (p[2] & 0x40) !== 0);
@@ -181,7 +182,13 @@ export class Mpeg4Depacketizer implements Depacketizer {
 /** Codec configuration from the SDP fmtp: parameter sets (no start codes) or the MPEG-4 config. */
 export function sdpParameterSets(track: VideoTrack): Buffer[] {
   const f = track.fmtp;
-  const b64 = (s: string | undefined) => (s ? s.split(',').filter(Boolean).map((x) => Buffer.from(x, 'base64')) : []);
+  const b64 = (s: string | undefined) =>
+    s
+      ? s
+          .split(',')
+          .filter(Boolean)
+          .map((x) => Buffer.from(x, 'base64'))
+      : [];
   if (track.codec === 'H264') return b64(f.get('sprop-parameter-sets'));
   if (track.codec === 'H265') return [...b64(f.get('sprop-vps')), ...b64(f.get('sprop-sps')), ...b64(f.get('sprop-pps'))];
   if (track.codec === 'MPEG4' && f.get('config')) return [Buffer.from(f.get('config') ?? '', 'hex')];

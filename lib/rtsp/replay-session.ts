@@ -196,7 +196,16 @@ class ReplaySession {
       sig?.addEventListener('abort', onAbort, { once: true });
       this.cleanupAbort = () => sig?.removeEventListener('abort', onAbort);
       this.timers.push(
-        setTimeout(() => this.fail(new RtspError('timeout', `replay deadline: not finished within ${Math.round(this.t.totalMs / 1000)} s (range length at real-time speed plus slack)`)), this.t.totalMs),
+        setTimeout(
+          () =>
+            this.fail(
+              new RtspError(
+                'timeout',
+                `replay deadline: not finished within ${Math.round(this.t.totalMs / 1000)} s (range length at real-time speed plus slack)`,
+              ),
+            ),
+          this.t.totalMs,
+        ),
       );
       this.start().catch((e: unknown) => this.fail(asError(e)));
     });
@@ -326,7 +335,11 @@ class ReplaySession {
       return this.request(method, url, rest);
     }
     if (res.status === 551) {
-      throw new RtspError('unsupported', `${method} ${maskUrl(url)}: server does not support ONVIF replay (551 ${res.reason}${res.headers.get('unsupported') ? `; Unsupported: ${res.headers.get('unsupported')}` : ''})`, 551);
+      throw new RtspError(
+        'unsupported',
+        `${method} ${maskUrl(url)}: server does not support ONVIF replay (551 ${res.reason}${res.headers.get('unsupported') ? `; Unsupported: ${res.headers.get('unsupported')}` : ''})`,
+        551,
+      );
     }
     if (res.status === 461) throw new RtspError('unsupported', `${method} ${maskUrl(url)}: server refuses RTP over TCP (461 ${res.reason})`, 461);
     if (res.status === 429 || res.status === 453 || res.status === 503) {
@@ -523,7 +536,10 @@ class ReplaySession {
     this.finishing = true;
     if (this.sessionId && this.sock && !this.sock.destroyed) {
       try {
-        await Promise.race([this.send('TEARDOWN', resolveControl(this.url, undefined), { Session: this.sessionId }), new Promise((r) => setTimeout(r, 2000).unref())]);
+        await Promise.race([
+          this.send('TEARDOWN', resolveControl(this.url, undefined), { Session: this.sessionId }),
+          new Promise((r) => setTimeout(r, 2000).unref()),
+        ]);
       } catch {
         // the server may already have closed: the replay itself is complete
       }

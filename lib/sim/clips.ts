@@ -34,7 +34,16 @@ export interface Clip {
   codecString: string;
 }
 
-const EXT: Record<string, SimCodec> = { '.h264': 'H264', '.264': 'H264', '.h265': 'H265', '.265': 'H265', '.hevc': 'H265', '.m4v': 'MPEG4', '.mjpeg': 'JPEG', '.mjpg': 'JPEG' };
+const EXT: Record<string, SimCodec> = {
+  '.h264': 'H264',
+  '.264': 'H264',
+  '.h265': 'H265',
+  '.265': 'H265',
+  '.hevc': 'H265',
+  '.m4v': 'MPEG4',
+  '.mjpeg': 'JPEG',
+  '.mjpg': 'JPEG',
+};
 
 /** The package root: the nearest folder upwards with our package.json (works from lib/ and dist/lib/). */
 export function packageRoot(): string {
@@ -142,7 +151,7 @@ function cutMpeg4(id: string, buf: Buffer): Clip {
     if (code === 0xb3 || code === 0xb6) vol ??= buf.subarray(0, i);
     if (code === 0xb6) {
       vopSeen = true;
-      pendingKey = (buf[i + 4] >> 6) === 0; // vop_coding_type I
+      pendingKey = buf[i + 4] >> 6 === 0; // vop_coding_type I
     }
     i += 3;
   }

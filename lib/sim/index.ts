@@ -120,7 +120,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           auth: opts.auth,
           device: spec,
           now: deviceNow,
-          busyReplays: opts.faults?.busyReplays ? { remaining: opts.faults.busyReplays } : quirks.has('busy-453') ? { remaining: 2, status: '453 Not Enough Bandwidth' } : undefined,
+          busyReplays: opts.faults?.busyReplays
+            ? { remaining: opts.faults.busyReplays }
+            : quirks.has('busy-453')
+              ? { remaining: 2, status: '453 Not Enough Bandwidth' }
+              : undefined,
           rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,

@@ -21,11 +21,26 @@ export const SEED_CAMERAS: ReadonlyArray<Omit<SimCameraSpec, 'recording'>> = [
 ];
 
 /** A Motion-JPEG camera (RFC 2435), only on the NVR: the seed preset stays the seed project's three. */
-export const LOADING_DOCK_CAMERA: Omit<SimCameraSpec, 'recording'> = { name: 'Loading Dock Camera', codec: 'JPEG', width: 640, height: 480, fps: 5, bitrateKbps: 800, clip: 'loading-dock-480p-jpeg' };
+export const LOADING_DOCK_CAMERA: Omit<SimCameraSpec, 'recording'> = {
+  name: 'Loading Dock Camera',
+  codec: 'JPEG',
+  width: 640,
+  height: 480,
+  fps: 5,
+  bitrateKbps: 800,
+  clip: 'loading-dock-480p-jpeg',
+};
 
 /** `--quality low`: a 640x360 H.264 camera at ~256 kbit/s (scripts/make-clips.sh), for runs with
  * many channels where the point is the number of sessions and files, not the bytes. */
-export const LOW_CAMERA: Omit<SimCameraSpec, 'recording' | 'name'> = { codec: 'H264', width: 640, height: 360, fps: 15, bitrateKbps: 256, clip: 'low-360p-h264' };
+export const LOW_CAMERA: Omit<SimCameraSpec, 'recording' | 'name'> = {
+  codec: 'H264',
+  width: 640,
+  height: 360,
+  fps: 15,
+  bitrateKbps: 256,
+  clip: 'low-360p-h264',
+};
 
 /** A camera of the preset at the chosen quality (low keeps the name, swaps the stream). */
 function atQuality(cam: Omit<SimCameraSpec, 'recording'>, o: PresetOptions): Omit<SimCameraSpec, 'recording'> {

@@ -24,7 +24,10 @@ export function isQuirk(name: string): name is QuirkName {
 
 export function parseQuirks(names: readonly string[]): Set<QuirkName> {
   const out = new Set<QuirkName>();
-  for (const raw of names.flatMap((n) => n.split(',')).map((n) => n.trim()).filter(Boolean)) {
+  for (const raw of names
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim())
+    .filter(Boolean)) {
     if (!isQuirk(raw)) throw new Error(`unknown quirk "${raw}"; known: ${Object.keys(QUIRKS).join(', ')}`);
     out.add(raw);
   }

@@ -30,7 +30,8 @@ export function packetizeJpeg(frame: Uint8Array, o: JpegPacketizeOptions = {}): 
   const info = parseJpeg(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
   const type = typeOf(info.components) + (info.restartInterval ? 64 : 0);
   if (!usesStandardHuffmanTables(info)) throw new Error('RFC 2435 needs the standard Huffman tables (encode with -huffman default)');
-  if (info.width % 8 || info.height % 8 || info.width > 2040 || info.height > 2040) throw new Error(`RFC 2435 cannot describe ${info.width}x${info.height} (multiples of 8 up to 2040)`);
+  if (info.width % 8 || info.height % 8 || info.width > 2040 || info.height > 2040)
+    throw new Error(`RFC 2435 cannot describe ${info.width}x${info.height} (multiples of 8 up to 2040)`);
   const [y, cb, cr] = info.components;
   if (cb.tq !== cr.tq) throw new Error('RFC 2435: Cb and Cr must share a quantization table');
   const luma = info.quantTables.get(y.tq);
@@ -54,7 +55,7 @@ export function packetizeJpeg(frame: Uint8Array, o: JpegPacketizeOptions = {}): 
 
   const scan = info.scan;
   const out: Buffer[] = [];
-  for (let off = 0; off < scan.length || off === 0; ) {
+  for (let off = 0; off < scan.length || off === 0;) {
     const extra = off === 0 ? qHeader : Buffer.alloc(0);
     const headerLen = 8 + restart.length + extra.length;
     if (headerLen >= max) throw new Error('RTP payload limit smaller than the JPEG headers');

@@ -64,7 +64,16 @@ const cache = new WeakMap<Clip, Buffer[][]>();
 export function clipPayloads(clip: Clip): Buffer[][] {
   let p = cache.get(clip);
   if (!p) {
-    const fn = clip.codec === 'H264' ? packetizeH264 : clip.codec === 'H265' ? packetizeH265 : clip.codec === 'MPEG4' ? packetizeMpeg4 : clip.codec === 'JPEG' ? (au: Uint8Array) => packetizeJpeg(au) : undefined;
+    const fn =
+      clip.codec === 'H264'
+        ? packetizeH264
+        : clip.codec === 'H265'
+          ? packetizeH265
+          : clip.codec === 'MPEG4'
+            ? packetizeMpeg4
+            : clip.codec === 'JPEG'
+              ? (au: Uint8Array) => packetizeJpeg(au)
+              : undefined;
     if (!fn) throw new Error(`RTP packetizing of ${clip.codec} is not implemented`);
     p = clip.frames.map((f) => fn(f.data));
     cache.set(clip, p);

@@ -284,7 +284,15 @@ class Connection {
         this.session?.stop?.();
         const ssrc = randomBytes(4).readUInt32BE(0);
         const ch = Number(m[1]);
-        this.session = { id: randomBytes(8).toString('hex').toUpperCase(), cam, replay: isReplay, channel: ch, ssrc, seq: randomBytes(2).readUInt16BE(0), playCseq: 0 };
+        this.session = {
+          id: randomBytes(8).toString('hex').toUpperCase(),
+          cam,
+          replay: isReplay,
+          channel: ch,
+          ssrc,
+          seq: randomBytes(2).readUInt16BE(0),
+          playCseq: 0,
+        };
         this.startWatchdog();
         return this.reply(req, '200 OK', {
           Transport: `RTP/AVP/TCP;unicast;interleaved=${ch}-${ch + 1};ssrc=${ssrc.toString(16).toUpperCase().padStart(8, '0')}`,
@@ -481,7 +489,7 @@ function recordedUntil(tl: RecordingTimeline, now: Date): Date {
 
 function pathOf(url: string): string {
   const m = /^rtsp:\/\/[^/]*(\/[^?]*)?/i.exec(url);
-  return (m ? m[1] ?? '/' : url).replace(/\/+$/, '');
+  return (m ? (m[1] ?? '/') : url).replace(/\/+$/, '');
 }
 
 /** JPEG has the static payload type 26 (RFC 3551); the others a dynamic one. */
@@ -604,7 +612,10 @@ function sdpFor(cam: SimCameraSpec, clip: Clip, replay: boolean, now: Date): str
   switch (clip.codec) {
     case 'H264': {
       const sps = clip.config.sps ?? Buffer.alloc(4);
-      lines.push('a=rtpmap:96 H264/90000', `a=fmtp:96 packetization-mode=1;profile-level-id=${sps.subarray(1, 4).toString('hex')};sprop-parameter-sets=${b64(clip.config.sps)},${b64(clip.config.pps)}`);
+      lines.push(
+        'a=rtpmap:96 H264/90000',
+        `a=fmtp:96 packetization-mode=1;profile-level-id=${sps.subarray(1, 4).toString('hex')};sprop-parameter-sets=${b64(clip.config.sps)},${b64(clip.config.pps)}`,
+      );
       break;
     }
     case 'H265':
@@ -626,4 +637,3 @@ function sdpFor(cam: SimCameraSpec, clip: Clip, replay: boolean, now: Date): str
   lines.push(`a=framerate:${cam.fps}`, `a=x-dimensions:${clip.width},${clip.height}`, 'a=control:trackID=0', '');
   return lines.join('\r\n');
 }
-

@@ -13,9 +13,7 @@ const DIGEST_NONCE_TTL_MS = 5 * 60_000;
 const PASSWORD_DIGEST_TYPE = '#PasswordDigest';
 
 export type AuthOutcome =
-  | { ok: true; method: 'none' | 'ws-security' | 'http-digest' }
-  | { ok: false; status: 400; fault: SoapFault }
-  | { ok: false; status: 401; challenge: string };
+  { ok: true; method: 'none' | 'ws-security' | 'http-digest' } | { ok: false; status: 400; fault: SoapFault } | { ok: false; status: 401; challenge: string };
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 
@@ -67,8 +65,7 @@ export class SoapAuthenticator {
   }
 
   private checkUsernameToken(token: XmlNode, auth: SimAuth): SoapFault | undefined {
-    const notAuthorized = (why: string): SoapFault =>
-      new SoapFault('Sender', ['ter:NotAuthorized'], `Sender not authorized: ${why}`);
+    const notAuthorized = (why: string): SoapFault => new SoapFault('Sender', ['ter:NotAuthorized'], `Sender not authorized: ${why}`);
     const user = textAt(token, 'Username');
     const pw = child(token, 'Password');
     const nonceB64 = textAt(token, 'Nonce');
@@ -89,7 +86,9 @@ export class SoapAuthenticator {
       );
     }
     const nonce = Buffer.from(nonceB64, 'base64');
-    const expected = createHash('sha1').update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(auth.password)])).digest('base64');
+    const expected = createHash('sha1')
+      .update(Buffer.concat([nonce, Buffer.from(created), Buffer.from(auth.password)]))
+      .digest('base64');
     if (!sameText(text(pw), expected)) return notAuthorized('the security token could not be authenticated');
     this.prune(this.usedNonces);
     if (this.usedNonces.has(nonceB64)) return notAuthorized('nonce already used (replayed request)');

@@ -122,7 +122,9 @@ export function serviceCapabilitiesXml(ctx: DeviceContext, name: string): string
     case 'search':
       return '<tse:Capabilities MetadataSearch="false" GeneralStartEvents="false"/>';
     case 'recording':
-      return '<trc:Capabilities DynamicRecordings="false" DynamicTracks="false" Encoding="H264 H265 MP4V-ES JPEG" MaxRecordings="' + ctx.spec.cameras.length + '"/>';
+      return (
+        '<trc:Capabilities DynamicRecordings="false" DynamicTracks="false" Encoding="H264 H265 MP4V-ES JPEG" MaxRecordings="' + ctx.spec.cameras.length + '"/>'
+      );
     case 'replay':
       return replayCapabilitiesXml();
     default:

@@ -155,10 +155,8 @@ export function faultXml(f: SoapFault): string {
     sub = `<s:Subcode><s:Value>${esc(f.subcodes[i])}</s:Value>${sub}</s:Subcode>`;
   }
   return envelope(
-    `<s:Fault><s:Code><s:Value>s:${f.code}</s:Value>${sub}</s:Code>` +
-      `<s:Reason><s:Text xml:lang="en">${esc(f.reason)}</s:Text></s:Reason></s:Fault>`,
+    `<s:Fault><s:Code><s:Value>s:${f.code}</s:Value>${sub}</s:Code>` + `<s:Reason><s:Text xml:lang="en">${esc(f.reason)}</s:Text></s:Reason></s:Fault>`,
   );
 }
 
-export const invalidArg = (what: string, subcode: string): SoapFault =>
-  new SoapFault('Sender', ['ter:InvalidArgVal', subcode], what);
+export const invalidArg = (what: string, subcode: string): SoapFault => new SoapFault('Sender', ['ter:InvalidArgVal', subcode], what);

@@ -1,19 +1,7 @@
 // Search service (tse, Profile G): recordings and recorded intervals, answered from each camera's
 // RecordingTimeline. Find* opens a search; Get*SearchResults pages through it; EndSearch closes it.
 import { serviceUrl, type DeviceContext, type SoapService } from './soap-context';
-import {
-  children,
-  esc,
-  invalidArg,
-  parseXsDateTime,
-  parseXsDuration,
-  SoapFault,
-  text,
-  textAt,
-  xsDateTime,
-  type SoapRequest,
-  type XmlNode,
-} from './soap-envelope';
+import { children, esc, invalidArg, parseXsDateTime, parseXsDuration, text, textAt, xsDateTime, type SoapRequest, type XmlNode } from './soap-envelope';
 import type { RecordingTimeline } from './timeline';
 import { cameraIndexOf, recordingToken, trackToken, videoSourceToken } from './tokens';
 
@@ -38,7 +26,9 @@ export function recordingSourceXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[i];
   return (
     // Quirk empty-source-id: Axis SD-card recordings name no source (gBillal/ex_onvif get_recordings.xml).
-    (ctx.quirks?.has('empty-source-id') ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${i + 1}</tt:Name>` : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
+    (ctx.quirks?.has('empty-source-id')
+      ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${i + 1}</tt:Name>`
+      : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
     `<tt:Location>${esc(ctx.spec.location)}</tt:Location><tt:Description>${esc(`${c.name} (${c.codec} ${c.width}x${c.height})`)}</tt:Description>` +
     `<tt:Address>${esc(serviceUrl(ctx, 'device'))}</tt:Address>`
   );
@@ -181,7 +171,9 @@ function filterWantsRecordingState(body: XmlNode): boolean {
   if (!filter) return true;
   const topics = children(filter, 'TopicExpression').map((t) => text(t));
   if (topics.length === 0) return true;
-  return topics.some((t) => t.split('|').some((alt) => /(^|:)RecordingHistory\/Track\/State$|(^|:)RecordingHistory\/\/\.$|(^|:)RecordingHistory$/.test(alt.trim())));
+  return topics.some((t) =>
+    t.split('|').some((alt) => /(^|:)RecordingHistory\/Track\/State$|(^|:)RecordingHistory\/\/\.$|(^|:)RecordingHistory$/.test(alt.trim())),
+  );
 }
 
 function findEvents(ctx: DeviceContext, req: SoapRequest): string {
@@ -203,7 +195,12 @@ function findEvents(ctx: DeviceContext, req: SoapRequest): string {
   // Start-state events come first, then everything in search direction.
   events.sort((a, b) => Number(b.e.startState) - Number(a.e.startState) || (a.e.time.getTime() - b.e.time.getTime()) * (backwards ? -1 : 1));
   events = events.slice(0, maxMatchesOf(req.body));
-  const s = ctx.searches.open('events', events.map(({ i, e }) => eventResultXml(i, e)), keepAliveOf(req.body), end);
+  const s = ctx.searches.open(
+    'events',
+    events.map(({ i, e }) => eventResultXml(i, e)),
+    keepAliveOf(req.body),
+    end,
+  );
   return `<tse:FindEventsResponse><tse:SearchToken>${s.token}</tse:SearchToken></tse:FindEventsResponse>`;
 }
 

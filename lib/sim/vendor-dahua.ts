@@ -64,7 +64,7 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
     const out: Array<{ start: number; end: number }> = [];
     const rec = cams[ch].recording.start.getTime();
     for (const iv of timelines[ch].intervals(new Date(rec), now())) {
-      for (let a = iv.start.getTime(); a < iv.end.getTime(); ) {
+      for (let a = iv.start.getTime(); a < iv.end.getTime();) {
         const b = Math.min(iv.end.getTime(), rec + (Math.floor((a - rec) / fileMs) + 1) * fileMs);
         if (b > s && a < e) out.push({ start: a, end: b });
         a = b;
@@ -88,12 +88,26 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
     };
     switch (`${url.pathname}?${action}`) {
       case '/cgi-bin/magicBox.cgi?getSystemInfo':
-        return send(res, 200, `deviceType=${o.device.model}\r\nprocessor=ST7108\r\nserialNumber=${o.device.serial}\r\nupdateSerial=${o.device.model.replace(/^DHI-/, '')}\r\n`);
+        return send(
+          res,
+          200,
+          `deviceType=${o.device.model}\r\nprocessor=ST7108\r\nserialNumber=${o.device.serial}\r\nupdateSerial=${o.device.model.replace(/^DHI-/, '')}\r\n`,
+        );
       case '/cgi-bin/global.cgi?getCurrentTime':
         return send(res, 200, `result=${formatDahuaWall(wallOf(now().getTime()))}\r\n`);
       case '/cgi-bin/configManager.cgi?getConfig':
         if (q.get('name') === 'Encode')
-          return send(res, 200, cams.map((c, i) => [`Compression=${c.codec === 'H265' ? 'H.265' : 'H.264'}`, `Width=${c.width}`, `Height=${c.height}`, `FPS=${c.fps}`].map((kv) => `table.Encode[${i}].MainFormat[0].Video.${kv}\r\n`).join('')).join(''));
+          return send(
+            res,
+            200,
+            cams
+              .map((c, i) =>
+                [`Compression=${c.codec === 'H265' ? 'H.265' : 'H.264'}`, `Width=${c.width}`, `Height=${c.height}`, `FPS=${c.fps}`]
+                  .map((kv) => `table.Encode[${i}].MainFormat[0].Video.${kv}\r\n`)
+                  .join(''),
+              )
+              .join(''),
+          );
         if (q.get('name') !== 'ChannelTitle') return bad(res, 'Bad Request!');
         return send(res, 200, cams.map((c, i) => `table.ChannelTitle[${i}].Name=${c.name}\r\n`).join(''));
       case '/cgi-bin/mediaFileFind.cgi?factory.create': {
@@ -159,7 +173,17 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
         const chunks = function* (): Generator<Buffer> {
           for (const f of frames) {
             const wall = wallOf(f.timeMs);
-            yield dhavFrame({ data: clip.frames[f.clipIndex].data, keyframe: f.keyframe, codec, frameNumber: f.n, wallMs: wall, width: clip.width, height: clip.height, fps: cam.fps, channel: ch });
+            yield dhavFrame({
+              data: clip.frames[f.clipIndex].data,
+              keyframe: f.keyframe,
+              codec,
+              frameNumber: f.n,
+              wallMs: wall,
+              width: clip.width,
+              height: clip.height,
+              fps: cam.fps,
+              channel: ch,
+            });
             const sec = Math.floor(wall / 1000);
             if (sec !== audioSec) {
               audioSec = sec;

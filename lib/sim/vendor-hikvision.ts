@@ -57,7 +57,8 @@ function tzString(offsetMin: number): string {
 export async function startHikvisionSim(o: HikvisionSimOptions): Promise<RunningVendorSim> {
   const cams = o.device.cameras;
   const clips = cams.map((c) => loadClip(c.clip));
-  for (const c of clips) if (c.codec !== 'H264' && c.codec !== 'H265') throw new Error(`hikvision sim: ${c.id} is ${c.codec}; only H.264/H.265 go into PS here`);
+  for (const c of clips)
+    if (c.codec !== 'H264' && c.codec !== 'H265') throw new Error(`hikvision sim: ${c.id} is ${c.codec}; only H.264/H.265 go into PS here`);
   const skewMs = (o.clockOffsetSec ?? 0) * 1000;
   const now = () => new Date(Date.now() + skewMs);
   const timelines = cams.map((c) => new RecordingTimeline(c.recording, now));
@@ -76,7 +77,8 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
       contentType: 'application/xml',
       body: `<?xml version="1.0" encoding="UTF-8" ?>\n<userCheck>\n<statusValue>401</statusValue>\n<statusString>Unauthorized</statusString>\n<lockStatus>lock</lockStatus>\n<unlockTime>${s}</unlockTime>\n<retryLoginTime>0</retryLoginTime>\n</userCheck>\n`,
     }),
-    unauthorizedBody: '<?xml version="1.0" encoding="UTF-8" ?>\n<userCheck>\n<statusValue>401</statusValue>\n<statusString>Unauthorized</statusString>\n</userCheck>\n',
+    unauthorizedBody:
+      '<?xml version="1.0" encoding="UTF-8" ?>\n<userCheck>\n<statusValue>401</statusValue>\n<statusString>Unauthorized</statusString>\n</userCheck>\n',
   });
 
   const send = (res: ServerResponse, status: number, body: string, type = 'application/xml; charset="UTF-8"') => {
@@ -91,7 +93,7 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
     const out: Array<{ start: number; end: number }> = [];
     const rec = cams[ch].recording.start.getTime();
     for (const iv of timelines[ch].intervals(new Date(rec), now())) {
-      for (let a = iv.start.getTime(); a < iv.end.getTime(); ) {
+      for (let a = iv.start.getTime(); a < iv.end.getTime();) {
         const b = Math.min(iv.end.getTime(), rec + (Math.floor((a - rec) / fileMs) + 1) * fileMs);
         if (b > s && a < e) out.push({ start: a, end: b });
         a = b;
@@ -110,26 +112,51 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
     const d = o.device;
     switch (url.pathname) {
       case '/ISAPI/System/deviceInfo':
-        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<deviceName>${esc(d.name)}</deviceName>\n<deviceID>${d.urn.replace('urn:uuid:', '')}</deviceID>\n<model>${esc(d.model)}</model>\n<serialNumber>${esc(d.serial)}</serialNumber>\n<macAddress>02:00:00:00:00:01</macAddress>\n<firmwareVersion>V4.62.210</firmwareVersion>\n<firmwareReleasedDate>build 230705</firmwareReleasedDate>\n<deviceType>NVR</deviceType>\n</DeviceInfo>\n`);
+        return send(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<DeviceInfo version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<deviceName>${esc(d.name)}</deviceName>\n<deviceID>${d.urn.replace('urn:uuid:', '')}</deviceID>\n<model>${esc(d.model)}</model>\n<serialNumber>${esc(d.serial)}</serialNumber>\n<macAddress>02:00:00:00:00:01</macAddress>\n<firmwareVersion>V4.62.210</firmwareVersion>\n<firmwareReleasedDate>build 230705</firmwareReleasedDate>\n<deviceType>NVR</deviceType>\n</DeviceInfo>\n`,
+        );
       case '/ISAPI/System/time':
         // The quirk: local wall clock written with "Z".
-        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<Time version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<timeMode>NTP</timeMode>\n<localTime>${formatIsapiWall(wallOf(now().getTime()))}</localTime>\n<timeZone>${tzString(o.utcOffsetMin)}</timeZone>\n</Time>\n`);
+        return send(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<Time version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<timeMode>NTP</timeMode>\n<localTime>${formatIsapiWall(wallOf(now().getTime()))}</localTime>\n<timeZone>${tzString(o.utcOffsetMin)}</timeZone>\n</Time>\n`,
+        );
       case '/ISAPI/ContentMgmt/InputProxy/channels': {
-        const items = cams.map((c, i) => `<InputProxyChannel version="2.0"><id>${i + 1}</id><name>${esc(c.name)}</name><sourceInputPortDescriptor><proxyProtocol>HIKVISION</proxyProtocol><ipAddress>192.0.2.${10 + i}</ipAddress><managePortNo>8000</managePortNo><srcInputPort>1</srcInputPort><userName>admin</userName><streamType>auto</streamType></sourceInputPortDescriptor></InputProxyChannel>`);
-        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelList version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">${items.join('')}</InputProxyChannelList>\n`);
+        const items = cams.map(
+          (c, i) =>
+            `<InputProxyChannel version="2.0"><id>${i + 1}</id><name>${esc(c.name)}</name><sourceInputPortDescriptor><proxyProtocol>HIKVISION</proxyProtocol><ipAddress>192.0.2.${10 + i}</ipAddress><managePortNo>8000</managePortNo><srcInputPort>1</srcInputPort><userName>admin</userName><streamType>auto</streamType></sourceInputPortDescriptor></InputProxyChannel>`,
+        );
+        return send(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<InputProxyChannelList version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">${items.join('')}</InputProxyChannelList>\n`,
+        );
       }
       case '/ISAPI/Streaming/channels/101':
       case '/ISAPI/Streaming/channels/201':
       case '/ISAPI/Streaming/channels/301': {
         const c = cams[Number(url.pathname.slice(-3, -2)) - 1];
         if (!c) return send(res, 404, statusXml(4, 'invalidOperation'));
-        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<StreamingChannel version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema"><id>${url.pathname.slice(-3)}</id><channelName>${esc(c.name)}</channelName><enabled>true</enabled><Video><enabled>true</enabled><videoInputChannelID>${url.pathname.slice(-3, -2)}</videoInputChannelID><videoCodecType>${c.codec === 'H265' ? 'H.265' : 'H.264'}</videoCodecType><videoResolutionWidth>${c.width}</videoResolutionWidth><videoResolutionHeight>${c.height}</videoResolutionHeight><maxFrameRate>${c.fps * 100}</maxFrameRate></Video></StreamingChannel>\n`);
+        return send(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<StreamingChannel version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema"><id>${url.pathname.slice(-3)}</id><channelName>${esc(c.name)}</channelName><enabled>true</enabled><Video><enabled>true</enabled><videoInputChannelID>${url.pathname.slice(-3, -2)}</videoInputChannelID><videoCodecType>${c.codec === 'H265' ? 'H.265' : 'H.264'}</videoCodecType><videoResolutionWidth>${c.width}</videoResolutionWidth><videoResolutionHeight>${c.height}</videoResolutionHeight><maxFrameRate>${c.fps * 100}</maxFrameRate></Video></StreamingChannel>\n`,
+        );
       }
       case '/ISAPI/ContentMgmt/search': {
         if (req.method !== 'POST') return send(res, 403, statusXml(4, 'methodNotAllowed'));
         const q = xml.parse(body.toString('utf8')) as { CMSearchDescription?: Record<string, unknown> };
         const sd = q.CMSearchDescription as
-          | { trackList?: { trackID?: string }; timeSpanList?: { timeSpan?: { startTime?: string; endTime?: string } }; maxResults?: string; searchResultPostion?: string; searchID?: string }
+          | {
+              trackList?: { trackID?: string };
+              timeSpanList?: { timeSpan?: { startTime?: string; endTime?: string } };
+              maxResults?: string;
+              searchResultPostion?: string;
+              searchID?: string;
+            }
           | undefined;
         const track = Number(sd?.trackList?.trackID ?? NaN);
         const ch = Math.floor(track / 100) - 1;
@@ -148,7 +175,11 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
           return `<searchMatchItem><sourceID>{00000000-0000-0000-0000-000000000000}</sourceID><trackID>${track}</trackID><timeSpan><startTime>${st}</startTime><endTime>${en}</endTime></timeSpan><mediaSegmentDescriptor><contentType>video</contentType><codecType>${cams[ch].codec === 'H265' ? 'H.265' : 'H.264-BP'}</codecType><playbackURI>${esc(uri)}</playbackURI></mediaSegmentDescriptor><metadataMatches><metadataDescriptor>recordType.meta.hikvision.com/timing</metadataDescriptor></metadataMatches></searchMatchItem>`;
         });
         // numOfMatches: this page's count here (the total on other firmware).
-        return send(res, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<CMSearchResult version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<searchID>${esc(sd.searchID ?? '')}</searchID>\n<responseStatus>true</responseStatus>\n<responseStatusStrg>${status}</responseStatusStrg>\n<numOfMatches>${page.length}</numOfMatches>\n<matchList>${items.join('')}</matchList>\n</CMSearchResult>\n`);
+        return send(
+          res,
+          200,
+          `<?xml version="1.0" encoding="UTF-8"?>\n<CMSearchResult version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n<searchID>${esc(sd.searchID ?? '')}</searchID>\n<responseStatus>true</responseStatus>\n<responseStatusStrg>${status}</responseStatusStrg>\n<numOfMatches>${page.length}</numOfMatches>\n<matchList>${items.join('')}</matchList>\n</CMSearchResult>\n`,
+        );
       }
       case '/ISAPI/ContentMgmt/download': {
         const allowed = o.downloadMethod ?? 'POST';

@@ -78,7 +78,10 @@ export class VendorDigestGate {
     const auth = this.o.auth as SimAuth;
     const alg = (p.algorithm ?? 'MD5').toUpperCase();
     if (!this.o.algorithms.some((a) => a === alg) || p.username !== auth.user || p.realm !== this.o.realm || !p.uri || !p.response) return false;
-    const h = (s: string) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex');
+    const h = (s: string) =>
+      createHash(alg === 'SHA-256' ? 'sha256' : 'md5')
+        .update(s)
+        .digest('hex');
     const ha1 = h(`${auth.user}:${this.o.realm}:${auth.password}`);
     const ha2 = h(`${method}:${p.uri}`);
     const expected = p.qop === 'auth' ? h(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`) : h(`${ha1}:${p.nonce}:${ha2}`);
@@ -90,7 +93,9 @@ export class VendorDigestGate {
   private send401(res: ServerResponse, contentType: string, body: string, stale: boolean): void {
     const nonce = randomBytes(16).toString('hex');
     this.nonces.set(nonce, Date.now() + NONCE_TTL_MS);
-    const challenges = this.o.algorithms.map((alg) => `Digest realm="${this.o.realm}", qop="auth", nonce="${nonce}", algorithm=${alg}, stale=${stale ? 'TRUE' : 'FALSE'}`);
+    const challenges = this.o.algorithms.map(
+      (alg) => `Digest realm="${this.o.realm}", qop="auth", nonce="${nonce}", algorithm=${alg}, stale=${stale ? 'TRUE' : 'FALSE'}`,
+    );
     res.writeHead(401, { 'Content-Type': contentType, 'WWW-Authenticate': challenges, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }

@@ -20,7 +20,14 @@ export interface PlannedVendorFrame {
  * `backToKeyframe`: begin at the keyframe at or before `fromMs` when it is recorded (Dahua);
  * otherwise at the first frame at or after `fromMs` (Hikvision, see lib/vendors/hikvision.ts).
  */
-export function* vendorFrames(cam: SimCameraSpec, clip: Clip, timeline: RecordingTimeline, fromMs: number, toMs: number, backToKeyframe: boolean): Generator<PlannedVendorFrame> {
+export function* vendorFrames(
+  cam: SimCameraSpec,
+  clip: Clip,
+  timeline: RecordingTimeline,
+  fromMs: number,
+  toMs: number,
+  backToKeyframe: boolean,
+): Generator<PlannedVendorFrame> {
   const L = clip.frames.length;
   const rec = cam.recording.start.getTime();
   const timeOf = (n: number) => rec + (n * 1000) / cam.fps;
@@ -146,7 +153,17 @@ export function psFrame(data: Buffer, keyframe: boolean, codec: 'H264' | 'H265',
 
 // ---- Dahua: DHAV ----
 
-export function dhavFrame(o: { data: Buffer; keyframe: boolean; codec: 'H264' | 'H265'; frameNumber: number; wallMs: number; width: number; height: number; fps: number; channel: number }): Buffer {
+export function dhavFrame(o: {
+  data: Buffer;
+  keyframe: boolean;
+  codec: 'H264' | 'H265';
+  frameNumber: number;
+  wallMs: number;
+  width: number;
+  height: number;
+  fps: number;
+  channel: number;
+}): Buffer {
   const ext: Buffer[] = [];
   if (o.keyframe) {
     const e82 = Buffer.alloc(8);

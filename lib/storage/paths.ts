@@ -46,10 +46,7 @@ export async function freeSpace(p: string): Promise<number> {
  * Resolves the working directory to an absolute path, creates it, proves it is writable by
  * writing and deleting a probe file, and reports the free space.
  */
-export async function validateWorkingDirectory(
-  dir: string,
-  opts: ValidateOptions = {},
-): Promise<{ path: string; freeBytes: number }> {
+export async function validateWorkingDirectory(dir: string, opts: ValidateOptions = {}): Promise<{ path: string; freeBytes: number }> {
   if (typeof dir !== 'string' || dir.trim() === '') throw new StorageError('not-absolute', 'working directory is empty');
   if (dir.includes('\0')) throw new StorageError('not-absolute', 'working directory contains a NUL character');
   if (!path.isAbsolute(dir) && !opts.baseDir) {
@@ -69,7 +66,8 @@ export async function validateWorkingDirectory(
     await mkdirp(abs);
   } catch (err) {
     const code = errCode(err);
-    if (code === 'ENOTDIR' || code === 'EEXIST') throw new StorageError('is-file', `working directory ${abs} cannot be created: a parent is a file`, { cause: err });
+    if (code === 'ENOTDIR' || code === 'EEXIST')
+      throw new StorageError('is-file', `working directory ${abs} cannot be created: a parent is a file`, { cause: err });
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       throw new StorageError('not-writable', `working directory ${abs} is not writable (cannot create it: ${code})`, { cause: err });
     }

@@ -43,8 +43,19 @@ type CameraLike = { videoSourceToken: string; displayName: string; recordingToke
 /** The recording for one camera and why it was chosen (undefined: none can be told). */
 export function recordingChoice(s: DeviceSession, camera: CameraLike, camerasOnPort: number | readonly CameraLike[]): RecordingChoice | undefined {
   const others: readonly CameraLike[] = typeof camerasOnPort === 'number' ? [camera] : camerasOnPort;
-  const refs = others.map((c) => ({ token: c.videoSourceToken, name: c.displayName, profileTokens: c.profileToken ? [c.profileToken] : [], savedRecording: c.recordingToken }));
-  if (!refs.some((r) => r.token === camera.videoSourceToken)) refs.unshift({ token: camera.videoSourceToken, name: camera.displayName, profileTokens: camera.profileToken ? [camera.profileToken] : [], savedRecording: camera.recordingToken });
+  const refs = others.map((c) => ({
+    token: c.videoSourceToken,
+    name: c.displayName,
+    profileTokens: c.profileToken ? [c.profileToken] : [],
+    savedRecording: c.recordingToken,
+  }));
+  if (!refs.some((r) => r.token === camera.videoSourceToken))
+    refs.unshift({
+      token: camera.videoSourceToken,
+      name: camera.displayName,
+      profileTokens: camera.profileToken ? [camera.profileToken] : [],
+      savedRecording: camera.recordingToken,
+    });
   // With only a count of cameras, order/only cannot be judged: those rules need the full list.
   const choice = mapRecordings(refs, s.recordings, s.jobs).get(camera.videoSourceToken);
   if ((choice?.by === 'order' || choice?.by === 'only') && typeof camerasOnPort === 'number' && camerasOnPort !== 1) return undefined;

@@ -15,7 +15,9 @@ function vendorDriver(name: VendorDriverName): SyncDriver {
         searchPartial: false,
         // The camera token is the NVR's channel ("ch3"): one recording per channel, no guessing.
         recordingChoice(camera) {
-          return s.device.cameras.some((c) => c.token === camera.videoSourceToken) ? { recording: { token: camera.videoSourceToken }, reason: `channel ${camera.videoSourceToken.slice(2)}`, ambiguous: false } : undefined;
+          return s.device.cameras.some((c) => c.token === camera.videoSourceToken)
+            ? { recording: { token: camera.videoSourceToken }, reason: `channel ${camera.videoSourceToken.slice(2)}`, ambiguous: false }
+            : undefined;
         },
         recordedRanges: async (rec, from, to) => ({ intervals: await s.recordedIntervals(rec.token, from, to), gapsVisible: true, partial: false }),
         // Vendor downloads always come as fast as the NVR sends: there is no rate to ask for.

@@ -24,7 +24,13 @@ export interface DriverChoice {
  * The ONVIF check needs no login for GetSystemDateAndTime; GetServices is asked with the login.
  * A rejected vendor login ends the probe (one attempt: the NVR locks accounts).
  */
-export async function chooseDriver(host: string, port: number, credentials: Credentials | undefined, timeoutMs: number, signal?: AbortSignal): Promise<DriverChoice> {
+export async function chooseDriver(
+  host: string,
+  port: number,
+  credentials: Credentials | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<DriverChoice> {
   let onvifNote = 'no ONVIF device service';
   try {
     const url = deviceServiceUrl({ host, port });
@@ -36,6 +42,10 @@ export async function chooseDriver(host: string, port: number, credentials: Cred
     if (e instanceof OnvifError && e.code === 'auth') onvifNote = 'ONVIF refused the login';
   }
   const vendor = await probeVendor(host, port, credentials, timeoutMs, signal);
-  if (vendor) return { driver: vendor, reason: `${onvifNote}; ${vendor === 'hikvision' ? 'Hikvision ISAPI (/ISAPI/System/deviceInfo)' : 'Dahua HTTP API (magicBox getSystemInfo)'} answers` };
+  if (vendor)
+    return {
+      driver: vendor,
+      reason: `${onvifNote}; ${vendor === 'hikvision' ? 'Hikvision ISAPI (/ISAPI/System/deviceInfo)' : 'Dahua HTTP API (magicBox getSystemInfo)'} answers`,
+    };
   return { driver: undefined, reason: `${onvifNote}; neither Hikvision ISAPI nor the Dahua HTTP API answers` };
 }

@@ -281,7 +281,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         st.swept = !summary.sweepNext;
         st.refusedLogin = summary.loginRefused ? login : undefined;
         if (summary.loginRefused) {
-          report('the NVR refused the login: not tried again by the timer until the login changes (NVRs lock an account after a few failed logins); "sync now" tries it once', 'auth');
+          report(
+            'the NVR refused the login: not tried again by the timer until the login changes (NVRs lock an account after a few failed logins); "sync now" tries it once',
+            'auth',
+          );
         }
       } catch (e) {
         summary = { ...empty, errors: [errorMessage(e)] };

@@ -4,7 +4,10 @@
 import { join, basename } from 'node:path';
 
 export function stamp(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 /** Every codec we write (H.264, H.265, MPEG-4 Visual, Motion-JPEG) goes into MP4. */

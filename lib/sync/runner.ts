@@ -215,7 +215,8 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       continue;
     }
     for (const w of session.warnings) warn(w, undefined, 'device');
-    if (session.searchPartial) warn(`the NVR's recording search on port ${port} did not complete: recordings it did not list are not synced this pass`, undefined, 'search-partial');
+    if (session.searchPartial)
+      warn(`the NVR's recording search on port ${port} did not complete: recordings it did not list are not synced this pass`, undefined, 'search-partial');
     for (const c of cams) {
       try {
         const p = await planCamera(o, session, c, cams, now, warn);
@@ -290,7 +291,8 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
             stopped ??= asPassStop(ce);
           });
         }
-        if (e instanceof ReplayToFilesError && e.kind === 'disk-full') stopped ??= new PassStop(`disk full while writing ${camera.displayName}: ${errorMessage(e)}`, 'disk-full');
+        if (e instanceof ReplayToFilesError && e.kind === 'disk-full')
+          stopped ??= new PassStop(`disk full while writing ${camera.displayName}: ${errorMessage(e)}`, 'disk-full');
         if (e instanceof PassStop) stopped ??= e;
         if (!stopped && isPermanent(e)) {
           // The NVR will answer this request the same way every time (e.g. 457, 404): recorded as
@@ -418,8 +420,10 @@ async function planCamera(
   const horizon = new Date(deviceNow.getTime() - s.safetyMarginSec * 1000);
   const choice = session.recordingChoice(camera, camerasOnPort);
   const recording = choice?.recording;
-  if (choice?.ambiguous) warn(`recording ${choice.recording.token} chosen ${choice.reason}; it may be another camera's — check it in the nvr-source grid`, camera, 'mapping');
-  if (!recording) return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
+  if (choice?.ambiguous)
+    warn(`recording ${choice.recording.token} chosen ${choice.reason}; it may be another camera's — check it in the nvr-source grid`, camera, 'mapping');
+  if (!recording)
+    return { camera, jobs: [], until: horizon, error: `no recording found on the NVR for camera "${camera.displayName}" (source ${camera.videoSourceToken})` };
   const future = new Date(deviceNow.getTime() + FUTURE_SLACK_MS);
   const lookback = (h: number) => new Date(deviceNow.getTime() - h * 3_600_000);
   const earliest = recording.earliest;
@@ -447,7 +451,8 @@ async function planCamera(
   if (from < SANITY_FLOOR) from = SANITY_FLOOR;
   if (to <= from) return { camera, jobs: [], until: from };
   const ranges = await session.recordedRanges(recording, from, to);
-  if (!ranges.gapsVisible) warn(`the NVR gives no recording events: gaps in its recording cannot be seen, so empty spans are found by replaying them`, camera, 'gaps-invisible');
+  if (!ranges.gapsVisible)
+    warn(`the NVR gives no recording events: gaps in its recording cannot be seen, so empty spans are found by replaying them`, camera, 'gaps-invisible');
   if (ranges.partial) warn(`the NVR's event search did not complete: this pass may miss recorded spans`, camera, 'search-partial');
   const found = ranges.intervals;
   const intervals = found.flatMap((iv) => {
@@ -455,7 +460,8 @@ async function planCamera(
     const end = iv.end > future ? future : iv.end;
     return end > start ? [{ start, end }] : [];
   });
-  if (intervals.length < found.length) warn(`ignored ${found.length - intervals.length} recorded interval(s) dated before 2000 or in the future`, camera, 'bad-date');
+  if (intervals.length < found.length)
+    warn(`ignored ${found.length - intervals.length} recorded interval(s) dated before 2000 or in the future`, camera, 'bad-date');
 
   if (o.settings.refetchMissing) checkOnDisk(o.catalog, camera, from, to);
   const held = mergeRanges([...o.catalog.heldRanges(camera.id, from, to, { includeDeleted: !o.range }), ...o.catalog.absentRanges(camera.id, from, to)]);
@@ -483,7 +489,10 @@ function checkOnDisk(catalog: Catalog, camera: CameraRow, from: Date, to: Date):
 
 /** The first part of `segment` the camera does not hold (files + confirmed absent spans). */
 function firstHole(catalog: Catalog, camera: CameraRow, segment: Segment, tolMs: number, includeDeleted: boolean): TimeRange | undefined {
-  const held = [...catalog.heldRanges(camera.id, segment.start, segment.end, { includeDeleted }), ...catalog.absentRanges(camera.id, segment.start, segment.end)];
+  const held = [
+    ...catalog.heldRanges(camera.id, segment.start, segment.end, { includeDeleted }),
+    ...catalog.absentRanges(camera.id, segment.start, segment.end),
+  ];
   return subtractRanges([segment], held, tolMs)[0];
 }
 

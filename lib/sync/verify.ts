@@ -199,7 +199,14 @@ function timeline(win: TimeRange, held: readonly TimeRange[], recorded: readonly
     const cell = { start: new Date(win.start.getTime() + i * slice), end: new Date(win.start.getTime() + (i + 1) * slice) };
     const part = (rs: readonly TimeRange[]) => totalMs(rs.flatMap((r) => clip(r, cell))) / slice;
     const rec = recorded ? part(recorded) : 1;
-    const missing = recorded ? totalMs(subtractRanges(recorded.flatMap((r) => clip(r, cell)), [...held, ...absent])) / slice : 0;
+    const missing = recorded
+      ? totalMs(
+          subtractRanges(
+            recorded.flatMap((r) => clip(r, cell)),
+            [...held, ...absent],
+          ),
+        ) / slice
+      : 0;
     if (recorded && missing > 0.01) out += '░';
     else if (part(absent) > 0.5) out += 'x';
     else if (part(held) > 0.5 || (recorded && rec > 0.01)) out += '█';
@@ -232,11 +239,19 @@ export function formatVerifyReport(r: VerifyReport): string {
     for (const p of c.staleParts) lines.push(`  stale .part: ${p}`);
     if (c.holes?.length) {
       const total = c.holes.reduce((n, x) => n + x.sec, 0);
-      lines.push(`  holes: ${c.holes.length} (${h(total)}); largest: ${c.holes.slice(0, 3).map((x) => `${x.start}–${x.end} (${h(x.sec)})`).join(', ')}`);
+      lines.push(
+        `  holes: ${c.holes.length} (${h(total)}); largest: ${c.holes
+          .slice(0, 3)
+          .map((x) => `${x.start}–${x.end} (${h(x.sec)})`)
+          .join(', ')}`,
+      );
     }
     if (c.absent.length) lines.push(`  absent on the NVR: ${c.absent.length} span(s)`);
     if (c.nvrError) lines.push(`  NVR not compared: ${c.nvrError}`);
-    if (c.fixed) lines.push(`  fixed: ${c.fixed.markedMissing} marked missing (fetched again next pass), ${c.fixed.partsRemoved} .part removed, ${c.fixed.adopted} catalogued`);
+    if (c.fixed)
+      lines.push(
+        `  fixed: ${c.fixed.markedMissing} marked missing (fetched again next pass), ${c.fixed.partsRemoved} .part removed, ${c.fixed.adopted} catalogued`,
+      );
   }
   const fixed = r.cameras.reduce((n, c) => n + (c.fixed ? c.fixed.markedMissing + c.fixed.partsRemoved + c.fixed.adopted : 0), 0);
   if (r.clean) lines.push('archive OK');

@@ -72,7 +72,10 @@ export class DeviceZone {
     if (!m) return undefined;
     const std = -(m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
     const rest = m[5].trim();
-    const d = /^[A-Za-z]+\s*(\d{1,2})?(?::(\d{2}))?(?::\d{2})?\s*,\s*M(\d+)\.(\d)\.(\d)(?:\/(\d{1,2})(?::(\d{2}))?(?::\d{2})?)?\s*,\s*M(\d+)\.(\d)\.(\d)(?:\/(\d{1,2})(?::(\d{2}))?(?::\d{2})?)?/.exec(rest);
+    const d =
+      /^[A-Za-z]+\s*(\d{1,2})?(?::(\d{2}))?(?::\d{2})?\s*,\s*M(\d+)\.(\d)\.(\d)(?:\/(\d{1,2})(?::(\d{2}))?(?::\d{2})?)?\s*,\s*M(\d+)\.(\d)\.(\d)(?:\/(\d{1,2})(?::(\d{2}))?(?::\d{2})?)?/.exec(
+        rest,
+      );
     if (!d) return new DeviceZone(std);
     const saveMin = d[1] !== undefined ? Number(d[1]) * 60 + Number(d[2] ?? 0) : 60;
     return new DeviceZone(std, {

@@ -98,7 +98,14 @@ export class DahuaClient {
       const kv = parseKv(r.body.toString('utf8'));
       for (let i = 0; i < 256 && kv.has(`table.Encode[${i}].MainFormat[0].Video.Compression`); i++) {
         const g = (k: string) => kv.get(`table.Encode[${i}].MainFormat[0].Video.${k}`) ?? '';
-        out.set(i, { codec: g('Compression').replace(/[^0-9A-Za-z]/g, '').toUpperCase(), width: Number(g('Width')) || 1920, height: Number(g('Height')) || 1080, fps: Number(g('FPS')) || 25 });
+        out.set(i, {
+          codec: g('Compression')
+            .replace(/[^0-9A-Za-z]/g, '')
+            .toUpperCase(),
+          width: Number(g('Width')) || 1920,
+          height: Number(g('Height')) || 1080,
+          fps: Number(g('FPS')) || 25,
+        });
       }
     } catch (e) {
       if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status'))) throw e;
@@ -156,7 +163,8 @@ export class DahuaClient {
     const out: DahuaRecording[] = [];
     try {
       const f = await this.http.request('GET', this.findFilePath(obj, channel, fromUtc, toUtc, zone), { accept: [400] });
-      if (f.status !== 200 || !/^OK/i.test(f.body.toString('utf8').trim())) throw new VendorError('protocol', `mediaFileFind findFile refused channel ${channel} (${f.body.toString('utf8').trim().slice(0, 80)})`);
+      if (f.status !== 200 || !/^OK/i.test(f.body.toString('utf8').trim()))
+        throw new VendorError('protocol', `mediaFileFind findFile refused channel ${channel} (${f.body.toString('utf8').trim().slice(0, 80)})`);
       for (let pages = 0; pages < 10_000; pages++) {
         const r = await this.http.request('GET', `/cgi-bin/mediaFileFind.cgi?action=findNextFile&object=${obj}&count=${DAHUA_PAGE}`);
         const kv = parseKv(r.body.toString('utf8'));
@@ -224,7 +232,8 @@ export class DahuaClient {
  * processor, serialNumber, updateSerial): the model then comes from updateSerial. */
 export function parseSystemInfo(text: string): DahuaDeviceInfo {
   const kv = parseKv(text);
-  if (!kv.has('serialNumber') && !kv.has('deviceType') && !kv.has('updateSerial')) throw new VendorError('not-vendor', 'magicBox getSystemInfo: not a Dahua answer');
+  if (!kv.has('serialNumber') && !kv.has('deviceType') && !kv.has('updateSerial'))
+    throw new VendorError('not-vendor', 'magicBox getSystemInfo: not a Dahua answer');
   const deviceType = kv.get('deviceType') ?? '';
   return { deviceType, serial: kv.get('serialNumber') ?? '', model: deviceType || kv.get('updateSerial') || '', processor: kv.get('processor') ?? '' };
 }

@@ -50,7 +50,13 @@ export function dhavWallMs(date: number): number {
 export function dhavDate(wallMs: number): number {
   const d = new Date(wallMs);
   return (
-    ((((d.getUTCFullYear() - 2000) & 0x3f) << 26) | ((d.getUTCMonth() + 1) << 22) | (d.getUTCDate() << 17) | (d.getUTCHours() << 12) | (d.getUTCMinutes() << 6) | d.getUTCSeconds()) >>> 0
+    ((((d.getUTCFullYear() - 2000) & 0x3f) << 26) |
+      ((d.getUTCMonth() + 1) << 22) |
+      (d.getUTCDate() << 17) |
+      (d.getUTCHours() << 12) |
+      (d.getUTCMinutes() << 6) |
+      d.getUTCSeconds()) >>>
+    0
   );
 }
 

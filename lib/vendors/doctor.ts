@@ -18,8 +18,28 @@ export interface VendorDoctorReport {
   problems: Array<{ problem: string; action: string }>;
 }
 
-export async function vendorDoctor(o: { host: string; port: number; driver: VendorDriverName; credentials?: VendorCredentials; timeoutMs: number; replaySeconds: number; lookbackHours?: number; tmpDir: string }): Promise<VendorDoctorReport> {
-  const r: VendorDoctorReport = { host: o.host, port: o.port, driver: o.driver, name: null, model: null, clockOffsetMs: null, notes: [], cameras: [], replay: null, problems: [] };
+export async function vendorDoctor(o: {
+  host: string;
+  port: number;
+  driver: VendorDriverName;
+  credentials?: VendorCredentials;
+  timeoutMs: number;
+  replaySeconds: number;
+  lookbackHours?: number;
+  tmpDir: string;
+}): Promise<VendorDoctorReport> {
+  const r: VendorDoctorReport = {
+    host: o.host,
+    port: o.port,
+    driver: o.driver,
+    name: null,
+    model: null,
+    clockOffsetMs: null,
+    notes: [],
+    cameras: [],
+    replay: null,
+    problems: [],
+  };
   let session;
   try {
     session = await openVendorSession(o.driver, o.host, o.port, o.credentials, o.timeoutMs);
@@ -29,7 +49,7 @@ export async function vendorDoctor(o: { host: string; port: number; driver: Vend
       problem: errorMessage(e),
       action:
         kind === 'auth'
-          ? 'check the user name and password in the recorder\'s web page first; do not retry blindly: the recorder locks the account after a few failures'
+          ? "check the user name and password in the recorder's web page first; do not retry blindly: the recorder locks the account after a few failures"
           : kind === 'locked'
             ? 'wait until the lock ends (or unlock the account on the recorder), then check the password'
             : kind === 'not-vendor'
@@ -42,7 +62,11 @@ export async function vendorDoctor(o: { host: string; port: number; driver: Vend
   r.model = session.device.model ?? null;
   r.clockOffsetMs = session.clockOffsetMs;
   r.notes.push(...session.notes);
-  if (Math.abs(session.clockOffsetMs) > 60_000) r.problems.push({ problem: `the recorder's clock is ${(session.clockOffsetMs / 1000).toFixed(0)} s off`, action: 'set NTP on the recorder; file times follow its clock' });
+  if (Math.abs(session.clockOffsetMs) > 60_000)
+    r.problems.push({
+      problem: `the recorder's clock is ${(session.clockOffsetMs / 1000).toFixed(0)} s off`,
+      action: 'set NTP on the recorder; file times follow its clock',
+    });
   const to = new Date(Date.now() + session.clockOffsetMs);
   const from = new Date(to.getTime() - (o.lookbackHours ?? 24) * 3600_000);
   for (const c of session.device.cameras) {
@@ -54,9 +78,22 @@ export async function vendorDoctor(o: { host: string; port: number; driver: Vend
       r.problems.push({ problem: `${c.name}: recording search failed: ${errorMessage(e)}`, action: 'check that the user may search and play back recordings' });
     }
     const sec = spans.reduce((n, s) => n + (s.end.getTime() - s.start.getTime()) / 1000, 0);
-    r.cameras.push({ name: c.name, token: c.token, codec: p?.encoding ?? '', width: p?.width ?? 0, height: p?.height ?? 0, recordedSec: Math.round(sec), from: spans[0]?.start.toISOString() ?? null, to: spans[spans.length - 1]?.end.toISOString() ?? null });
+    r.cameras.push({
+      name: c.name,
+      token: c.token,
+      codec: p?.encoding ?? '',
+      width: p?.width ?? 0,
+      height: p?.height ?? 0,
+      recordedSec: Math.round(sec),
+      from: spans[0]?.start.toISOString() ?? null,
+      to: spans[spans.length - 1]?.end.toISOString() ?? null,
+    });
   }
-  if (r.cameras.length && r.cameras.every((c) => c.recordedSec === 0)) r.problems.push({ problem: `no recordings in the last ${o.lookbackHours ?? 24} h on any channel`, action: 'check the recording schedule and the disks of the recorder' });
+  if (r.cameras.length && r.cameras.every((c) => c.recordedSec === 0))
+    r.problems.push({
+      problem: `no recordings in the last ${o.lookbackHours ?? 24} h on any channel`,
+      action: 'check the recording schedule and the disks of the recorder',
+    });
   const first = r.cameras.find((c) => c.recordedSec > 0);
   if (first && o.replaySeconds > 0 && first.from) {
     const a = new Date(first.from);
@@ -65,11 +102,21 @@ export async function vendorDoctor(o: { host: string; port: number; driver: Vend
     try {
       const { join } = await import('node:path');
       const { rm } = await import('node:fs/promises');
-      const files = await session.download(first.token, { from: a, to: b, finalPath: (s, e) => join(o.tmpDir, `vtrack-doctor-${process.pid}-${s.getTime()}-${e.getTime()}.mp4`) });
+      const files = await session.download(first.token, {
+        from: a,
+        to: b,
+        finalPath: (s, e) => join(o.tmpDir, `vtrack-doctor-${process.pid}-${s.getTime()}-${e.getTime()}.mp4`),
+      });
       await Promise.all(files.map((f) => rm(f.path, { force: true })));
       const frames = files.reduce((n, f) => n + f.frames, 0);
       const media = files.reduce((n, f) => n + f.durationSec, 0);
-      r.replay = { camera: first.name, ok: frames > 0, frames, seconds: Math.round(media * 10) / 10, speedX: Math.round((media / Math.max(0.001, (Date.now() - t0) / 1000)) * 10) / 10 };
+      r.replay = {
+        camera: first.name,
+        ok: frames > 0,
+        frames,
+        seconds: Math.round(media * 10) / 10,
+        speedX: Math.round((media / Math.max(0.001, (Date.now() - t0) / 1000)) * 10) / 10,
+      };
       if (!frames) r.problems.push({ problem: `test download of ${first.name} gave no frames`, action: 'check that the user may download recordings' });
     } catch (e) {
       r.replay = { camera: first.name, ok: false, frames: 0, seconds: 0, speedX: null, error: errorMessage(e) };
@@ -83,8 +130,16 @@ export function vendorDoctorText(r: VendorDoctorReport): string {
   const lines = [`${r.host}:${r.port}  driver ${r.driver}${r.model ? ` (${r.model})` : ''}`];
   for (const n of r.notes) lines.push(`  ${n}`);
   if (r.clockOffsetMs !== null) lines.push(`  clock offset: ${(r.clockOffsetMs / 1000).toFixed(1)} s`);
-  for (const c of r.cameras) lines.push(`  - ${c.name} (${c.token}, ${c.codec} ${c.width}x${c.height}): ${c.recordedSec ? `${c.recordedSec} s recorded, ${c.from} .. ${c.to}` : 'nothing recorded in the window'}`);
-  if (r.replay) lines.push(r.replay.ok ? `  test download (${r.replay.camera}): ok, ${r.replay.frames} frames, ${r.replay.speedX}x real time` : `  test download (${r.replay.camera}): FAILED — ${r.replay.error ?? 'no frames'}`);
+  for (const c of r.cameras)
+    lines.push(
+      `  - ${c.name} (${c.token}, ${c.codec} ${c.width}x${c.height}): ${c.recordedSec ? `${c.recordedSec} s recorded, ${c.from} .. ${c.to}` : 'nothing recorded in the window'}`,
+    );
+  if (r.replay)
+    lines.push(
+      r.replay.ok
+        ? `  test download (${r.replay.camera}): ok, ${r.replay.frames} frames, ${r.replay.speedX}x real time`
+        : `  test download (${r.replay.camera}): FAILED — ${r.replay.error ?? 'no frames'}`,
+    );
   if (!r.problems.length) lines.push('  no problems found');
   for (const p of r.problems) lines.push(`  ! ${p.problem}\n      → ${p.action}`);
   return lines.join('\n');

@@ -45,11 +45,27 @@ export interface VendorSession {
 }
 
 const kindOf = (k: VendorErrorKind): ReplayErrorKind =>
-  k === 'auth' || k === 'locked' ? 'auth' : k === 'timeout' ? 'timeout' : k === 'unreachable' ? 'network' : k === 'aborted' ? 'aborted' : k === 'status' ? 'status' : 'protocol';
+  k === 'auth' || k === 'locked'
+    ? 'auth'
+    : k === 'timeout'
+      ? 'timeout'
+      : k === 'unreachable'
+        ? 'network'
+        : k === 'aborted'
+          ? 'aborted'
+          : k === 'status'
+            ? 'status'
+            : 'protocol';
 
 /** Which vendor API answers on host:port (undefined: neither). One shared client, so a wrong
  * password costs one login attempt in all (both vendors lock accounts). ISAPI first, then Dahua. */
-export async function probeVendor(host: string, port: number, credentials: VendorCredentials | undefined, timeoutMs: number, signal?: AbortSignal): Promise<VendorDriverName | undefined> {
+export async function probeVendor(
+  host: string,
+  port: number,
+  credentials: VendorCredentials | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<VendorDriverName | undefined> {
   const http = new VendorHttp({ host, port, ...credentials, timeoutMs, signal });
   try {
     await new HikvisionClient(http).deviceInfo();
@@ -66,7 +82,14 @@ export async function probeVendor(host: string, port: number, credentials: Vendo
   return undefined;
 }
 
-export async function openVendorSession(driver: VendorDriverName, host: string, port: number, credentials: VendorCredentials | undefined, timeoutMs: number, signal?: AbortSignal): Promise<VendorSession> {
+export async function openVendorSession(
+  driver: VendorDriverName,
+  host: string,
+  port: number,
+  credentials: VendorCredentials | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<VendorSession> {
   const http = new VendorHttp({ host, port, ...credentials, timeoutMs, signal });
   return driver === 'hikvision' ? openHikvision(http, host, port) : openDahua(http, host, port);
 }
@@ -79,7 +102,11 @@ function channelOf(token: string): number {
 }
 
 function camera(name: string, token: string, s: { codec: string; width: number; height: number; fps: number } | undefined): CameraInfo {
-  return { name, token, profiles: [{ token: `${token}-main`, name: 'main', encoding: s?.codec ?? 'H264', width: s?.width ?? 1920, height: s?.height ?? 1080, fps: s?.fps ?? 25 }] };
+  return {
+    name,
+    token,
+    profiles: [{ token: `${token}-main`, name: 'main', encoding: s?.codec ?? 'H264', width: s?.width ?? 1920, height: s?.height ?? 1080, fps: s?.fps ?? 25 }],
+  };
 }
 
 async function openHikvision(http: VendorHttp, host: string, port: number): Promise<VendorSession> {
@@ -90,7 +117,20 @@ async function openHikvision(http: VendorHttp, host: string, port: number): Prom
   const cameras: CameraInfo[] = [];
   for (const ch of channels) cameras.push(camera(ch.name, channelToken(ch.id), await c.streamInfo(ch.id)));
   const notes = [`clock: time zone ${clock.zone.describe()}${clock.zMeansLocal ? ', times written with "Z" are local' : ''}`];
-  const device: DiscoveredDevice = { host, port, xaddr: `${http.base}/ISAPI/System/deviceInfo`, via: 'probe', onvif: false, name: info.name, manufacturer: 'Hikvision', model: info.model, firmware: info.firmware, serial: info.serial, clockOffsetMs: clock.skewMs, cameras };
+  const device: DiscoveredDevice = {
+    host,
+    port,
+    xaddr: `${http.base}/ISAPI/System/deviceInfo`,
+    via: 'probe',
+    onvif: false,
+    name: info.name,
+    manufacturer: 'Hikvision',
+    model: info.model,
+    firmware: info.firmware,
+    serial: info.serial,
+    clockOffsetMs: clock.skewMs,
+    cameras,
+  };
   const search = async (token: string, from: Date, to: Date): Promise<HikRecording[]> => {
     const r = await c.search(channelOf(token), from.getTime(), to.getTime());
     for (const w of r.warnings) if (!notes.includes(w)) notes.push(w);
@@ -101,7 +141,12 @@ async function openHikvision(http: VendorHttp, host: string, port: number): Prom
     clockOffsetMs: clock.skewMs,
     device,
     notes,
-    recordedIntervals: async (token, from, to) => clipMerge((await search(token, from, to)).map((r) => [r.startUtc, r.endUtc]), from, to),
+    recordedIntervals: async (token, from, to) =>
+      clipMerge(
+        (await search(token, from, to)).map((r) => [r.startUtc, r.endUtc]),
+        from,
+        to,
+      ),
     download: (token, o) =>
       runDownload(o, async function* (signal) {
         // One download per recording the search lists in the range (the NVR's files), in order.
@@ -119,14 +164,31 @@ async function openDahua(http: VendorHttp, host: string, port: number): Promise<
   const base = await c.detectChannelBase(titles.length);
   const cameras = titles.map((t) => camera(t.name, channelToken(t.index + 1), enc.get(t.index)));
   const notes = [`clock: time zone ${clock.zone.describe()} inferred from the NVR's local time`, `channels numbered from ${base} in the API`];
-  const device: DiscoveredDevice = { host, port, xaddr: `${http.base}/cgi-bin/magicBox.cgi?action=getSystemInfo`, via: 'probe', onvif: false, name: info.model || 'Dahua recorder', manufacturer: 'Dahua', model: info.model, serial: info.serial, clockOffsetMs: clock.skewMs, cameras };
+  const device: DiscoveredDevice = {
+    host,
+    port,
+    xaddr: `${http.base}/cgi-bin/magicBox.cgi?action=getSystemInfo`,
+    via: 'probe',
+    onvif: false,
+    name: info.model || 'Dahua recorder',
+    manufacturer: 'Dahua',
+    model: info.model,
+    serial: info.serial,
+    clockOffsetMs: clock.skewMs,
+    cameras,
+  };
   return {
     driver: 'dahua',
     clockOffsetMs: clock.skewMs,
     device,
     notes,
     // Tokens are 1-based ("ch1" = ChannelTitle[0]) whatever the API's numbering.
-    recordedIntervals: async (token, from, to) => clipMerge((await c.search(channelOf(token) - 1, from.getTime(), to.getTime())).map((r) => [r.startUtc, r.endUtc]), from, to),
+    recordedIntervals: async (token, from, to) =>
+      clipMerge(
+        (await c.search(channelOf(token) - 1, from.getTime(), to.getTime())).map((r) => [r.startUtc, r.endUtc]),
+        from,
+        to,
+      ),
     download: (token, o) => runDownload(o, (signal) => c.download(channelOf(token) - 1, o.from.getTime(), o.to.getTime(), signal)),
   };
 }
@@ -183,7 +245,13 @@ async function runDownload(o: VendorDownloadOptions, frames: (signal: AbortSigna
     return files;
   } catch (e) {
     const completed = (e as { completed?: WrittenFile[] }).completed ?? [];
-    if (timedOut) throw new ReplayToFilesError(`download did not finish within its deadline (${Math.round(deadlineMs / 1000)} s for ${Math.round(rangeMs / 1000)} s of video)`, completed, 'timeout', e);
+    if (timedOut)
+      throw new ReplayToFilesError(
+        `download did not finish within its deadline (${Math.round(deadlineMs / 1000)} s for ${Math.round(rangeMs / 1000)} s of video)`,
+        completed,
+        'timeout',
+        e,
+      );
     if (e instanceof VendorError) throw new ReplayToFilesError(e.message, completed, kindOf(e.kind), e);
     throw new ReplayToFilesError(`writing the download failed: ${errorMessage(e)}`, completed, 'write', e);
   } finally {

@@ -97,7 +97,18 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
       const bytes = await cur.writer.finish(path);
       const durationSec = (cur.endMs - cur.startMs) / 1000;
       const wall = Math.max(1, Date.now() - cur.openedAt) / 1000;
-      const w: WrittenFile = { path, start, end, durationSec, frames: cur.frames, bytes, codec: cur.info.codec, width: cur.info.width, height: cur.info.height, speedX: durationSec / wall };
+      const w: WrittenFile = {
+        path,
+        start,
+        end,
+        durationSec,
+        frames: cur.frames,
+        bytes,
+        codec: cur.info.codec,
+        width: cur.info.width,
+        height: cur.info.height,
+        speedX: durationSec / wall,
+      };
       done.push(w);
       o.onFileWritten?.(w);
     } catch (e) {
@@ -123,7 +134,16 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
         const info = segmentInfo(f);
         const part = o.finalPath(new Date(Math.round(f.timeMs)), new Date(Math.round(f.timeMs)), f.codec) + '.part';
         await mkdir(dirname(part), { recursive: true });
-        file = { writer: openSegmentWriter(part, info), info, startMs: f.timeMs, frames: 0, bytes: 0, openedAt: Date.now(), lastDeltaMs: 1000 / 15, endMs: f.timeMs };
+        file = {
+          writer: openSegmentWriter(part, info),
+          info,
+          startMs: f.timeMs,
+          frames: 0,
+          bytes: 0,
+          openedAt: Date.now(),
+          lastDeltaMs: 1000 / 15,
+          endMs: f.timeMs,
+        };
       }
       held = f;
     }

@@ -112,7 +112,10 @@ export class HikvisionClient {
       const r = await this.http.request('GET', '/ISAPI/ContentMgmt/InputProxy/channels');
       const x = parseXml(r.body.toString('utf8'));
       const list = all(xpath(x, 'InputProxyChannelList'), 'InputProxyChannel');
-      if (list.length) return list.map((c) => ({ id: Number(text(xpath(c, 'id'))), name: text(xpath(c, 'name')) || `Channel ${text(xpath(c, 'id'))}` })).filter((c) => c.id > 0);
+      if (list.length)
+        return list
+          .map((c) => ({ id: Number(text(xpath(c, 'id'))), name: text(xpath(c, 'name')) || `Channel ${text(xpath(c, 'id'))}` }))
+          .filter((c) => c.id > 0);
     } catch (e) {
       if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status'))) throw e;
     }
@@ -129,7 +132,9 @@ export class HikvisionClient {
     try {
       const r = await this.http.request('GET', `/ISAPI/Streaming/channels/${channel * 100 + 1}`);
       const v = xpath(parseXml(r.body.toString('utf8')), 'StreamingChannel', 'Video');
-      const codec = text(xpath(v, 'videoCodecType')).replace(/[^0-9A-Za-z]/g, '').toUpperCase();
+      const codec = text(xpath(v, 'videoCodecType'))
+        .replace(/[^0-9A-Za-z]/g, '')
+        .toUpperCase();
       const width = Number(text(xpath(v, 'videoResolutionWidth')));
       const height = Number(text(xpath(v, 'videoResolutionHeight')));
       const fps = Number(text(xpath(v, 'maxFrameRate'))) / 100; // in hundredths (2500 = 25 fps)
@@ -179,7 +184,9 @@ export class HikvisionClient {
           const start = this.toUtc(text(xpath(m, 'timeSpan', 'startTime')), c);
           const end = this.toUtc(text(xpath(m, 'timeSpan', 'endTime')), c);
           const uri = text(xpath(m, 'mediaSegmentDescriptor', 'playbackURI'));
-          return start !== undefined && end !== undefined && end > start && uri ? { trackId: Number(text(xpath(m, 'trackID'))) || trackId, startUtc: start, endUtc: end, playbackUri: uri } : undefined;
+          return start !== undefined && end !== undefined && end > start && uri
+            ? { trackId: Number(text(xpath(m, 'trackID'))) || trackId, startUtc: start, endUtc: end, playbackUri: uri }
+            : undefined;
         })
         .filter((m): m is HikRecording => m !== undefined);
       const fresh = page.filter((m) => !seen.has(`${m.startUtc}-${m.endUtc}`));
@@ -286,6 +293,9 @@ export function parseHikTime(xml: string, now = Date.now()): HikClock {
 }
 
 function randomSearchId(): string {
-  const h = () => Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+  const h = () =>
+    Math.floor(Math.random() * 0x10000)
+      .toString(16)
+      .padStart(4, '0');
   return `${h()}${h()}-${h()}-${h()}-${h()}-${h()}${h()}${h()}`.toUpperCase();
 }

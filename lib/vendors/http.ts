@@ -92,7 +92,13 @@ export class VendorHttp {
     let staleRetried = false;
     for (;;) {
       const auth =
-        this.o.user === undefined ? undefined : this.challenge ? this.authorization(method, path) : this.basic ? `Basic ${Buffer.from(`${this.o.user}:${this.o.password ?? ''}`).toString('base64')}` : undefined;
+        this.o.user === undefined
+          ? undefined
+          : this.challenge
+            ? this.authorization(method, path)
+            : this.basic
+              ? `Basic ${Buffer.from(`${this.o.user}:${this.o.password ?? ''}`).toString('base64')}`
+              : undefined;
       if (auth) {
         sentCredentials = true;
         this.o.onCredentialedRequest?.();
@@ -107,7 +113,8 @@ export class VendorHttp {
       }
       const challenges = res.headersDistinct['www-authenticate'] ?? [];
       const next = pickChallenge(challenges);
-      if (this.o.user === undefined || this.o.password === undefined) throw new VendorError('auth', `${method} ${stripQuery(path)}: the device wants a login (none configured)`, { status: 401 });
+      if (this.o.user === undefined || this.o.password === undefined)
+        throw new VendorError('auth', `${method} ${stripQuery(path)}: the device wants a login (none configured)`, { status: 401 });
       if (!next) {
         const basicOnly = challenges.some((c) => /^Basic/i.test(c));
         if (basicOnly && this.o.allowBasicAuth && !sentCredentials) {
@@ -118,7 +125,13 @@ export class VendorHttp {
           this.authFailure = new VendorError('auth', WRONG_PASSWORD, { status: 401 });
           throw this.authFailure;
         }
-        throw new VendorError('auth', basicOnly ? 'the device offers only HTTP Basic authentication, which sends the password in clear text: enable Digest on the NVR, or turn on "allow Basic authentication" (allowBasicAuth) for this source' : `${method} ${stripQuery(path)}: 401 without a Digest challenge`, { status: 401 });
+        throw new VendorError(
+          'auth',
+          basicOnly
+            ? 'the device offers only HTTP Basic authentication, which sends the password in clear text: enable Digest on the NVR, or turn on "allow Basic authentication" (allowBasicAuth) for this source'
+            : `${method} ${stripQuery(path)}: 401 without a Digest challenge`,
+          { status: 401 },
+        );
       }
       const stale = challenges.some((c) => /stale\s*=\s*"?true/i.test(c));
       if (sentCredentials && !(stale && !staleRetried)) {
@@ -185,7 +198,10 @@ export class VendorHttp {
           res.on('close', () => o.signal?.removeEventListener('abort', onAbortStream));
         } else {
           // API answers: the rest of the time budget covers the body too.
-          const left = setTimeout(() => res.destroy(new VendorError('timeout', `${method} ${stripQuery(path)}: answer not complete within ${timeoutMs} ms`)), timeoutMs);
+          const left = setTimeout(
+            () => res.destroy(new VendorError('timeout', `${method} ${stripQuery(path)}: answer not complete within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
           res.on('close', () => {
             clearTimeout(left);
             o.signal?.removeEventListener('abort', onAbort);
@@ -226,7 +242,11 @@ export function lockoutOf(status: number, body: string, now = new Date()): Vendo
 function locked(sec: number | undefined, now: Date, status: number): VendorError {
   const unlockAt = sec !== undefined ? new Date(now.getTime() + sec * 1000) : undefined;
   const when = unlockAt ? ` until ${unlockAt.toISOString()} (${Math.ceil((sec ?? 0) / 60)} min)` : '';
-  return new VendorError('locked', `the NVR has locked this account after failed logins${when}; not retrying before then`, { status, unlockAt, unlockInSec: sec });
+  return new VendorError('locked', `the NVR has locked this account after failed logins${when}; not retrying before then`, {
+    status,
+    unlockAt,
+    unlockInSec: sec,
+  });
 }
 
 function socketError(e: NodeJS.ErrnoException, where: string): VendorError {

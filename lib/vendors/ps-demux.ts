@@ -63,7 +63,8 @@ export class PsDemuxer {
         this.stats.skippedBytes += to - p;
         if (this.synced && to > p) this.stats.resyncs++;
         p = to;
-        if (!this.synced && this.stats.skippedBytes > MAX_PREFIX) throw new Error(`no MPEG-PS pack header in the first ${MAX_PREFIX} bytes (not a program stream)`);
+        if (!this.synced && this.stats.skippedBytes > MAX_PREFIX)
+          throw new Error(`no MPEG-PS pack header in the first ${MAX_PREFIX} bytes (not a program stream)`);
         if (next < 0) break;
         continue;
       }

@@ -42,7 +42,8 @@ export function useArchive(RED: NodeAPI, node: Node, def: { archive?: string; db
   if (def.archive) {
     const config = RED.nodes.getNode(def.archive) as ArchiveConfigNode | null;
     if (!config) throw new ArchiveProblem(`the nvr-archive node ${def.archive} is not deployed (deleted or disabled?)`, 'archive missing');
-    if (config.problem || !config.settings) throw new ArchiveProblem(`archive: ${config.problem ?? 'not configured'}`, `archive: ${config.problem ?? 'not configured'}`);
+    if (config.problem || !config.settings)
+      throw new ArchiveProblem(`archive: ${config.problem ?? 'not configured'}`, `archive: ${config.problem ?? 'not configured'}`);
     settings = config.settings;
   } else {
     implicit = true;

@@ -144,7 +144,11 @@ export = function register(RED: NodeAPI): void {
         const other = n as NodeDef & { d?: boolean };
         if (other.type === 'nvr-source' && other.id !== node.id && !other.d && (other.name ?? '').trim() === name) duplicate = other.id;
       });
-      if (duplicate) throw new SourceProblem(`another nvr-source node (${duplicate}) is also named "${name}"; source names must be unique`, `duplicate source name "${name}"`);
+      if (duplicate)
+        throw new SourceProblem(
+          `another nvr-source node (${duplicate}) is also named "${name}"; source names must be unique`,
+          `duplicate source name "${name}"`,
+        );
     }
 
     async function discoverPorts(h: string, ports: number[]): Promise<DiscoveredDevice[]> {
@@ -178,7 +182,8 @@ export = function register(RED: NodeAPI): void {
             const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal);
             return { driver: found, devices: [session.device] };
           } catch (e) {
-            if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked')) throw new SourceProblem(`${h}:${port}: ${e.message}`, e.kind === 'auth' ? `wrong password (${h}:${port})` : `account locked (${h}:${port})`);
+            if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked'))
+              throw new SourceProblem(`${h}:${port}: ${e.message}`, e.kind === 'auth' ? `wrong password (${h}:${port})` : `account locked (${h}:${port})`);
             if (driverSetting !== 'auto') throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`);
           }
         }
@@ -191,7 +196,8 @@ export = function register(RED: NodeAPI): void {
     function preflight(): void {
       if (numberProblems.length) throw new SourceProblem(numberProblems.join('; '), 'invalid setting: ' + numberProblems[0].split(':')[0]);
       checkName();
-      if (selectionIsEmpty(selection)) throw new SourceProblem('no cameras selected: press Discover and tick at least one camera, or choose "all cameras"', 'no cameras selected');
+      if (selectionIsEmpty(selection))
+        throw new SourceProblem('no cameras selected: press Discover and tick at least one camera, or choose "all cameras"', 'no cameras selected');
     }
 
     function workingDirectory(): string {
@@ -215,7 +221,8 @@ export = function register(RED: NodeAPI): void {
         if (!h) throw new SourceProblem('the message holds no devices', 'no devices in message');
         ports = host ? parsePortList(def.ports) : [...new Set(given.filter((d) => d.host === h).map((d) => d.port))].sort((a, b) => a - b);
         devices = given.filter((d) => d.host === h && ports.includes(d.port));
-        if (devices.length === 0) throw new SourceProblem(`none of the ${given.length} discovered devices is ${h} on ports ${ports.join(', ')}`, 'no matching devices');
+        if (devices.length === 0)
+          throw new SourceProblem(`none of the ${given.length} discovered devices is ${h} on ports ${ports.join(', ')}`, 'no matching devices');
         // onvif-discover may have run without credentials: list the cameras again with ours.
         if (devices.some((d) => d.error || d.cameras.length === 0)) devices = await discoverPorts(h, ports);
       } else {
@@ -284,7 +291,14 @@ export = function register(RED: NodeAPI): void {
       if (e instanceof SourceProblem) return e;
       // The badge names the cause first; the message (log, Catch) has the whole path.
       if (e instanceof StorageError) {
-        const cause = { 'is-file': 'folder is a file', 'not-writable': 'folder not writable', 'low-space': 'disk full', escape: 'folder outside working directory', 'not-absolute': 'bad folder', failed: 'folder error' }[e.code];
+        const cause = {
+          'is-file': 'folder is a file',
+          'not-writable': 'folder not writable',
+          'low-space': 'disk full',
+          escape: 'folder outside working directory',
+          'not-absolute': 'bad folder',
+          failed: 'folder error',
+        }[e.code];
         return new SourceProblem(e.message, cause);
       }
       return new SourceProblem(errorMessage(e));
@@ -363,7 +377,13 @@ export = function register(RED: NodeAPI): void {
           .then(() => {
             if (!host) throw new SourceProblem('host is empty: the check needs the NVR address', 'no host');
             const creds = node.credentials ?? {};
-            return doctor({ targets: parsePortList(def.ports).map((p) => target(host, p)), user: creds.user || undefined, password: creds.password, timeoutMs, signal: ac.signal });
+            return doctor({
+              targets: parsePortList(def.ports).map((p) => target(host, p)),
+              user: creds.user || undefined,
+              password: creds.password,
+              timeoutMs,
+              signal: ac.signal,
+            });
           })
           .then(
             (reports) => {
@@ -389,7 +409,10 @@ export = function register(RED: NodeAPI): void {
         const names = (payload as { cameras: unknown[] }).cameras.filter((c): c is string => typeof c === 'string' && c.trim() !== '');
         selection = { names };
       } else {
-        const p = new SourceProblem('payload must be discovered devices (onvif-discover output), { cameras: ["camera name", ...] } or topic "sync"', 'bad input');
+        const p = new SourceProblem(
+          'payload must be discovered devices (onvif-discover output), { cameras: ["camera name", ...] } or topic "sync"',
+          'bad input',
+        );
         showProblem(p);
         done(p);
         return;
@@ -459,7 +482,11 @@ export = function register(RED: NodeAPI): void {
         password = stored.password;
       }
     }
-    const targets = Array.isArray(body.targets) ? body.targets.filter((t): t is string => typeof t === 'string') : typeof body.targets === 'string' ? body.targets : [];
+    const targets = Array.isArray(body.targets)
+      ? body.targets.filter((t): t is string => typeof t === 'string')
+      : typeof body.targets === 'string'
+        ? body.targets
+        : [];
     doctor({ targets, user: user || undefined, password, timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000) }).then(
       (reports) => res.json(reports),
       (err: unknown) => res.status(400).json({ error: errorMessage(err) }),

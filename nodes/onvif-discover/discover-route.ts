@@ -37,7 +37,11 @@ export function routeSettings(raw: unknown): DiscoverRouteSettings {
     const v = Number(o[k]);
     return Number.isInteger(v) && v > 0 ? v : DEFAULT_ROUTE_SETTINGS[k];
   };
-  return { maxDiscoverTargets: pick('maxDiscoverTargets'), discoverRequestsPerMinute: pick('discoverRequestsPerMinute'), discoverConcurrentPerUser: pick('discoverConcurrentPerUser') };
+  return {
+    maxDiscoverTargets: pick('maxDiscoverTargets'),
+    discoverRequestsPerMinute: pick('discoverRequestsPerMinute'),
+    discoverConcurrentPerUser: pick('discoverConcurrentPerUser'),
+  };
 }
 
 /** What the route needs from the runtime (RED.nodes), so specs can drive it without one. */
@@ -53,7 +57,10 @@ export function ownTargets(def: { type: string; [key: string]: unknown }): Targe
     if (def.type === 'nvr-source') {
       const host = String(def.host ?? '').trim();
       if (!host) return undefined;
-      return parseTargetList(parsePortList(String(def.ports ?? '')).map((p) => target(host, p)), Infinity);
+      return parseTargetList(
+        parsePortList(String(def.ports ?? '')).map((p) => target(host, p)),
+        Infinity,
+      );
     }
     if (def.type === 'onvif-discover') {
       const list = parseTargetList(String(def.targets ?? ''), Infinity);
@@ -87,7 +94,9 @@ class RateLimiter {
     const times = (this.recent.get(key) ?? []).filter((t) => now - t < 60_000);
     if (times.length >= perMinute) {
       this.recent.set(key, times);
-      throw Object.assign(new RouteError(429, `too many discovery requests (at most ${perMinute} a minute); try again shortly`), { retryAfterSec: Math.ceil((60_000 - (now - times[0])) / 1000) });
+      throw Object.assign(new RouteError(429, `too many discovery requests (at most ${perMinute} a minute); try again shortly`), {
+        retryAfterSec: Math.ceil((60_000 - (now - times[0])) / 1000),
+      });
     }
     const n = this.running.get(key) ?? 0;
     if (n >= concurrent) throw Object.assign(new RouteError(429, `${n} discoveries of yours are still running; wait for them to finish`), { retryAfterSec: 5 });
@@ -128,13 +137,18 @@ function mediaType(h: string | undefined): string {
 /** Probe failures all read "unreachable": refused, filtered and silent look the same. */
 export function blurProbeErrors(devices: DiscoveredDevice[]): DiscoveredDevice[] {
   return devices.map((d) =>
-    !d.onvif && (d.errorCode === 'unreachable' || d.errorCode === 'timeout') ? { ...d, error: `${d.host}:${d.port}: unreachable`, errorCode: 'unreachable' } : d,
+    !d.onvif && (d.errorCode === 'unreachable' || d.errorCode === 'timeout')
+      ? { ...d, error: `${d.host}:${d.port}: unreachable`, errorCode: 'unreachable' }
+      : d,
   );
 }
 
 /** Turns a request into discover() options, or throws a RouteError. No network traffic. */
 export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSettings): DiscoverOptions {
-  const targetsIn = typeof body.targets === 'string' || (Array.isArray(body.targets) && body.targets.every((t) => typeof t === 'string')) ? (body.targets as string | string[]) : undefined;
+  const targetsIn =
+    typeof body.targets === 'string' || (Array.isArray(body.targets) && body.targets.every((t) => typeof t === 'string'))
+      ? (body.targets as string | string[])
+      : undefined;
   if (body.targets !== undefined && targetsIn === undefined) throw new RouteError(400, 'targets must be a string or an array of strings');
   let list: TargetList | undefined;
   try {
@@ -176,15 +190,20 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
       const own = ownTargets(def);
       const where = `node ${id} (${def.type})`;
       if (!own) throw new RouteError(403, `${where} has no saved host and ports, so its stored login is not used; send the user name and password`);
-      if (wsDiscovery) throw new RouteError(403, `the stored login of ${where} is not used with WS-Discovery (it finds other devices); send the user name and password`);
+      if (wsDiscovery)
+        throw new RouteError(403, `the stored login of ${where} is not used with WS-Discovery (it finds other devices); send the user name and password`);
       if (list) {
         for (const t of list) {
           if (!own.has(t.host, t.port)) {
-            throw new RouteError(403, `the stored login of ${where} is only used with the host and ports saved in that node (${t.host}:${t.port} is not one); send the user name and password, or deploy the node first`);
+            throw new RouteError(
+              403,
+              `the stored login of ${where} is only used with the host and ports saved in that node (${t.host}:${t.port} is not one); send the user name and password, or deploy the node first`,
+            );
           }
         }
       } else {
-        if (own.size > s.maxDiscoverTargets) throw new RouteError(400, `node ${id} has more than ${s.maxDiscoverTargets} saved targets; list the ones to probe`);
+        if (own.size > s.maxDiscoverTargets)
+          throw new RouteError(400, `node ${id} has more than ${s.maxDiscoverTargets} saved targets; list the ones to probe`);
         list = own;
       }
       user = user ?? stored.user;
@@ -193,7 +212,15 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
     }
   }
   if (!list && !wsDiscovery) throw new RouteError(400, 'give targets (host:port list) or enable WS-Discovery');
-  return { targets: list ? [...list].map((t) => target(t.host, t.port)) : undefined, wsDiscovery, user, password, allowBasicAuth, timeoutMs, maxTargets: s.maxDiscoverTargets };
+  return {
+    targets: list ? [...list].map((t) => target(t.host, t.port)) : undefined,
+    wsDiscovery,
+    user,
+    password,
+    allowBasicAuth,
+    timeoutMs,
+    maxTargets: s.maxDiscoverTargets,
+  };
 }
 
 /** The Express handler (after Node-RED's permission check). */

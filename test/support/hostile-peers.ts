@@ -85,8 +85,18 @@ export async function startHostileServer(respond: Responder, onConnect?: (sock: 
 /** A raw HTTP/1.1 reply (Content-Length computed unless given in `headers`). */
 export function httpReply(status: number, body: string | Buffer, headers: Record<string, string> = {}): Buffer {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  const h: Record<string, string> = { 'Content-Type': 'application/soap+xml; charset=utf-8', 'Content-Length': String(b.length), Connection: 'close', ...headers };
-  const head = `HTTP/1.1 ${status} X\r\n` + Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n';
+  const h: Record<string, string> = {
+    'Content-Type': 'application/soap+xml; charset=utf-8',
+    'Content-Length': String(b.length),
+    Connection: 'close',
+    ...headers,
+  };
+  const head =
+    `HTTP/1.1 ${status} X\r\n` +
+    Object.entries(h)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n';
   return Buffer.concat([Buffer.from(head, 'latin1'), b]);
 }
 

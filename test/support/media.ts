@@ -18,8 +18,16 @@ export function probe(file: string, o: { decode: boolean } = { decode: true }): 
   const count = o.decode ? ['-count_frames'] : ['-count_packets'];
   const field = o.decode ? 'nb_read_frames' : 'nb_read_packets';
   const out = execFileSync('ffprobe', [
-    '-v', 'error', ...count, '-select_streams', 'v:0',
-    '-show_entries', `stream=codec_name,width,height,${field}:format=duration`, '-of', 'json', file,
+    '-v',
+    'error',
+    ...count,
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    `stream=codec_name,width,height,${field}:format=duration`,
+    '-of',
+    'json',
+    file,
   ]).toString();
   const j = JSON.parse(out) as { streams: Array<Record<string, string | number>>; format: { duration: string } };
   const s = j.streams[0];
