@@ -3,9 +3,10 @@
 // to `<final>.part`, then fsync + rename. A gap (E flag on the last frame before it, D flag after
 // it) ends the file; the next file starts at the next keyframe, so no file ever spans a gap.
 // replayToFiles runs this inside a worker thread (replay-worker.ts); tests may call it directly.
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { replay, type ReplayFrame } from '../rtsp/replay-session';
+import { finishFile } from './finish-file';
 import { RtspError } from '../rtsp/errors';
 import type { VideoCodec, VideoTrack } from '../rtsp/sdp';
 import { sdpParameterSets } from '../rtsp/depacketize';
@@ -92,33 +93,16 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     }
     const durationSec = cur.mediaSec;
     const end = new Date(cur.start.getTime() + Math.round(durationSec * 1000));
-    let path: string;
-    let bytes: number;
+    let written: WrittenFile;
     try {
-      path = await o.finalPath(cur.start, end, cur.info.codec);
-      await mkdir(dirname(path), { recursive: true });
-      bytes = await cur.writer.finish(path);
-      await fsyncDir(dirname(path));
+      const path = await o.finalPath(cur.start, end, cur.info.codec);
+      written = await finishFile(cur.writer, path, { start: cur.start, end, durationSec, frames: cur.frames, info: cur.info, openedAt: cur.openedAt });
     } catch (e) {
       // `file` is already cleared, so the failure path below would not see this .part: drop it here.
       await cur.writer.abort();
       throw e;
     }
-    const now = Date.now();
-    const wall = Math.max(1, now - cur.openedAt) / 1000;
-    wallMark = now;
-    const written: WrittenFile = {
-      path,
-      start: cur.start,
-      end,
-      durationSec,
-      frames: cur.frames,
-      bytes,
-      codec: cur.info.codec,
-      width: cur.info.width,
-      height: cur.info.height,
-      speedX: durationSec / wall,
-    };
+    wallMark = Date.now();
     completed.push(written);
     o.onFileWritten?.(written);
   };
@@ -196,20 +180,6 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
 function isDiskFull(e: unknown): boolean {
   const code = (e as { code?: unknown } | undefined)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-/** After a rename, the folder's entry must reach the disk too, or a power loss can lose the file
- * the catalog already lists. Some filesystems (SMB, Windows) refuse fsync on a folder: best effort. */
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r').catch(() => undefined);
-  if (!h) return;
-  try {
-    await h.sync();
-  } catch {
-    // not supported here
-  } finally {
-    await h.close();
-  }
 }
 
 /** Picture size, codec string and decoder config from the keyframe's in-band parameter sets,

@@ -11,6 +11,7 @@ import { avcDecoderConfig, hevcDecoderConfig } from '../media/decoder-config';
 import { parseH264Sps, parseH265Sps } from '../media/codec-params';
 import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from '../media/segment-writer';
 import type { WrittenFile } from '../media/replay-types';
+import { finishFile } from '../media/finish-file';
 import type { VendorVideoCodec } from './nal';
 
 export interface VendorFrame {
@@ -93,22 +94,14 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
       const start = new Date(Math.round(cur.startMs));
       const end = new Date(Math.round(cur.endMs));
       const path = o.finalPath(start, end, cur.info.codec as VendorVideoCodec);
-      await mkdir(dirname(path), { recursive: true });
-      const bytes = await cur.writer.finish(path);
-      const durationSec = (cur.endMs - cur.startMs) / 1000;
-      const wall = Math.max(1, Date.now() - cur.openedAt) / 1000;
-      const w: WrittenFile = {
-        path,
+      const w = await finishFile(cur.writer, path, {
         start,
         end,
-        durationSec,
+        durationSec: (cur.endMs - cur.startMs) / 1000,
         frames: cur.frames,
-        bytes,
-        codec: cur.info.codec,
-        width: cur.info.width,
-        height: cur.info.height,
-        speedX: durationSec / wall,
-      };
+        info: cur.info,
+        openedAt: cur.openedAt,
+      });
       done.push(w);
       o.onFileWritten?.(w);
     } catch (e) {
