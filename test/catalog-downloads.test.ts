@@ -153,6 +153,9 @@ describe('catalog: sync status and downloads', () => {
     );
     // A different point starts its own count; a later replay that gets past it clears it.
     assert.equal(catalog.noteShortfall(cam, new Date('2026-11-01T13:05:00Z'), end, 'ended early', 2000, 3).attempts, 1);
+    // A confirmed point noted again (after another row was inserted) answers with that row.
+    const again = catalog.noteShortfall(cam, at, end, 'ended early', 2000, 3);
+    assert.deepEqual([again.startTime, again.confirmed, again.attempts], [at.toISOString(), true, 4], 'a confirmed point noted again is that row');
     catalog.clearShortfalls(cam, '2026-11-01T13:04:00Z', '2026-11-01T13:06:00Z');
     assert.equal(catalog.listAbsentSpans(cam).length, 1, 'confirmed spans stay');
   });

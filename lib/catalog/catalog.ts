@@ -719,11 +719,12 @@ export class Catalog {
         );
         return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE id = ?').get(prev.id) as AbsentRecord);
       }
-      const info = this.prepare(
+      this.prepare(
         `INSERT INTO absent_spans(camera_id, start_time, end_time, attempts, confirmed, reason, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)
          ON CONFLICT(camera_id, start_time) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at`,
       ).run(cameraId, at.toISOString(), end.toISOString(), confirmAfter <= 1 ? 1 : 0, reason, now);
-      return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE id = ?').get(info.lastInsertRowid) as AbsentRecord);
+      // By its key, not lastInsertRowid: an upsert that updated a (confirmed) row inserted nothing.
+      return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE camera_id = ? AND start_time = ?').get(cameraId, at.toISOString()) as AbsentRecord);
     });
     return run.immediate();
   }
