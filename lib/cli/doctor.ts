@@ -1,5 +1,6 @@
 // vtrack-onvif doctor: what each device offers for syncing recordings, and what to do about
 // anything that does not work (lib/onvif/doctor.ts), as text or JSON (--json).
+import { PASSWORD_HELP, resolvePassword } from './password';
 import { doctor, type DoctorReport } from '../onvif/doctor';
 import { parseArgs, str, num, bool, type FlagSpec } from './args';
 import { errorMessage } from '../errors';
@@ -9,12 +10,13 @@ import { isDriverName } from '../sync/driver';
 import { sniffVendorApi } from '../vendors/sniff';
 import { vendorDoctor, vendorDoctorText, type VendorDoctorReport } from '../vendors/doctor';
 
-const HELP = `usage: vtrack-onvif doctor --targets LIST [--user U --password P] [--json]
+const HELP = `usage: vtrack-onvif doctor --targets LIST [--user U [--password-file FILE]] [--json]
                            [--replay-seconds N] [--timeout MS] [--accept-self-signed]
                            [--driver auto|onvif|hikvision|dahua]
 
   --targets LIST         host:port list, e.g. "127.0.0.1:18100" or "192.168.1.64:80,8000"
-  --user, --password     an ONVIF user of the device (or VTRACK_ONVIF_PASSWORD in the environment)
+  --user U               an ONVIF user of the device; its password:
+${PASSWORD_HELP}
   --replay-seconds N     length of the test replay (default 4; 0 = no test replay)
   --timeout MS           per request (default 5000)
   --accept-self-signed   https devices: accept a self-signed certificate
@@ -78,7 +80,7 @@ function text(reports: DoctorReport[]): string {
 /** Every flag this command takes; any other is refused (see args.ts). */
 export const FLAGS: FlagSpec = {
   booleans: ['json', 'help', 'accept-self-signed'],
-  strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password'],
+  strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password', 'password-file'],
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -98,7 +100,13 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const user = str(a, 'user');
-  const password = str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD;
+  let password: string | undefined;
+  try {
+    password = await resolvePassword(a, user);
+  } catch (e) {
+    process.stderr.write(`vtrack-onvif doctor: ${errorMessage(e)}\n`);
+    return 2;
+  }
   const vendorOpts = {
     credentials: user ? { user, password: password ?? '' } : undefined,
     timeoutMs: num(a, 'timeout', 5000),
@@ -120,8 +128,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     reports = await doctor({
       targets,
-      user: str(a, 'user'),
-      password: str(a, 'password') ?? process.env.VTRACK_ONVIF_PASSWORD,
+      user,
+      password,
       timeoutMs: num(a, 'timeout', 5000),
       replaySeconds: num(a, 'replay-seconds', 4),
       acceptSelfSigned: bool(a, 'accept-self-signed'),
