@@ -92,3 +92,25 @@ describe('progress throttle', () => {
     assert.equal(t.pass(p(1, 0), 20), true, 'file 1 of the next pass is new again');
   });
 });
+
+describe('nvr-source badge after a save', () => {
+  it('after a save, show the sync state the source already reached, whichever finished first', () => {
+    const b = new StatusBoard();
+    const saved = { fill: 'green', shape: 'dot', text: '3 cameras · unchanged' } as const;
+    const now = at('2026-12-02T08:14:00Z');
+    const next = at('2026-12-02T08:15:00Z');
+    b.track(7, 'Demo NVR');
+    assert.deepEqual(b.afterSave(7, saved), saved, 'nothing run yet: the save result');
+    assert.deepEqual(b.afterSave(8, saved), saved, 'a source the board does not know');
+    b.apply({ event: 'started', source: 'Demo NVR', sourceId: 7, reason: 'timer', at: '' }, now);
+    assert.deepEqual(b.afterSave(7, saved), saved, '"looking for new recordings" says less than the save');
+    b.apply({ event: 'progress', source: 'Demo NVR', sourceId: 7, camera: 'Front Door Camera', index: 1, total: 3, percent: 20 }, now);
+    assert.equal(b.afterSave(7, saved).text, 'Front Door 1/3 · 20%');
+    // The demo's race: the pass from the last saved settings ended before the deploy's save did.
+    b.apply(
+      { event: 'finished', source: 'Demo NVR', sourceId: 7, reason: 'timer', files: 3, bytes: 1, failed: 0, durationMs: 1, nextRunAt: next.toISOString() },
+      now,
+    );
+    assert.deepEqual(b.afterSave(7, saved), { fill: 'green', shape: 'dot', text: `synced ${clock(now)} · next ${clock(next)}` });
+  });
+});

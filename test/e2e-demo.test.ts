@@ -188,21 +188,25 @@ describe('npm start demo (headless Chromium against the running demo)', function
     assert.ok(fs.statSync(files[0]).size > 100_000, `${files[0]} is suspiciously small`);
     console.log(`      first MP4 ${seconds.toFixed(1)} s after the demo started`);
 
-    // Badges: discovery count, the saved source, nvr-sync between passes.
-    const statuses = await waitFor('status badges of the three nodes', 30_000, async () => {
-      const s = await page.$$eval('.red-ui-flow-node-status-label', (els) => els.map((e) => e.textContent ?? ''));
-      return s.some((x) => /devices?, \d+ cameras?/.test(x)) && s.some((x) => /^1 ok · next \d\d:\d\d/.test(x)) ? s : undefined;
-    });
+    // Badges: discovery count, the source's own sync state, nvr-sync between passes. Each node's
+    // badge reaches the editor in its own comms message: wait for all three, then say which is off.
+    const sourceSynced = (x: string) => /^synced \d\d:\d\d/.test(x) || /\d+\/\d+ · \d+%/.test(x);
+    let statuses: string[] = [];
+    await waitFor('status badges of the three nodes', 30_000, async () => {
+      statuses = await page.$$eval('.red-ui-flow-node-status-label', (els) => els.map((e) => e.textContent ?? ''));
+      return statuses.some((x) => /devices?, \d+ cameras?/.test(x)) && statuses.some((x) => /^1 ok · next \d\d:\d\d/.test(x)) && statuses.some(sourceSynced);
+    }).catch(() => undefined);
     assert.ok(
       statuses.some((x) => /3 devices, 3 cameras/.test(x)),
       `discover badge: ${statuses.join(' | ')}`,
     );
+    assert.ok(
+      statuses.some((x) => /^1 ok · next \d\d:\d\d/.test(x)),
+      `nvr-sync badge: ${statuses.join(' | ')}`,
+    );
     // Activity as the editor opens: file messages in the debug sidebar (a pass every minute on the
     // growing simulator), and the source's own badge.
-    assert.ok(
-      statuses.some((x) => /^synced \d\d:\d\d/.test(x) || /\d+\/\d+ · \d+%/.test(x)),
-      `nvr-source badge: ${statuses.join(' | ')}`,
-    );
+    assert.ok(statuses.some(sourceSynced), `nvr-source badge: ${statuses.join(' | ')}`);
     // (Only nvr-sync's file output goes to the sidebar in the demo flow.)
     await page.locator('.red-ui-debug-msg').first().waitFor({ state: 'attached', timeout: 100_000 });
 

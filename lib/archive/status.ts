@@ -146,6 +146,17 @@ export class StatusBoard {
     return { fill: 'grey', shape: 'ring', text: 'waiting for first sync' };
   }
 
+  /**
+   * What an nvr-source badge shows once its save is done: the source's sync state when it has one
+   * (a pass that ended before the save must not be hidden by "3 cameras · unchanged" until the next
+   * pass), else the save's result. "Looking for new recordings" says less than either.
+   */
+  afterSave(id: number, saved: Badge): Badge {
+    const sync = this.badge(id);
+    if (!sync || sync.fill === 'grey' || (sync.fill === 'blue' && sync.shape === 'ring')) return saved;
+    return sync;
+  }
+
   /** nvr-sync's badge: how many sources are ok, syncing, failing, and the next pass. */
   summary(paused: boolean): Badge {
     if (paused) return { fill: 'grey', shape: 'ring', text: 'paused' };

@@ -284,7 +284,9 @@ export = function register(RED: NodeAPI): void {
       saveProblem = undefined;
       retries = 0;
       const n = saved.cameras.filter((c) => c.enabled).length;
-      node.status({ fill: 'green', shape: 'dot', text: `${n} camera${n === 1 ? '' : 's'} · ${saved.changed ? 'saved' : 'unchanged'}` });
+      node.status(
+        archive.board.afterSave(saved.id, { fill: 'green', shape: 'dot', text: `${n} camera${n === 1 ? '' : 's'} · ${saved.changed ? 'saved' : 'unchanged'}` }),
+      );
     }
 
     function problemOf(e: unknown): SourceProblem {
