@@ -15,7 +15,7 @@ const nodesDir = path.join(root, 'nodes');
 const TYPES = fs.readdirSync(nodesDir).filter((d) => fs.existsSync(path.join(nodesDir, d, `${d}.ts`)));
 const RUNTIME_SECTIONS = ['status', 'errors'];
 /** The one place that may call RED._ with a key built at run time (lib's relative keys). */
-const WORDING_ADAPTER = path.join('nvr-archive', 'status-text.ts');
+const WORDING_ADAPTER = path.join('nvr-archive', 'node-words.ts');
 
 function sources(type: string): Array<{ file: string; text: string }> {
   return fs
@@ -42,13 +42,13 @@ function has(c: Catalog, key: string): boolean {
 /** The keys lib may hand this node to word, and their English in lib. */
 function libKeys(type: string): Array<{ key: string; english: Catalog }> {
   const text = sources(type)
+    .filter((s) => s.file !== WORDING_ADAPTER)
     .map((s) => s.text)
     .join('\n');
   const out: Array<{ key: string; english: Catalog }> = [];
   if (/\.summaryStatus\(/.test(text)) out.push(...SUMMARY_KEYS.map((key) => ({ key, english: STATUS_EN })));
   if (/\.(sourceStatus|afterSaveStatus)\(/.test(text)) out.push(...SOURCE_KEYS.map((key) => ({ key, english: STATUS_EN })));
-  // A node that words an ArchiveProblem (its `error` and `badge` messages) needs all its keys.
-  if (/\bsay\(e\.error\b|parts: \[e\.badge\]/.test(text)) out.push(...leafKeys(ARCHIVE_PROBLEM_EN, '').map((key) => ({ key, english: ARCHIVE_PROBLEM_EN })));
+  if (/\bwordProblem\(/.test(text)) out.push(...leafKeys(ARCHIVE_PROBLEM_EN, '').map((key) => ({ key, english: ARCHIVE_PROBLEM_EN })));
   return out;
 }
 

@@ -9,10 +9,9 @@ import type { ArchiveConfigInput } from '../../lib/archive/settings';
 import type { FileEvent, SyncEvent } from '../../lib/sync/types';
 import { asError, errorMessage } from '../../lib/errors';
 import { fitBadge, wordBadge } from '../../lib/archive/status';
-import { say } from '../../lib/message';
 import { formatVerifyReport } from '../../lib/sync/verify';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
-import { nodeWords } from '../nvr-archive/status-text';
+import { nodeWords, wordProblem } from '../nvr-archive/node-words';
 
 /** `archive` references the nvr-archive node; the rest are only read from flows saved by 0.1.0. */
 interface NvrSyncDef extends NodeDef, ArchiveConfigInput {
@@ -41,12 +40,9 @@ export = function register(RED: NodeAPI): void {
       use = useArchive(RED, node, def, legacy);
     } catch (e) {
       // The archive's problem in this node's words; anything else as lib worded it.
-      const err = e instanceof ArchiveProblem ? new Error(say(e.error, words)) : asError(e);
-      node.status(
-        e instanceof ArchiveProblem
-          ? wordBadge({ fill: 'red', shape: 'ring', parts: [e.badge] }, words)
-          : { fill: 'red', shape: 'ring', text: fitBadge(err.message) },
-      );
+      const worded = e instanceof ArchiveProblem ? wordProblem(e, words) : undefined;
+      const err = worded?.error ?? asError(e);
+      node.status(worded?.badge ?? { fill: 'red', shape: 'ring', text: fitBadge(err.message) });
       node.error(err.message);
       node.on('input', (_msg, _send, done) => done(err));
       return;
