@@ -72,6 +72,26 @@ describe('status badges', () => {
   });
 });
 
+describe('nvr-sync summary of one failing source', () => {
+  it("names its cause (the engine's own words when the kind has no name), nested in the summary", () => {
+    const b = new StatusBoard();
+    const now = at('2026-12-02T14:10:00Z');
+    b.apply({ event: 'started', source: 'A', sourceId: 1, reason: 'timer', at: '' }, now);
+    b.apply({ event: 'error', source: 'A', sourceId: 1, error: 'the device said 401', code: 'auth' }, now);
+    b.apply({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1 }, now);
+    assert.deepEqual(b.summaryStatus(false), {
+      fill: 'red',
+      shape: 'ring',
+      parts: [{ key: 'status.oneError', params: { cause: { key: 'status.cause.auth' } } }],
+    });
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, 'error: auth failed');
+    b.apply({ event: 'started', source: 'A', sourceId: 1, reason: 'timer', at: '' }, now);
+    b.apply({ event: 'error', source: 'A', sourceId: 1, error: 'account locked until 14:40', code: 'locked' }, now);
+    b.apply({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1 }, now);
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, 'error: account locked until 14:40');
+  });
+});
+
 describe('progress throttle', () => {
   const p = (index: number, percent: number): Extract<SyncEvent, { event: 'progress' }> => ({
     event: 'progress',

@@ -276,7 +276,9 @@ export class StatusBoard {
     if (progress) parts.push(progressOf(progress));
     else if (syncing.length) parts.push(message('status.syncing', { count: syncing.length }));
     if (ok) parts.push(message('status.ok', { count: ok }));
-    if (errors.length === 1 && all.length === 1) parts.push(message('status.oneError', { cause: errors[0].error as Message<CauseKey> }));
+    // One source alone: its cause; several: how many fail (each nvr-source badge names its own).
+    const only = all.length === 1 ? errors[0]?.error : undefined;
+    if (only) parts.push(message('status.oneError', { cause: only }));
     else if (errors.length) parts.push(message('status.errors', { count: errors.length }));
     const next = all
       .filter((s) => !s.syncing && s.nextRunAt)
