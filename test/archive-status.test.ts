@@ -2,11 +2,13 @@
 // per source and a summary for nvr-sync, progress at most once a second plus each file's first.
 // Times are passed in: no clock, no waiting.
 import { strict as assert } from 'node:assert';
-import { StatusBoard, causeOf, clock, fitBadge, BADGE_MAX } from '../lib/archive/status';
+import { StatusBoard, causeOf, clock, fitBadge, wordBadge, BADGE_MAX, STATUS_EN } from '../lib/archive/status';
+import { catalogTranslate, message, say } from '../lib/message';
 import { ProgressThrottle } from '../lib/sync/progress-throttle';
 import type { SyncEvent } from '../lib/sync/types';
 
 const at = (iso: string) => new Date(iso);
+const english = catalogTranslate(STATUS_EN);
 
 describe('status badges', () => {
   it('cut long texts at a word boundary and end them with "…"', () => {
@@ -22,10 +24,24 @@ describe('status badges', () => {
   });
 
   it('name the cause from the error kind, not from the text', () => {
-    assert.equal(causeOf('auth', 'rtsp://127.0.0.1:40155/ 401'), 'auth failed');
-    assert.equal(causeOf('unreachable', 'x'), 'NVR unreachable');
-    assert.equal(causeOf('disk-full', 'x'), 'disk full');
-    assert.equal(causeOf(undefined, 'something else'), 'something else');
+    assert.deepEqual(causeOf('auth', 'rtsp://127.0.0.1:40155/ 401'), { key: 'status.cause.auth' });
+    assert.equal(say(causeOf('auth', 'rtsp://127.0.0.1:40155/ 401'), english), 'auth failed');
+    assert.equal(say(causeOf('unreachable', 'x'), english), 'NVR unreachable');
+    assert.equal(say(causeOf('disk-full', 'x'), english), 'disk full');
+    assert.equal(say(causeOf(undefined, 'something else'), english), 'something else');
+  });
+
+  it('are messages (key and parameters) worded by the caller, nested messages first, plurals by count', () => {
+    const t = catalogTranslate({
+      s: { oneError: 'error: __cause__', errors_one: '__count__ error', errors_other: '__count__ errors', cause: { disk: 'disk full' } },
+    });
+    assert.equal(say(message('s.oneError', { cause: message('s.cause.disk') }), t), 'error: disk full');
+    assert.equal(say(message('s.errors', { count: 1 }), t), '1 error');
+    assert.equal(say(message('s.errors', { count: 2 }), t), '2 errors');
+    assert.equal(say(message('s.missing'), t), 's.missing', 'a missing key shows as the key, as in i18next');
+    const long = { fill: 'red', shape: 'ring', parts: [message('s.cause.disk'), message('s.oneError', { cause: 'x'.repeat(60) })] } as const;
+    const text = wordBadge(long, t).text;
+    assert.ok(text.startsWith('disk full · error: ') && text.endsWith('…') && text.length <= BADGE_MAX, `worded, joined, then cut: ${text}`);
   });
 
   it('show each source its own state and summarise them for nvr-sync', () => {
@@ -41,7 +57,7 @@ describe('status badges', () => {
     }
     ev({ event: 'progress', source: 'A', sourceId: 1, camera: 'Front Door Camera', index: 3, total: 12, percent: 45 });
     assert.deepEqual(b.badge(1), { fill: 'blue', shape: 'dot', text: 'Front Door 3/12 · 45%' });
-    assert.equal(b.summary(false).text, '3 syncing');
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, '3 syncing');
     ev({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 2, bytes: 1, failed: 0, durationMs: 1, nextRunAt: next.toISOString() });
     ev({ event: 'finished', source: 'B', sourceId: 2, reason: 'timer', files: 1, bytes: 1, failed: 2, durationMs: 1, nextRunAt: next.toISOString() });
     ev({ event: 'error', source: 'C', sourceId: 3, error: 'the device said 401', code: 'auth' });
@@ -49,10 +65,30 @@ describe('status badges', () => {
     assert.deepEqual(b.badge(1), { fill: 'green', shape: 'dot', text: `synced ${clock(at('2026-12-02T14:10:00Z'))} · next ${clock(next)}` });
     assert.match(b.badge(2)?.text ?? '', / · 2 left · next /, 'backlog shown');
     assert.deepEqual(b.badge(3), { fill: 'red', shape: 'ring', text: `auth failed · retry ${clock(next)}` });
-    assert.deepEqual(b.summary(false), { fill: 'yellow', shape: 'ring', text: `2 ok · 1 error · next ${clock(next)}` });
-    assert.equal(b.summary(true).text, 'paused');
+    assert.deepEqual(wordBadge(b.summaryStatus(false), english), { fill: 'yellow', shape: 'ring', text: `2 ok · 1 error · next ${clock(next)}` });
+    assert.equal(wordBadge(b.summaryStatus(true), english).text, 'paused');
     b.forget(3);
-    assert.equal(b.summary(false).text, `2 ok · next ${clock(next)}`);
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, `2 ok · next ${clock(next)}`);
+  });
+});
+
+describe('nvr-sync summary of one failing source', () => {
+  it("names its cause (the engine's own words when the kind has no name), nested in the summary", () => {
+    const b = new StatusBoard();
+    const now = at('2026-12-02T14:10:00Z');
+    b.apply({ event: 'started', source: 'A', sourceId: 1, reason: 'timer', at: '' }, now);
+    b.apply({ event: 'error', source: 'A', sourceId: 1, error: 'the device said 401', code: 'auth' }, now);
+    b.apply({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1 }, now);
+    assert.deepEqual(b.summaryStatus(false), {
+      fill: 'red',
+      shape: 'ring',
+      parts: [{ key: 'status.oneError', params: { cause: { key: 'status.cause.auth' } } }],
+    });
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, 'error: auth failed');
+    b.apply({ event: 'started', source: 'A', sourceId: 1, reason: 'timer', at: '' }, now);
+    b.apply({ event: 'error', source: 'A', sourceId: 1, error: 'account locked until 14:40', code: 'locked' }, now);
+    b.apply({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1 }, now);
+    assert.equal(wordBadge(b.summaryStatus(false), english).text, 'error: account locked until 14:40');
   });
 });
 

@@ -3,15 +3,7 @@
 // FindEvents fall back to the track span; nothing escapes as an uncaught error.
 import { strict as assert } from 'node:assert';
 import type { Socket } from 'node:net';
-import {
-  findRecordedIntervals,
-  findRecordedRanges,
-  findRecordings,
-  getReplayUri,
-  searchRecordings,
-  type RecordingInfo,
-  type SearchCtx,
-} from '../lib/onvif/search';
+import { findRecordedRanges, findRecordings, getReplayUri, searchRecordings, type RecordingInfo, type SearchCtx } from '../lib/onvif/search';
 import type { DeviceServices } from '../lib/onvif/types';
 import {
   EscapeWatch,
@@ -164,7 +156,7 @@ describe('robustness: Profile G search against broken NVRs (loopback)', function
         '<tt:Result/>just text</tse:ResultList></tse:GetEventSearchResultsResponse>',
       EndSearch: () => '<tse:EndSearchResponse/>',
     });
-    const ivs = await findRecordedIntervals(services, ctx(), recording, from, to);
+    const ivs = (await findRecordedRanges(services, ctx(), recording, from, to)).intervals;
     assert.deepEqual(ivs, [{ start: from, end: to }]);
     assert.ok(ops.includes('EndSearch'));
   });

@@ -3,37 +3,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applyRetentionRules, deleteFiles, pickForRetention } from '../lib/storage';
+import { applyRetentionRules, deleteFiles } from '../lib/storage';
 import { openCatalog, type Catalog, type SavedSource } from '../lib/catalog';
 
 const now = new Date('2026-11-10T00:00:00Z');
 const day = 86_400_000;
-const files = [
-  { id: 3, endTime: new Date(now.getTime() - 1 * day), bytes: 300 },
-  { id: 1, endTime: new Date(now.getTime() - 10 * day), bytes: 100 },
-  { id: 2, endTime: new Date(now.getTime() - 5 * day), bytes: 200 },
-];
 
 describe('storage: retention', () => {
-  it('picks files older than maxAgeDays, oldest first', () => {
-    assert.deepEqual(pickForRetention(files, { maxAgeDays: 3, now }), [1, 2]);
-    assert.deepEqual(pickForRetention(files, { maxAgeDays: 30, now }), []);
-  });
-
-  it('picks oldest files until the rest fits in maxBytes', () => {
-    assert.deepEqual(pickForRetention(files, { maxBytes: 500, now }), [1]);
-    assert.deepEqual(pickForRetention(files, { maxBytes: 450, now }), [1, 2]);
-    assert.deepEqual(pickForRetention(files, { maxBytes: 600, now }), []);
-    assert.deepEqual(pickForRetention(files, { maxBytes: 0, now }), [1, 2, 3]);
-  });
-
-  it('combines both rules and keeps everything with no rule', () => {
-    assert.deepEqual(pickForRetention(files, { maxAgeDays: 7, maxBytes: 550, now }), [1], 'age rule alone frees enough');
-    assert.deepEqual(pickForRetention(files, { maxAgeDays: 7, maxBytes: 450, now }), [1, 2], 'size rule goes further');
-    assert.deepEqual(pickForRetention(files, { maxAgeDays: 2, maxBytes: 10_000, now }), [1, 2], 'age rule goes further');
-    assert.deepEqual(pickForRetention(files, { now }), []);
-  });
-
   it('deletes files and reports already-missing ones without failing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-retention-'));
     try {
@@ -129,6 +105,23 @@ describe('storage: retention', () => {
         files.map((f) => catalog.listDownloads(source.cameras[files.indexOf(f) % 2].id).find((d) => d.id === f.id)?.status),
         ['deleted', 'done', 'deleted', 'deleted', 'done', 'done', 'done', 'done', 'done', 'done'],
       );
+    });
+
+    it('combines both rules (whichever goes further) and keeps everything with no rule', async () => {
+      const files = add(10, 100);
+      // Files end at now - 10 days + (i + 1) min: this cutoff alone takes files 0-2.
+      const maxAgeDays = (10 * day - 3.5 * 60_000) / day;
+      const gone = () => files.filter((f) => !fs.existsSync(f.path)).length;
+      assert.equal((await applyRetentionRules(catalog, source.id, { now })).deleted, 0, 'no rule: nothing');
+      assert.equal((await applyRetentionRules(catalog, source.id, { maxAgeDays, maxBytes: 800, now })).deleted, 3, 'the age rule alone frees enough');
+      assert.equal((await applyRetentionRules(catalog, source.id, { maxAgeDays, maxBytes: 500, now })).deleted, 2, 'the size rule goes further');
+      assert.equal(gone(), 5);
+      assert.deepEqual(
+        files.map((f) => fs.existsSync(f.path)),
+        files.map((_, i) => i >= 5),
+        'oldest first',
+      );
+      assert.equal(catalog.totalBytes(source.id), 500);
     });
 
     it('works in slices: the event loop gets turns during a pass over thousands of files', async () => {

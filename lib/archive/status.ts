@@ -1,8 +1,10 @@
 // What each source is doing, from the engine's events: the nvr-source badge (its own last sync,
 // backlog, error) and the nvr-sync summary ("2 ok · 1 error · next 14:20"). Pure: times come in
-// as arguments, so the specs need no clock.
+// as arguments, so the specs need no clock. The board says what to show as messages (keys and
+// parameters); the nodes word them through their locale files and fit the text with fitBadge.
 import type { SyncEvent } from '../sync/types';
 import { WRONG_PASSWORD } from '../vendors/errors';
+import { catalogTranslate, message, say, type Message, type Translate } from '../message';
 
 export type BadgeFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey';
 export interface Badge {
@@ -10,6 +12,94 @@ export interface Badge {
   shape: 'dot' | 'ring';
   text: string;
 }
+
+/** A badge before it is worded: its parts are joined with " · ". */
+export interface StatusMessage<K extends string = string> {
+  fill: BadgeFill;
+  shape: 'dot' | 'ring';
+  parts: ReadonlyArray<Message<K>>;
+}
+
+const CAUSE_KEYS = [
+  'status.cause.auth',
+  'status.cause.wrongPassword',
+  'status.cause.unreachable',
+  'status.cause.notAnswering',
+  'status.cause.clockSkew',
+  'status.cause.notOnvif',
+  'status.cause.diskFull',
+  'status.cause.cannotReplay',
+  'status.cause.cannotWrite',
+  'status.cause.detail',
+] as const;
+
+/** Every key summaryStatus may use: a node showing the summary needs them in its locale file. */
+export const SUMMARY_KEYS = [
+  'status.paused',
+  'status.noSources',
+  'status.progress',
+  'status.syncing',
+  'status.ok',
+  'status.oneError',
+  'status.errors',
+  'status.next',
+  ...CAUSE_KEYS,
+] as const;
+
+/** Every key sourceStatus (and afterSaveStatus) may use: nvr-source's locale file needs them. */
+export const SOURCE_KEYS = [
+  'status.progress',
+  'status.looking',
+  'status.planned',
+  'status.retry',
+  'status.synced',
+  'status.left',
+  'status.next',
+  'status.waiting',
+  ...CAUSE_KEYS,
+] as const;
+
+export type CauseKey = (typeof CAUSE_KEYS)[number];
+export type SummaryKey = (typeof SUMMARY_KEYS)[number];
+export type SourceKey = (typeof SOURCE_KEYS)[number];
+
+/**
+ * The English texts of SUMMARY_KEYS and SOURCE_KEYS, for callers without a locale file (nvr-source
+ * until it words sourceStatus itself). The nodes' en-US files hold the same texts (a spec compares).
+ */
+export const STATUS_EN = {
+  status: {
+    progress: '__camera__ __index__/__total__ · __percent__%',
+    looking: 'looking for new recordings',
+    planned: '__count__ to fetch',
+    retry: 'retry __at__',
+    synced: 'synced __at__',
+    left: '__count__ left',
+    next: 'next __at__',
+    waiting: 'waiting for first sync',
+    paused: 'paused',
+    noSources: 'no sources yet',
+    syncing: '__count__ syncing',
+    ok: '__count__ ok',
+    oneError: 'error: __cause__',
+    errors_one: '__count__ error',
+    errors_other: '__count__ errors',
+    cause: {
+      auth: 'auth failed',
+      wrongPassword: WRONG_PASSWORD,
+      unreachable: 'NVR unreachable',
+      notAnswering: 'NVR not answering',
+      clockSkew: 'NVR clock is off',
+      notOnvif: 'not ONVIF',
+      diskFull: 'disk full',
+      cannotReplay: 'NVR cannot replay',
+      cannotWrite: 'cannot write file',
+      detail: '__text__',
+    },
+  },
+} as const;
+
+const english = catalogTranslate(STATUS_EN);
 
 /** Node-RED draws a badge on one line; longer texts run across the canvas. */
 export const BADGE_MAX = 48;
@@ -25,33 +115,37 @@ export function fitBadge(text: string, max = BADGE_MAX): string {
   return `${cut.replace(/[\s·:,;(-]+$/, '')}…`;
 }
 
+/** The badge Node-RED shows: the parts worded by `t`, joined, and fitted to one line. */
+export function wordBadge(s: StatusMessage, t: Translate): Badge {
+  return { fill: s.fill, shape: s.shape, text: fitBadge(s.parts.map((m) => say(m, t)).join(' · ')) };
+}
+
 /** The cause of a failure in a few words, from its kind (never from its text, which holds URLs). */
-export function causeOf(code: string | undefined, message: string): string {
+export function causeOf(code: string | undefined, error: string): Message<CauseKey> {
   switch (code) {
     case 'auth':
       // A vendor NVR's rejected login warns that it locks the account: say so, not just "failed".
-      return message.includes(WRONG_PASSWORD) ? WRONG_PASSWORD : 'auth failed';
-    case 'locked':
-      // The NVR's lock, with its unlock time when it gave one.
-      return message;
+      return message(error.includes(WRONG_PASSWORD) ? 'status.cause.wrongPassword' : 'status.cause.auth');
     case 'unreachable':
     case 'network':
-      return 'NVR unreachable';
+      return message('status.cause.unreachable');
     case 'timeout':
     case 'idle':
-      return 'NVR not answering';
+      return message('status.cause.notAnswering');
     case 'clock-skew':
-      return 'NVR clock is off';
+      return message('status.cause.clockSkew');
     case 'not-onvif':
-      return 'not ONVIF';
+      return message('status.cause.notOnvif');
     case 'disk-full':
-      return 'disk full';
+      return message('status.cause.diskFull');
     case 'unsupported':
-      return 'NVR cannot replay';
+      return message('status.cause.cannotReplay');
     case 'write':
-      return 'cannot write file';
+      return message('status.cause.cannotWrite');
     default:
-      return message;
+      // 'locked' (the NVR's lock, with its unlock time when it gave one) and anything else: the
+      // engine's own words.
+      return message('status.cause.detail', { text: error });
   }
 }
 
@@ -65,8 +159,8 @@ interface SourceStatus {
   planned?: number;
   progress?: { camera: string; index: number; total: number; percent: number };
   /** The pass's first failure cause. */
-  passError?: string;
-  error?: string;
+  passError?: Message<CauseKey>;
+  error?: Message<CauseKey>;
   /** Segments of the last pass that failed: fetched again next pass. */
   backlog: number;
   lastSuccessAt?: Date;
@@ -128,22 +222,21 @@ export class StatusBoard {
     }
   }
 
-  /** The badge of one source's nvr-source node. */
-  badge(id: number): Badge | undefined {
+  /** What one source's nvr-source badge says. */
+  sourceStatus(id: number): StatusMessage<SourceKey> | undefined {
     const s = this.sources.get(id);
     if (!s) return undefined;
-    const next = s.nextRunAt ? ` · next ${clock(s.nextRunAt)}` : '';
     if (s.syncing) {
-      if (s.progress) {
-        const { camera, index, total, percent } = s.progress;
-        return { fill: 'blue', shape: 'dot', text: fitBadge(`${camera.replace(/ Camera$/, '')} ${index}/${total} · ${percent}%`) };
-      }
-      return { fill: 'blue', shape: 'ring', text: s.planned === undefined ? 'looking for new recordings' : `${s.planned} to fetch` };
+      if (s.progress) return { fill: 'blue', shape: 'dot', parts: [progressOf(s.progress)] };
+      return { fill: 'blue', shape: 'ring', parts: [s.planned === undefined ? message('status.looking') : message('status.planned', { count: s.planned })] };
     }
-    if (s.error) return { fill: 'red', shape: 'ring', text: fitBadge(`${s.error}${s.nextRunAt ? ` · retry ${clock(s.nextRunAt)}` : ''}`) };
-    const backlog = s.backlog ? ` · ${s.backlog} left` : '';
-    if (s.lastSuccessAt) return { fill: 'green', shape: 'dot', text: fitBadge(`synced ${clock(s.lastSuccessAt)}${backlog}${next}`) };
-    return { fill: 'grey', shape: 'ring', text: 'waiting for first sync' };
+    const next = s.nextRunAt ? [message('status.next', { at: clock(s.nextRunAt) })] : [];
+    if (s.error) return { fill: 'red', shape: 'ring', parts: [s.error, ...(s.nextRunAt ? [message('status.retry', { at: clock(s.nextRunAt) })] : [])] };
+    if (s.lastSuccessAt) {
+      const backlog = s.backlog ? [message('status.left', { count: s.backlog })] : [];
+      return { fill: 'green', shape: 'dot', parts: [message('status.synced', { at: clock(s.lastSuccessAt) }), ...backlog, ...next] };
+    }
+    return { fill: 'grey', shape: 'ring', parts: [message('status.waiting')] };
   }
 
   /**
@@ -151,34 +244,53 @@ export class StatusBoard {
    * (a pass that ended before the save must not be hidden by "3 cameras · unchanged" until the next
    * pass), else the save's result. "Looking for new recordings" says less than either.
    */
-  afterSave(id: number, saved: Badge): Badge {
-    const sync = this.badge(id);
+  afterSaveStatus<K extends string>(id: number, saved: StatusMessage<K>): StatusMessage<K | SourceKey> {
+    const sync = this.sourceStatus(id);
     if (!sync || sync.fill === 'grey' || (sync.fill === 'blue' && sync.shape === 'ring')) return saved;
     return sync;
   }
 
+  /** sourceStatus in English. @deprecated for nvr-source until it words sourceStatus with RED._. */
+  badge(id: number): Badge | undefined {
+    const s = this.sourceStatus(id);
+    return s && wordBadge(s, english);
+  }
+
+  /** afterSaveStatus in English. @deprecated for nvr-source until it words afterSaveStatus with RED._. */
+  afterSave(id: number, saved: Badge): Badge {
+    const sync = this.sourceStatus(id);
+    if (!sync || sync.fill === 'grey' || (sync.fill === 'blue' && sync.shape === 'ring')) return saved;
+    return wordBadge(sync, english);
+  }
+
   /** nvr-sync's badge: how many sources are ok, syncing, failing, and the next pass. */
-  summary(paused: boolean): Badge {
-    if (paused) return { fill: 'grey', shape: 'ring', text: 'paused' };
+  summaryStatus(paused: boolean): StatusMessage<SummaryKey> {
+    if (paused) return { fill: 'grey', shape: 'ring', parts: [message('status.paused')] };
     const all = [...this.sources.values()];
-    if (all.length === 0) return { fill: 'grey', shape: 'ring', text: 'no sources yet' };
+    if (all.length === 0) return { fill: 'grey', shape: 'ring', parts: [message('status.noSources')] };
     const syncing = all.filter((s) => s.syncing);
     const errors = all.filter((s) => !s.syncing && s.error);
     const ok = all.length - syncing.length - errors.length;
-    const parts: string[] = [];
-    if (syncing.length === 1 && syncing[0].progress) {
-      const p = syncing[0].progress;
-      parts.push(`${p.camera.replace(/ Camera$/, '')} ${p.index}/${p.total} · ${p.percent}%`);
-    } else if (syncing.length) parts.push(`${syncing.length} syncing`);
-    if (ok) parts.push(`${ok} ok`);
-    if (errors.length)
-      parts.push(errors.length === 1 && all.length === 1 ? `error: ${errors[0].error}` : `${errors.length} error${errors.length > 1 ? 's' : ''}`);
+    const parts: Message<SummaryKey>[] = [];
+    const progress = syncing.length === 1 ? syncing[0].progress : undefined;
+    if (progress) parts.push(progressOf(progress));
+    else if (syncing.length) parts.push(message('status.syncing', { count: syncing.length }));
+    if (ok) parts.push(message('status.ok', { count: ok }));
+    // One source alone: its cause; several: how many fail (each nvr-source badge names its own).
+    const only = all.length === 1 ? errors[0]?.error : undefined;
+    if (only) parts.push(message('status.oneError', { cause: only }));
+    else if (errors.length) parts.push(message('status.errors', { count: errors.length }));
     const next = all
       .filter((s) => !s.syncing && s.nextRunAt)
       .map((s) => s.nextRunAt as Date)
       .sort((a, b) => a.getTime() - b.getTime())[0];
-    if (!syncing.length && next) parts.push(`next ${clock(next)}`);
+    if (!syncing.length && next) parts.push(message('status.next', { at: clock(next) }));
     const fill: BadgeFill = syncing.length ? 'blue' : errors.length ? (ok ? 'yellow' : 'red') : 'green';
-    return { fill, shape: syncing.length || errors.length ? 'ring' : 'dot', text: fitBadge(parts.join(' · ')) };
+    return { fill, shape: syncing.length || errors.length ? 'ring' : 'dot', parts };
   }
+}
+
+/** "Front Door 3/12 · 45%": the camera's name without its generic suffix. */
+function progressOf(p: NonNullable<SourceStatus['progress']>): Message<'status.progress'> {
+  return message('status.progress', { camera: p.camera.replace(/ Camera$/, ''), index: p.index, total: p.total, percent: p.percent });
 }

@@ -309,11 +309,6 @@ export async function findRecordedRanges(services: DeviceServices, c: SearchCtx,
   return { intervals: e > s ? [{ start: s, end: e }] : [], gapsVisible: false, partial, warnings };
 }
 
-/** Intervals only (see findRecordedRanges for gapsVisible / partial / warnings). */
-export async function findRecordedIntervals(services: DeviceServices, c: SearchCtx, recording: RecordingInfo, from: Date, to: Date): Promise<TimeInterval[]> {
-  return (await findRecordedRanges(services, c, recording, from, to)).intervals;
-}
-
 /** GetRecordingSummary: the device's whole recorded span (dates checked like DataFrom/DataTo). */
 export async function getRecordingSummary(services: DeviceServices, c: SearchCtx): Promise<{ from?: Date; to?: Date; count?: number; warnings: string[] }> {
   const url = needSearch(services);

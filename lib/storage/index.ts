@@ -2,5 +2,5 @@
 export { safeFolderName, assignCameraFolders, truncateUtf8, MAX_FOLDER_NAME_BYTES } from './names';
 export { validateWorkingDirectory, ensureFolders, defaultWorkingDirectory, freeSpace, StorageError } from './paths';
 export type { ValidateOptions } from './paths';
-export { pickForRetention, deleteFiles, applyRetentionRules } from './retention';
-export type { RetentionCandidate, RetentionRules, DeleteResult } from './retention';
+export { deleteFiles, applyRetentionRules } from './retention';
+export type { RetentionRules, DeleteResult } from './retention';

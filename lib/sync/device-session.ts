@@ -61,7 +61,3 @@ export function recordingChoice(s: DeviceSession, camera: CameraLike, camerasOnP
   if ((choice?.by === 'order' || choice?.by === 'only') && typeof camerasOnPort === 'number' && camerasOnPort !== 1) return undefined;
   return choice;
 }
-
-export function recordingFor(s: DeviceSession, camera: CameraLike, camerasOnPort: number): RecordingInfo | undefined {
-  return recordingChoice(s, camera, camerasOnPort)?.recording;
-}

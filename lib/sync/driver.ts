@@ -7,7 +7,6 @@ import type { WrittenFile, ReplayProgress } from '../media/replay-types';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { VideoCodec } from '../rtsp/sdp';
 import type { TimeRange } from '../time/range';
-import type { DiscoveredDevice } from '../onvif/types';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -84,6 +83,3 @@ export interface SyncDriver {
   readonly name: DriverName;
   open(o: OpenOptions): Promise<SourceSession>;
 }
-
-/** What `describe` gives: the device with its cameras (channel names), for saving a source. */
-export type DescribedDevice = DiscoveredDevice & { driver: DriverName };

@@ -29,8 +29,3 @@ export class VendorError extends Error {
     this.name = 'VendorError';
   }
 }
-
-/** Whether a pass may try this again later in the same pass (never for auth/lockout). */
-export function isRetryableVendorError(e: unknown): boolean {
-  return e instanceof VendorError && (e.kind === 'timeout' || e.kind === 'unreachable' || (e.kind === 'status' && (e.details.status ?? 0) >= 500));
-}

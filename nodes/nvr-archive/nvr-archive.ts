@@ -22,7 +22,7 @@ export = function register(RED: NodeAPI): void {
     } catch (e) {
       // Refused, never read as another value: the nodes using this archive show the problem.
       node.problem = errorMessage(e);
-      node.error(`nvr-archive: ${node.problem}`);
+      node.error(RED._('nvr-archive.errors.invalid', { problem: node.problem }));
       return;
     }
     const settings = node.settings;
@@ -30,7 +30,7 @@ export = function register(RED: NodeAPI): void {
       const { warning } = acquireArchive(node.id, settings, 'archive-node');
       if (warning) node.warn(warning);
     } catch (e) {
-      node.problem = `cannot open the catalog ${settings.dbFile}: ${errorMessage(e)}`;
+      node.problem = RED._('nvr-archive.errors.database', { file: settings.dbFile, error: errorMessage(e) });
       node.error(node.problem);
       return;
     }
@@ -53,7 +53,7 @@ export = function register(RED: NodeAPI): void {
       try {
         a.reconcile();
       } catch (e) {
-        RED.log.warn(`nvr-archive: ${a.file}: ${errorMessage(e)}`);
+        RED.log.warn(RED._('nvr-archive.errors.reconcile', { file: a.file, error: errorMessage(e) }));
       }
     }
   };
@@ -69,7 +69,7 @@ export = function register(RED: NodeAPI): void {
 
   RED.httpAdmin.get('/vtrack-onvif/archive/:id/sources', RED.auth.needsPermission('nvr-archive.read'), (req: Request, res: Response) => {
     const archive = archiveOf(String(req.params.id));
-    if (!archive) return void res.status(404).json({ error: 'this archive is not deployed yet: deploy first' });
+    if (!archive) return void res.status(404).json({ error: RED._('nvr-archive.errors.notDeployed') });
     try {
       res.json({ file: archive.file, sources: archive.listSources() });
     } catch (e) {
@@ -79,7 +79,7 @@ export = function register(RED: NodeAPI): void {
 
   RED.httpAdmin.post('/vtrack-onvif/archive/:id/forget', RED.auth.needsPermission('nvr-archive.write'), (req: Request, res: Response) => {
     const archive = archiveOf(String(req.params.id));
-    if (!archive) return void res.status(404).json({ error: 'this archive is not deployed yet: deploy first' });
+    if (!archive) return void res.status(404).json({ error: RED._('nvr-archive.errors.notDeployed') });
     const body = (req.body ?? {}) as { source?: unknown; deleteFiles?: unknown };
     archive.forget(body.source, { deleteFiles: body.deleteFiles === true }).then(
       (r) => res.json(r),

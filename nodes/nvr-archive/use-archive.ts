@@ -6,6 +6,7 @@ import type { Node, NodeAPI } from 'node-red';
 import { acquireArchive, releaseArchive, type Archive } from '../../lib/archive/archive';
 import { parseArchiveSettings, type ArchiveConfigInput, type ArchiveSettings } from '../../lib/archive/settings';
 import { errorMessage } from '../../lib/errors';
+import { catalogTranslate, message, say, type Message } from '../../lib/message';
 
 /** The runtime side of an nvr-archive config node, as other nodes see it. */
 export interface ArchiveConfigNode extends Node {
@@ -22,12 +23,37 @@ export interface ArchiveUse {
   release(): Promise<void>;
 }
 
+/**
+ * The English of ArchiveProblem's texts, for nodes that do not word them yet (nvr-source reads
+ * `message` and `status`); nvr-sync words `error` and `badge` with its locale file, which holds
+ * the same texts under "nvr-sync." (a spec compares).
+ */
+export const ARCHIVE_PROBLEM_EN = {
+  status: { archive: { missing: 'archive missing', problem: 'archive: __problem__', invalid: 'invalid setting', database: 'database: __error__' } },
+  errors: {
+    archive: {
+      missing: 'the nvr-archive node __id__ is not deployed (deleted or disabled?)',
+      problem: 'archive: __problem__',
+      notConfigured: 'not configured',
+      invalid: 'invalid setting: __problem__',
+      database: 'cannot open the catalog __file__: __error__',
+    },
+  },
+} as const;
+const english = catalogTranslate(ARCHIVE_PROBLEM_EN);
+
+/** Why a node cannot use its archive: `error` for the log and Catch, `badge` for the status. */
 export class ArchiveProblem extends Error {
   constructor(
-    message: string,
-    readonly status: string,
+    readonly error: Message,
+    readonly badge: Message,
   ) {
-    super(message);
+    super(say(error, english));
+  }
+
+  /** The badge in English. @deprecated for nvr-source until it words `badge` with RED._. */
+  get status(): string {
+    return say(this.badge, english);
   }
 }
 
@@ -41,16 +67,18 @@ export function useArchive(RED: NodeAPI, node: Node, def: { archive?: string; db
   let implicit = false;
   if (def.archive) {
     const config = RED.nodes.getNode(def.archive) as ArchiveConfigNode | null;
-    if (!config) throw new ArchiveProblem(`the nvr-archive node ${def.archive} is not deployed (deleted or disabled?)`, 'archive missing');
-    if (config.problem || !config.settings)
-      throw new ArchiveProblem(`archive: ${config.problem ?? 'not configured'}`, `archive: ${config.problem ?? 'not configured'}`);
+    if (!config) throw new ArchiveProblem(message('errors.archive.missing', { id: def.archive }), message('status.archive.missing'));
+    if (config.problem || !config.settings) {
+      const problem = config.problem ?? message('errors.archive.notConfigured');
+      throw new ArchiveProblem(message('errors.archive.problem', { problem }), message('status.archive.problem', { problem }));
+    }
     settings = config.settings;
   } else {
     implicit = true;
     try {
       settings = parseArchiveSettings({ ...legacy, dbPath: def.dbPath }, userDir);
     } catch (e) {
-      throw new ArchiveProblem(errorMessage(e), 'invalid setting');
+      throw new ArchiveProblem(message('errors.archive.invalid', { problem: errorMessage(e) }), message('status.archive.invalid'));
     }
   }
   try {
@@ -58,6 +86,7 @@ export function useArchive(RED: NodeAPI, node: Node, def: { archive?: string; db
     if (warning) node.warn(warning);
     return { archive, settings, implicit, release: () => releaseArchive(node.id, settings.dbFile) };
   } catch (e) {
-    throw new ArchiveProblem(`cannot open the catalog ${settings.dbFile}: ${errorMessage(e)}`, `database: ${errorMessage(e)}`);
+    const error = errorMessage(e);
+    throw new ArchiveProblem(message('errors.archive.database', { file: settings.dbFile, error }), message('status.archive.database', { error }));
   }
 }

@@ -8,9 +8,10 @@ import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import type { ArchiveConfigInput } from '../../lib/archive/settings';
 import type { FileEvent, SyncEvent } from '../../lib/sync/types';
 import { asError, errorMessage } from '../../lib/errors';
-import { fitBadge } from '../../lib/archive/status';
+import { fitBadge, wordBadge } from '../../lib/archive/status';
 import { formatVerifyReport } from '../../lib/sync/verify';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
+import { nodeWords, wordProblem } from '../nvr-archive/node-words';
 
 /** `archive` references the nvr-archive node; the rest are only read from flows saved by 0.1.0. */
 interface NvrSyncDef extends NodeDef, ArchiveConfigInput {
@@ -20,13 +21,15 @@ interface NvrSyncDef extends NodeDef, ArchiveConfigInput {
 /** The engine settings a 0.1.0 nvr-sync carried itself (its implicit archive takes them over). */
 const LEGACY_KEYS = ['segmentMinutes', 'concurrency', 'sinceHours', 'maxAgeDays', 'maxGB', 'minFreeGB', 'fastReplay'] as const;
 
-function parseDate(v: unknown, what: string): Date {
-  const d = v instanceof Date ? v : typeof v === 'string' || typeof v === 'number' ? new Date(v) : undefined;
-  if (!d || Number.isNaN(d.getTime())) throw new Error(`backfill: "${what}" must be a date (ISO-8601 text or epoch ms), got ${JSON.stringify(v)}`);
-  return d;
-}
-
 export = function register(RED: NodeAPI): void {
+  const words = nodeWords(RED, 'nvr-sync');
+
+  function parseDate(v: unknown, what: string): Date {
+    const d = v instanceof Date ? v : typeof v === 'string' || typeof v === 'number' ? new Date(v) : undefined;
+    if (!d || Number.isNaN(d.getTime())) throw new Error(RED._('nvr-sync.errors.badDate', { what, value: JSON.stringify(v) ?? String(v) }));
+    return d;
+  }
+
   function NvrSyncNode(this: Node, def: NvrSyncDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -36,8 +39,10 @@ export = function register(RED: NodeAPI): void {
     try {
       use = useArchive(RED, node, def, legacy);
     } catch (e) {
-      const err = asError(e);
-      node.status({ fill: 'red', shape: 'ring', text: fitBadge(e instanceof ArchiveProblem ? e.status : err.message) });
+      // The archive's problem in this node's words; anything else as lib worded it.
+      const worded = e instanceof ArchiveProblem ? wordProblem(e, words) : undefined;
+      const err = worded?.error ?? asError(e);
+      node.status(worded?.badge ?? { fill: 'red', shape: 'ring', text: fitBadge(err.message) });
       node.error(err.message);
       node.on('input', (_msg, _send, done) => done(err));
       return;
@@ -46,7 +51,7 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
 
     const showSummary = () => {
-      if (!closed) node.status(archive.board.summary(archive.engine.isPaused));
+      if (!closed) node.status(wordBadge(archive.board.summaryStatus(archive.engine.isPaused), words));
     };
     const onFile = (f: FileEvent) => {
       const { cameraId: _c, ...payload } = f;
@@ -67,8 +72,8 @@ export = function register(RED: NodeAPI): void {
     const pickSource = (sel: unknown): number | undefined => {
       if (sel === undefined || sel === null || sel === '') return undefined;
       const hit = archive.findSource(sel);
-      if (!hit) throw new Error(`unknown source ${JSON.stringify(sel)}`);
-      if (!archive.engine.hasSource(hit.id)) throw new Error(`source "${hit.name}" is inactive: no deployed nvr-source node syncs it`);
+      if (!hit) throw new Error(RED._('nvr-sync.errors.unknownSource', { source: JSON.stringify(sel) }));
+      if (!archive.engine.hasSource(hit.id)) throw new Error(RED._('nvr-sync.errors.inactiveSource', { source: hit.name }));
       return hit.id;
     };
 
@@ -89,7 +94,7 @@ export = function register(RED: NodeAPI): void {
             return;
           case 'forget': {
             const sel = payload.source ?? msg.source;
-            if (sel === undefined || sel === '') throw new Error('forget: give payload.source (the source name or id)');
+            if (sel === undefined || sel === '') throw new Error(RED._('nvr-sync.errors.forgetWhich'));
             const r = await archive.forget(sel, { deleteFiles: payload.deleteFiles === true });
             send([null, { ...msg, topic: 'forgotten', payload: r }]);
             showSummary();
@@ -99,7 +104,7 @@ export = function register(RED: NodeAPI): void {
             // Catalog vs disk vs the NVR, per camera; the report goes out on the events output.
             const report = await archive.verify(payload.source ?? msg.source, { fix: payload.fix === true });
             send([null, { ...msg, topic: 'verify', payload: report }]);
-            if (!report.clean) node.warn(`verify: ${formatVerifyReport(report)}`);
+            if (!report.clean) node.warn(RED._('nvr-sync.errors.verify', { report: formatVerifyReport(report) }));
             return;
           }
           case 'backfill': {
@@ -108,7 +113,7 @@ export = function register(RED: NodeAPI): void {
             const cameras = Array.isArray(payload.cameras) ? payload.cameras.map(String) : undefined;
             const sums = await archive.engine.backfill({ from, to, cameras }, pickSource(payload.source ?? msg.source));
             const errors = sums.flatMap((s) => s.errors);
-            if (errors.length) throw new Error(`backfill: ${errors.join('; ')}`);
+            if (errors.length) throw new Error(RED._('nvr-sync.errors.backfill', { errors: errors.join('; ') }));
             return;
           }
           case 'sync':
@@ -116,11 +121,11 @@ export = function register(RED: NodeAPI): void {
           case '': {
             const sums = await archive.syncNow(pickSource(payload.source ?? msg.source));
             const errors = sums.flatMap((s) => s.errors);
-            if (errors.length) throw new Error(`sync: ${errors.join('; ')}`);
+            if (errors.length) throw new Error(RED._('nvr-sync.errors.sync', { errors: errors.join('; ') }));
             return;
           }
           default:
-            throw new Error(`unknown topic "${msg.topic}": use sync, backfill, verify, pause, resume, forget or source`);
+            throw new Error(RED._('nvr-sync.errors.unknownTopic', { topic: String(msg.topic) }));
         }
       };
       run().then(
@@ -160,7 +165,7 @@ export = function register(RED: NodeAPI): void {
   // The editor's "sync now" button (like inject's): the same as a message with topic "sync".
   RED.httpAdmin.post('/vtrack-onvif/sync/:id', RED.auth.needsPermission('nvr-sync.write'), (req: Request, res: Response) => {
     const n = RED.nodes.getNode(String(req.params.id));
-    if (!n || (n as { type?: string }).type !== 'nvr-sync') return void res.status(404).json({ error: 'this nvr-sync is not deployed: deploy first' });
+    if (!n || (n as { type?: string }).type !== 'nvr-sync') return void res.status(404).json({ error: RED._('nvr-sync.errors.notDeployed') });
     n.receive({ topic: 'sync' });
     res.sendStatus(200);
   });

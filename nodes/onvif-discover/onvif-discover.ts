@@ -4,6 +4,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { asError } from '../../lib/errors';
+import { fitBadge } from '../../lib/archive/status';
 import { checkNumber, DISCOVER_NUMBERS } from '../../lib/archive/settings';
 import { discoverRoute, routeSettings, type NodeLookup } from './discover-route';
 
@@ -25,27 +26,31 @@ interface Creds {
 
 type DiscoverNode = Node<Creds>;
 
-function wsDiscoveryOption(mode: string | undefined, target: string | undefined): boolean | string {
-  switch (mode) {
-    case 'all':
-      return true;
-    case 'interface':
-    case 'directed':
-      if (!target?.trim()) throw new Error(`WS-Discovery mode "${mode}" needs ${mode === 'directed' ? 'an address:port' : 'an interface name or address'}`);
-      return target.trim();
-    default:
-      return false;
-  }
-}
-
-function summary(devices: DiscoveredDevice[]): { text: string; fill: 'green' | 'yellow' } {
-  const cams = devices.reduce((n, d) => n + d.cameras.length, 0);
-  const bad = devices.filter((d) => d.error).length;
-  const text = `${devices.length} device${devices.length === 1 ? '' : 's'}, ${cams} camera${cams === 1 ? '' : 's'}${bad ? `, ${bad} with errors` : ''}`;
-  return { text, fill: bad ? 'yellow' : 'green' };
-}
-
 export = function register(RED: NodeAPI): void {
+  function wsDiscoveryOption(mode: string | undefined, target: string | undefined): boolean | string {
+    switch (mode) {
+      case 'all':
+        return true;
+      case 'interface':
+      case 'directed':
+        if (!target?.trim())
+          throw new Error(mode === 'directed' ? RED._('onvif-discover.errors.wsdNeedsAddress') : RED._('onvif-discover.errors.wsdNeedsInterface'));
+        return target.trim();
+      default:
+        return false;
+    }
+  }
+
+  function summary(devices: DiscoveredDevice[]): { text: string; fill: 'green' | 'yellow' } {
+    const count = {
+      devices: RED._('onvif-discover.status.devices', { count: devices.length }),
+      cameras: RED._('onvif-discover.status.cameras', { count: devices.reduce((n, d) => n + d.cameras.length, 0) }),
+    };
+    const bad = devices.filter((d) => d.error).length;
+    if (!bad) return { text: RED._('onvif-discover.status.found', count), fill: 'green' };
+    return { text: RED._('onvif-discover.status.foundWithErrors', { ...count, bad }), fill: 'yellow' };
+  }
+
   function OnvifDiscoverNode(this: DiscoverNode, def: OnvifDiscoverDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -65,7 +70,7 @@ export = function register(RED: NodeAPI): void {
     async function runDiscovery(overrides: Partial<DiscoverOptions>): Promise<DiscoveredDevice[]> {
       const ac = new AbortController();
       running.add(ac);
-      node.status({ fill: 'blue', shape: 'ring', text: 'searching…' });
+      node.status({ fill: 'blue', shape: 'ring', text: RED._('onvif-discover.status.searching') });
       try {
         const opts: DiscoverOptions = {
           targets: def.targets,
@@ -78,11 +83,11 @@ export = function register(RED: NodeAPI): void {
         };
         const devices = await discover(opts);
         const s = summary(devices);
-        if (!closed) node.status({ fill: s.fill, shape: 'dot', text: s.text });
+        if (!closed) node.status({ fill: s.fill, shape: 'dot', text: fitBadge(s.text) });
         return devices;
       } catch (err) {
         const e = asError(err);
-        if (!closed) node.status({ fill: 'red', shape: 'ring', text: e.message.slice(0, 60) });
+        if (!closed) node.status({ fill: 'red', shape: 'ring', text: fitBadge(e.message) });
         throw e;
       } finally {
         running.delete(ac);
