@@ -5,6 +5,13 @@ import { strict as assert } from 'node:assert';
 import { FrameAssembler, MAX_FRAME_BYTES, type AssemblerEnd, type FrameAssemblerOptions, type ReplayFrame } from '../lib/rtsp/frame-assembler';
 import { RtspError } from '../lib/rtsp/errors';
 import { parseSdp } from '../lib/rtsp/sdp';
+import { RtspStreamParser } from '../lib/rtsp/stream-parser';
+import { splitAnnexB } from '../lib/media/annexb';
+import { loadClip, packageRoot } from '../lib/sim/clips';
+import type { CaptureMeta } from './fixtures/rtp/capture-sim';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const NTP_UNIX_OFFSET_S = 2208988800;
 const from = new Date('2026-01-01T10:00:00Z');
@@ -388,5 +395,55 @@ describe('frame assembler: RTP/RTCP bytes in, frames out (no socket)', () => {
       assert.equal(errors.length, 1);
       assert.match(errors[0].message, /carries no frame times/);
     });
+  });
+
+  describe('captured from the simulator (test/fixtures/rtp, made by capture-sim.ts)', () => {
+    const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+    for (const { name, gap } of [
+      { name: 'sim-h265', gap: false },
+      { name: 'sim-h264-gap', gap: true },
+    ]) {
+      it(`${name}: every frame is a clip frame, byte for byte${gap ? '; E before the gap, D after it' : ''}; BYE ends it`, () => {
+        const dir = join(packageRoot(), 'test', 'fixtures', 'rtp');
+        const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as CaptureMeta;
+        const bytes = readFileSync(join(dir, `${name}.rtp`));
+        const track = parseSdp(meta.sdp, meta.contentBase);
+        const { a, frames, ends, errors } = assemble(track, { from: new Date(meta.from), to: new Date(meta.to) });
+        let markers = 0;
+        const demux = new RtspStreamParser({
+          message: () => assert.fail('only interleaved frames were captured'),
+          data: (ch, p) => {
+            if (ch === 0) {
+              if (p[1] & 0x80) markers++;
+              a.rtp(p);
+            } else a.rtcp(p);
+          },
+        });
+        // Cut where a socket might: frames split across chunks.
+        for (let off = 0; off < bytes.length; off += 1000) demux.push(bytes.subarray(off, off + 1000));
+
+        assert.deepEqual(ends, ['bye']);
+        assert.deepEqual(errors, []);
+        assert.equal(a.dropped, 0);
+        assert.equal(frames.length, markers, 'one frame per marker packet');
+        // The clip's access units in the MP4 sample format: what the depacketizer must rebuild.
+        const clip = new Set(loadClip(meta.clip).frames.map((f) => md5(lengthPrefixed(...splitAnnexB(f.data).map((n) => Buffer.from(n))))));
+        frames.forEach((f, i) => assert.ok(clip.has(md5(f.data)), `frame ${i} is not a frame of ${meta.clip}`));
+        assert.equal(frames[0].keyframe, true);
+        const times = frames.map((f) => f.ntpTime.getTime());
+        assert.ok(
+          times.every((t, i) => t >= new Date(meta.from).getTime() && t < new Date(meta.to).getTime() && (i === 0 || t > times[i - 1])),
+          'in order, inside the range',
+        );
+        const gapAt = times.findIndex((t, i) => i > 0 && t - times[i - 1] > 500);
+        assert.equal(gapAt > 0, gap, gap ? 'the range holds a gap' : 'no gap');
+        if (gap) {
+          assert.equal(frames[gapAt - 1].flags.end, true, 'E on the last frame before the gap');
+          assert.equal(frames[gapAt].flags.discontinuity, true, 'D on the first frame after it');
+        }
+        assert.equal(frames.filter((f) => f.flags.end || f.flags.discontinuity).length, gap ? 2 : 0);
+        assert.equal(a.timeSource, 'onvif-extension');
+      });
+    }
   });
 });
