@@ -1,7 +1,7 @@
-// Robustness of the ONVIF replay client (lib/rtsp/replay-session + stream-parser) against hostile
-// RTSP servers on loopback: every broken server makes replay() reject with a clear RtspError within
-// its timeouts (or, for damaged media, resolve with the damage counted); nothing escapes; header
-// and frame sizes are capped so memory cannot grow without bound.
+// Robustness of the ONVIF replay client (lib/rtsp: replay-session, connection, frame-assembler,
+// stream-parser) against hostile RTSP servers on loopback: every broken server makes replay()
+// reject with a clear RtspError within its timeouts (or, for damaged media, resolve with the damage
+// counted); nothing escapes; header and frame sizes are capped so memory cannot grow without bound.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';

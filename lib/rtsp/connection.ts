@@ -9,8 +9,6 @@ import { maskUrl } from './url';
 import { RtspError } from './errors';
 import { asError, errorMessage } from '../errors';
 
-export type { RtspMessage } from './stream-parser';
-
 export interface RtspConnectionOptions {
   host: string;
   port: number;
