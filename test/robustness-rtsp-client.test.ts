@@ -1,7 +1,7 @@
-// Robustness of the ONVIF replay client (lib/rtsp/replay-session + stream-parser) against hostile
-// RTSP servers on loopback: every broken server makes replay() reject with a clear RtspError within
-// its timeouts (or, for damaged media, resolve with the damage counted); nothing escapes; header
-// and frame sizes are capped so memory cannot grow without bound.
+// Robustness of the ONVIF replay client (lib/rtsp: replay-session, connection, frame-assembler,
+// stream-parser) against hostile RTSP servers on loopback: every broken server makes replay()
+// reject with a clear RtspError within its timeouts (or, for damaged media, resolve with the damage
+// counted); nothing escapes; header and frame sizes are capped so memory cannot grow without bound.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -427,6 +427,34 @@ describe('robustness: RTSP replay client against hostile servers (loopback)', fu
         server = undefined;
       }
     });
+  });
+
+  it('keep-alive: a server without GET_PARAMETER (501) is kept alive with OPTIONS from then on', async () => {
+    // The server moves on only when kept alive: each keep-alive gets a frame back, an OPTIONS ends the replay.
+    const seen: string[] = [];
+    let seq = 1;
+    const r = await run(
+      scripted(
+        (sock) => sock.write(rtp({ seq: seq++, ts: 0, payload: IDR })),
+        (sock, req) => {
+          if (req.method === 'SETUP') {
+            sock.write(rtspReply(req, '200 OK', { Session: 'S1;timeout=1', Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' }));
+            return true;
+          }
+          if (req.method !== 'GET_PARAMETER' && req.method !== 'OPTIONS') return false;
+          seen.push(`${req.method} ${req.headers.get('session') ?? '-'}`);
+          const frame = rtp({ seq, ts: seq++ * 3000, payload: IDR });
+          if (req.method === 'GET_PARAMETER') sock.write(Buffer.concat([Buffer.from(rtspReply(req, '501 Not Implemented')), frame]));
+          else sock.write(Buffer.concat([Buffer.from(rtspReply(req, '200 OK', { Session: 'S1' })), frame, BYE]));
+          return true;
+        },
+      ),
+      { timeouts: { idleMs: 3000, responseMs: 800, endGraceMs: 200 } },
+    );
+    if (!r.ok) throw r.error;
+    assert.equal(r.value.endReason, 'bye');
+    assert.deepEqual(seen, ['GET_PARAMETER S1', 'OPTIONS S1']);
+    assert.equal(r.frames, 3);
   });
 
   it('a server that goes quiet after PLAY → idle error', async () => {
