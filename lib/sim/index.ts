@@ -52,6 +52,8 @@ export interface SimulatorOptions {
     replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
     /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
     unreplayable?: { fromSec: number; toSec: number };
+    /** Replays start at the first keyframe at or after the asked start, not the one before it. */
+    nextKeyframe?: boolean;
   };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
   rtspBasePort?: number;
@@ -128,6 +130,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
+          replayStart: opts.faults?.nextKeyframe ? 'next-keyframe' : 'keyframe-before',
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
             : undefined,

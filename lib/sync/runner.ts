@@ -4,6 +4,7 @@
 // a replay counts as complete only when the held ranges cover the segment (frame times decide, not
 // the server's word); what is missing is planned again by the next pass.
 import { existsSync } from 'node:fs';
+import { largestKeyframeIntervalMs } from '../media/mp4-keyframes';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
@@ -107,6 +108,8 @@ interface Job {
   session: SourceSession;
   recording: DriverRecording;
   segment: Segment;
+  /** Start of the recorded interval the segment lies in (a replay never needs to ask before it). */
+  recordedFrom: Date;
 }
 
 interface CameraPlan {
@@ -117,6 +120,21 @@ interface CameraPlan {
   error?: string;
 }
 
+/**
+ * A replay asked to start inside recorded data reaches back this far (one GOP) while the camera's
+ * GOP is not measured yet. ONVIF says a replay starts at the clean point at or before the asked
+ * start (Streaming spec, "Synchronization points"), but servers that seek to the nearest or next
+ * keyframe exist: gst-rtsp-server (the base of GStreamer's ONVIF replay server) seeks a PLAY Range
+ * with KEY_UNIT and no SNAP_BEFORE unless the client sends Seek-Style, and RTSP 2.0 names that
+ * style "Next" (RFC 7826 §18.47). Such a server sends nothing between the asked start and its next
+ * keyframe, so asking from exactly where the held files end would lose those seconds for good.
+ * 4 s: cameras ship with 1–2 s GOPs (Hikvision I-frame interval 50 at 25 fps, Milesight 16:
+ * github.com/evercam/ex_nvr/issues/232), some sites run 4 s (15 fps, GOP 60); longer GOPs are
+ * measured from the held files (lib/media/mp4-keyframes).
+ */
+export const DEFAULT_GOP_MS = 4000;
+/** The lead-in never exceeds this: keyframes 10 s apart are already rare (go2rtc issue 1595). */
+const MAX_LEAD_MS = 20_000;
 /** Waits for a free NVR session before a segment counts as failed. */
 const MAX_BUSY_WAITS = 8;
 /** Media seconds per wall second below which an NVR that was asked for full speed is "real time". */
@@ -244,6 +262,8 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   const sourceStatus = o.catalog.getSyncStatus(source.id);
   const sessions = new AdaptiveLimit({ initial: s.concurrency, max: Math.max(1, s.concurrency), learned: sourceStatus?.maxSessions ?? undefined });
   const media = { sec: 0, wallSec: 0 };
+  /** camera id → GOP measured this pass from a held file (ms). */
+  const gops = new Map<number, number>();
 
   const runJob = async (job: Job) => {
     const myIndex = ++index;
@@ -260,12 +280,13 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       const hole = missing();
       if (!hole) return;
       let files: WrittenFile[];
+      const from = await askFrom(o.catalog, camera, hole, job.recordedFrom, gops, tolMs);
       await sessions.acquire();
       let outcome: 'ok' | 'busy' | 'failed' = 'failed';
       try {
         await ensureSpace(o, camera, hole);
         files = await job.session.download(job.recording, {
-          from: hole.start,
+          from,
           to: segment.end,
           fast: s.fastReplay,
           timeouts: s.replayTimeouts,
@@ -474,7 +495,36 @@ async function planCamera(
   });
   const until = plan.resumeAt ?? plannedUntil(to, s.segmentMinutes);
   if (plan.segments.length === 0) return { camera, jobs: [], until };
-  return { camera, jobs: plan.segments.map((segment) => ({ camera, session, recording, segment })), until };
+  // Intervals the search lists back to back are one recording (some NVRs list one per file).
+  // Searches clip intervals to the window: one that starts at the window's start may go on before
+  // it (the previous pass's data), so a replay from there may reach back a lead-in too.
+  const recorded = mergeRanges(intervals, s.coverageToleranceSec * 1000).map((iv) =>
+    iv.start <= from ? { start: new Date(from.getTime() - MAX_LEAD_MS), end: iv.end } : iv,
+  );
+  const recordedFrom = (segment: Segment) => recorded.find((iv) => iv.start <= segment.start && iv.end >= segment.start)?.start ?? segment.start;
+  return { camera, jobs: plan.segments.map((segment) => ({ camera, session, recording, segment, recordedFrom: recordedFrom(segment) })), until };
+}
+
+/**
+ * Where to ask a replay of `hole` to start. Inside recorded data (a remainder after an early end,
+ * a hole after held files, a segment boundary), one GOP earlier than the hole: a server that starts
+ * at the next keyframe (see DEFAULT_GOP_MS) then still starts at or before the hole, and the new
+ * file overlaps the held one by less than a GOP (coverage is a union: overlap costs only bytes).
+ * The measure is the largest keyframe step of a held file, so a camera whose GOP varies is asked
+ * by its longest one seen. At the start of a recorded interval there is nothing to reach back to.
+ */
+async function askFrom(catalog: Catalog, camera: CameraRow, hole: TimeRange, recordedFrom: Date, gops: Map<number, number>, tolMs: number): Promise<Date> {
+  if (hole.start.getTime() <= recordedFrom.getTime()) return hole.start;
+  let gop = gops.get(camera.id);
+  if (gop === undefined) {
+    // The file that ends at the hole, else the camera's latest: the same encoder settings.
+    const before = catalog.doneDownloadsBetween(camera.id, new Date(hole.start.getTime() - 60_000), new Date(hole.start.getTime() + tolMs)).pop();
+    const file = before ?? catalog.latestDownload(camera.id);
+    const measured = file ? await largestKeyframeIntervalMs(file.path) : undefined;
+    if (measured !== undefined) gops.set(camera.id, (gop = measured));
+  }
+  const lead = Math.min(MAX_LEAD_MS, gop ?? DEFAULT_GOP_MS);
+  return new Date(Math.max(recordedFrom.getTime(), hole.start.getTime() - lead));
 }
 
 /** Files the catalog lists as done in the window but which are gone from disk: mark them missing
