@@ -273,6 +273,51 @@ describe('the archive never loses a recording', function () {
     );
   });
 
+  it('a span recorded as absent is checked again after a back-off, doubling while the NVR still has nothing, and comes back once the NVR replays it', async () => {
+    // The NVR cannot replay seconds 60–80 (a transient fault: it clears later in this spec).
+    const lost = { fromSec: 60, toSec: 80 };
+    r = await rig({ faults: { unreplayable: lost } }, { devices: 1 });
+    const engine = r.engine({ attempts: 1, confirmAbsentAfter: 2 });
+    await engine.syncNow(r.sourceId);
+    await engine.syncNow(r.sourceId);
+    const cam = r.catalog.listCameras(r.sourceId)[0];
+    const hours = (iso: string | null) => (Date.parse(iso ?? '') - r!.now.getTime()) / 3_600_000;
+    let [span] = r.catalog.listAbsentSpans(cam.id);
+    assert.equal(span.confirmed, true);
+    assert.equal(hours(span.recheckAt), 24, 'checked again a day later');
+    const [notYet] = await engine.syncNow(r.sourceId);
+    assert.equal(notYet.files.length, 0, 'not before it is due');
+
+    // A day passes: the span's due time is moved back (the simulator records on the real clock,
+    // so the engine's clock cannot jump a day ahead of it).
+    const db = new Database(path.join(r.dir, 'catalog.db'));
+    const comeDue = () => db.prepare('UPDATE absent_spans SET recheck_at = ?').run(new Date(r!.now.getTime() - 1000).toISOString());
+    try {
+      comeDue();
+      const [still] = await engine.syncNow(r.sourceId);
+      assert.deepEqual(still.errors, []);
+      assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'absent-recheck'));
+      [span] = r.catalog.listAbsentSpans(cam.id);
+      assert.deepEqual([span.confirmed, span.rechecks, hours(span.recheckAt)], [true, 1, 48], 'still absent: confirmed again, twice the back-off');
+
+      // The NVR's fault clears; once due again, the span is fetched and is no longer absent.
+      lost.toSec = lost.fromSec;
+      comeDue();
+      const [back] = await engine.syncNow(r.sourceId);
+      assert.deepEqual(back.errors, []);
+      assert.ok(back.files.length >= 1, 'the span is fetched');
+      assert.deepEqual(r.catalog.listAbsentSpans(cam.id), []);
+      const [holes] = [...r.uncovered(0.1).values()];
+      assert.deepEqual(
+        holes.map((h) => `${h.start.toISOString()}–${h.end.toISOString()}`),
+        [],
+      );
+      for (const f of back.files) assert.equal(probe(f.path, { decode: true }).frames, f.frames, `${path.basename(f.path)} decodes`);
+    } finally {
+      db.close();
+    }
+  });
+
   it('"everything" on a recording dated 1970 plans a bounded pass from a sane start and writes nothing before the real data', async () => {
     r = await rig({ quirks: ['epoch-dates', 'no-find-events'] }, { devices: 1 });
     const heapBefore = process.memoryUsage().heapUsed;

@@ -42,7 +42,8 @@ export interface SimulatorOptions {
   discovery?: { port?: number; multicast?: boolean; announceTo?: { address: string; port: number }; replyPerDevice?: boolean } | false;
   /** Start the RTSP server per device (lib/sim/rtsp-server). Default true. */
   rtsp?: boolean;
-  /** Misbehaviour to reproduce in tests and demos. */
+  /** Misbehaviour to reproduce in tests and demos. `unreplayable` is read at each replay: a spec
+   * may change its bounds while the simulator runs (an NVR fault that clears). */
   faults?: {
     /** The first N replay PLAY requests per device get 503 (replay sessions busy). */
     busyReplays?: number;
