@@ -30,7 +30,8 @@ const USAGE = `usage: vtrack-onvif sim [options]
                              idle            silent, connection kept open
                              rtcp-only       only RTCP sender reports, every 2 s, forever
                            and:
-                             busy[:COUNT]    the first COUNT replays get 503 (default 3)
+                             busy[:COUNT]    the first COUNT replays (hikvision/dahua: downloads)
+                                             get 503 (default 3)
                              realtime        ignore Rate-Control: no (replay in real time)
                              next-keyframe   a replay starts at the first keyframe at or after the
                                              asked start (not the one before it, as ONVIF says)

@@ -45,7 +45,8 @@ export interface SimulatorOptions {
   /** Misbehaviour to reproduce in tests and demos. `unreplayable` is read at each replay: a spec
    * may change its bounds while the simulator runs (an NVR fault that clears). */
   faults?: {
-    /** The first N replay PLAY requests per device get 503 (replay sessions busy). */
+    /** The first N replay PLAY requests per device get 503 (replay sessions busy); with a
+     * hikvision/dahua preset, the first N downloads are refused as busy. */
     busyReplays?: number;
     /** Replay in real time even when asked for Rate-Control: no. */
     ignoreRateControl?: boolean;

@@ -13,6 +13,9 @@ export type VendorErrorKind =
   | 'protocol'
   /** The device answered with an HTTP error status we do not handle. */
   | 'status'
+  /** The device refuses for now: all its download/playback sessions are taken (HTTP 503 or 429, or
+   * Hikvision's ResponseStatus statusCode 2 "Device Busy"). Retried with fewer sessions. */
+  | 'busy'
   /** The device does not speak this API (404 on its paths). */
   | 'not-vendor'
   | 'aborted';
@@ -32,5 +35,8 @@ export class VendorError extends Error {
 
 /** Whether a pass may try this again later in the same pass (never for auth/lockout). */
 export function isRetryableVendorError(e: unknown): boolean {
-  return e instanceof VendorError && (e.kind === 'timeout' || e.kind === 'unreachable' || (e.kind === 'status' && (e.details.status ?? 0) >= 500));
+  return (
+    e instanceof VendorError &&
+    (e.kind === 'timeout' || e.kind === 'unreachable' || e.kind === 'busy' || (e.kind === 'status' && (e.details.status ?? 0) >= 500))
+  );
 }
