@@ -212,12 +212,13 @@ describe('the archive never loses a recording', function () {
       );
       const cam = r.catalog.listCameras(r.sourceId)[0];
       assert.deepEqual(r.catalog.listAbsentSpans(cam.id), [], 'nothing recorded was marked absent');
-      // The GOP is measured from a held file; files overlap by at most a GOP; each one decodes to its catalogued length.
+      // The GOP is measured from a held file; files overlap by at most a GOP (+ < 1 s: the ask
+      // point is on a whole second); each one decodes to its catalogued length.
       const done = r.catalog.listDownloads(cam.id, { status: 'done' });
       assert.equal(await largestKeyframeIntervalMs(done[done.length - 1].path), 6000);
       for (let i = 1; i < done.length; i++) {
         const overlapMs = Date.parse(done[i - 1].endTime) - Date.parse(done[i].startTime);
-        assert.ok(overlapMs <= 6000, `${path.basename(done[i].path)} overlaps the file before by ${overlapMs} ms`);
+        assert.ok(overlapMs < 7000, `${path.basename(done[i].path)} overlaps the file before by ${overlapMs} ms`);
       }
       for (const f of done) {
         const p = probe(f.path, { decode: true });

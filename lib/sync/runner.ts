@@ -590,7 +590,10 @@ async function askFrom(catalog: Catalog, camera: CameraRow, hole: TimeRange, rec
     if (measured !== undefined) gops.set(camera.id, (gop = measured));
   }
   const lead = Math.min(MAX_LEAD_MS, gop ?? DEFAULT_GOP_MS);
-  return new Date(Math.max(recordedFrom.getTime(), hole.start.getTime() - lead));
+  // On a whole second: vendor APIs take whole-second windows (a Hikvision download's frame times
+  // are its window start plus PTS offsets), and asking a little earlier only adds overlap.
+  const at = Math.floor((hole.start.getTime() - lead) / 1000) * 1000;
+  return new Date(Math.max(recordedFrom.getTime(), at));
 }
 
 /** Files the catalog lists as done in the window but which are gone from disk: mark them missing
