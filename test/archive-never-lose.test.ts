@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/sim';
 import { seedPreset } from '../lib/sim/presets';
+import { optionsFromArgs } from '../lib/cli/sim';
 import type { SimDeviceSpec } from '../lib/sim/types';
 import { RecordingTimeline } from '../lib/sim/timeline';
 import { discover } from '../lib/onvif/discovery';
@@ -228,6 +229,14 @@ describe('the archive never loses a recording', function () {
     } finally {
       fs.rmSync(clipDir, { recursive: true, force: true });
     }
+  });
+
+  it('sim --fault next-keyframe is listed in --help and combines with an early-ending fault', () => {
+    const o = optionsFromArgs(['--fault', 'next-keyframe', '--fault', 'bye-early:65:1']);
+    assert.deepEqual(o.faults, { nextKeyframe: true, replay: { fault: 'bye-early', afterFrames: 65, count: 1 } });
+    const help = execFileSync(process.execPath, [path.join(__dirname, '..', 'lib', 'cli.js'), 'sim', '--help']).toString();
+    assert.match(help, /^ +next-keyframe +a replay starts at the first keyframe at or after the$/m);
+    assert.throws(() => optionsFromArgs(['--fault', 'next-key']), /unknown fault "next-key" \(one of .*next-keyframe/);
   });
 
   it('a server trickling only RTCP cannot hold a replay: the pass ends with an idle timeout and a later pass completes', async () => {

@@ -750,12 +750,9 @@ export class Catalog {
    * ones are gone from the NVR anyway), the longest-waiting first, at most `limit`. */
   absentDueForRecheck(cameraId: number, now: Date, notBefore: Date, limit: number): AbsentSpanRow[] {
     return (
-      this.prepare(`SELECT * FROM absent_spans WHERE camera_id = ? AND confirmed = 1 AND recheck_at <= ? AND end_time > ? ORDER BY recheck_at LIMIT ?`).all(
-        cameraId,
-        now.toISOString(),
-        notBefore.toISOString(),
-        limit,
-      ) as AbsentRecord[]
+      this.prepare(
+        `SELECT * FROM absent_spans WHERE camera_id = ? AND confirmed = 1 AND recheck_at <= ? AND end_time > ? ORDER BY recheck_at, start_time LIMIT ?`,
+      ).all(cameraId, now.toISOString(), notBefore.toISOString(), limit) as AbsentRecord[]
     ).map(toAbsent);
   }
 
