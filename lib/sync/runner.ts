@@ -548,8 +548,7 @@ async function planRechecks(
   for (const span of due) {
     const start = new Date(Math.max(Date.parse(span.startTime), notBefore.getTime()));
     const end = new Date(Math.min(Date.parse(span.endTime), horizon.getTime()));
-    if (end <= start) continue;
-    const listed = (await session.recordedRanges(recording, start, end)).intervals.flatMap((iv) => clipRange(iv, start, end) ?? []);
+    const listed = end > start ? (await session.recordedRanges(recording, start, end)).intervals.flatMap((iv) => clipRange(iv, start, end) ?? []) : [];
     const plan = planSegments(listed, {
       segmentMinutes: s.segmentMinutes,
       horizon,
