@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/sim';
+import { seedPreset } from '../lib/sim/presets';
+import { optionsFromArgs } from '../lib/cli/sim';
+import type { SimDeviceSpec } from '../lib/sim/types';
 import { RecordingTimeline } from '../lib/sim/timeline';
 import { discover } from '../lib/onvif/discovery';
 import { openCatalog, type Catalog } from '../lib/catalog';
@@ -18,6 +21,7 @@ import { subtractRanges, totalMs, type TimeRange } from '../lib/time/range';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import Database from 'better-sqlite3';
 import { probe } from './support/media';
+import { largestKeyframeIntervalMs } from '../lib/media/mp4-keyframes';
 import { formatVerifyReport, verifyArchive } from '../lib/sync/verify';
 
 const AUTH = { user: 'admin', password: 'pw' };
@@ -34,8 +38,9 @@ interface Rig {
   files: FileEvent[];
   events: SyncEvent[];
   engine(settings?: Partial<SyncSettings>): SyncEngine;
-  /** Recorded seconds of each camera in the synced window that no done file covers. */
-  uncovered(): Map<string, TimeRange[]>;
+  /** Recorded seconds of each camera in the synced window that no done file covers (holes longer
+   * than `toleranceSec`, default the engine's coverage tolerance). */
+  uncovered(toleranceSec?: number): Map<string, TimeRange[]>;
   close(): Promise<void>;
 }
 
@@ -86,7 +91,7 @@ async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?
       engines.push(e);
       return e;
     },
-    uncovered() {
+    uncovered(toleranceSec = TOLERANCE_SEC) {
       const out = new Map<string, TimeRange[]>();
       // The engine plans up to its horizon in the NVR's clock, read in whole seconds (up to ~1 s
       // off ours): a slot closing within that second of our horizon is the engine's to skip.
@@ -97,7 +102,7 @@ async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?
           const row = catalog.listCameras(saved.id).find((c) => c.displayName === cam.name);
           assert.ok(row, `camera ${cam.name} saved`);
           const held = catalog.listDownloads(row.id, { status: 'done' }).map((f) => ({ start: new Date(f.startTime), end: new Date(f.endTime) }));
-          out.set(cam.name, subtractRanges(recorded, held, TOLERANCE_SEC * 1000));
+          out.set(cam.name, subtractRanges(recorded, held, toleranceSec * 1000));
         }
       }
       return out;
@@ -132,6 +137,25 @@ function assertCovered(r: Rig): void {
   }
 }
 
+/** A 360p H.264 camera with a keyframe every 6 s (15 fps, GOP 90: longer than the coverage
+ * tolerance and than the sync's 4 s default lead-in; some sites stretch GOPs this far), recording
+ * since `offsetSec` after a whole minute. The clip is made here with ffmpeg (12 s, two closed GOPs,
+ * parameter sets on every keyframe so the loop can start at any of them). */
+function longGopDevice(dir: string, offsetSec: number): SimDeviceSpec {
+  const clip = path.join(dir, 'long-gop.h264');
+  if (!fs.existsSync(clip)) {
+    execFileSync('ffmpeg', [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=15:duration=12', '-pix_fmt', 'yuv420p'],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '200k', '-g', '90', '-keyint_min', '90', '-sc_threshold', '0', '-bf', '0'],
+      ...['-x264-params', 'repeat-headers=1:open-gop=0:aud=0', '-f', 'h264', clip],
+    ]);
+  }
+  const [device] = seedPreset({ basePort: 0, historyMinutes: 5, channels: 1 });
+  const cam = device.cameras[0];
+  const start = new Date(cam.recording.start.getTime() + offsetSec * 1000);
+  return { ...device, cameras: [{ ...cam, name: 'Long GOP Camera', width: 640, height: 360, bitrateKbps: 200, clip, recording: { start } }] };
+}
+
 function partFiles(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.part'));
 }
@@ -164,6 +188,56 @@ describe('the archive never loses a recording', function () {
       assert.equal(third.files.length, 0, 'nothing left to fetch');
     });
   }
+
+  it('an NVR that starts a replay at the next keyframe (not the one before) loses nothing: remainders and segment boundaries are asked one GOP early', async () => {
+    // Keyframes every 6 s from second 5.5 of the recording's first minute: each segment boundary
+    // (2 min) falls 0.5 s after one, 5.5 s before the next; a 4 s lead-in is not enough there, the
+    // GOP measured from the first held file is. The first replay ends after 65 frames (4.3 s),
+    // 1.7 s before a keyframe.
+    const clipDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-gop-'));
+    try {
+      r = await rig({ devices: [longGopDevice(clipDir, 5.5)], faults: { nextKeyframe: true, replay: { fault: 'bye-early', afterFrames: 65, count: 1 } } });
+      const engine = r.engine({ attempts: 1 });
+      const passes = [];
+      // Four passes: enough for the old code to confirm its lost seconds as absent (3 attempts).
+      for (let i = 0; i < 4; i++) passes.push((await engine.syncNow(r.sourceId))[0]);
+      assert.match(passes[0].errors.join('\n'), /ended early/, 'the early end is reported');
+      assert.deepEqual(passes[1].errors, [], 'the second pass fetches the rest');
+      assert.equal(passes[3].files.length, 0, 'nothing left to fetch');
+      // Every second the NVR recorded is held: no hole longer than a frame (1/15 s, rounded).
+      const [holes] = [...r.uncovered(0.1).values()];
+      assert.deepEqual(
+        holes.map((h) => `${h.start.toISOString()}–${h.end.toISOString()}`),
+        [],
+        `files ${JSON.stringify(r.files.map((f) => [f.start, f.end]))}`,
+      );
+      const cam = r.catalog.listCameras(r.sourceId)[0];
+      assert.deepEqual(r.catalog.listAbsentSpans(cam.id), [], 'nothing recorded was marked absent');
+      // The GOP is measured from a held file; files overlap by at most a GOP (+ < 1 s: the ask
+      // point is on a whole second); each one decodes to its catalogued length.
+      const done = r.catalog.listDownloads(cam.id, { status: 'done' });
+      assert.equal(await largestKeyframeIntervalMs(done[done.length - 1].path), 6000);
+      for (let i = 1; i < done.length; i++) {
+        const overlapMs = Date.parse(done[i - 1].endTime) - Date.parse(done[i].startTime);
+        assert.ok(overlapMs < 7000, `${path.basename(done[i].path)} overlaps the file before by ${overlapMs} ms`);
+      }
+      for (const f of done) {
+        const p = probe(f.path, { decode: true });
+        assert.equal(p.frames, f.frames, `${path.basename(f.path)}: every frame decodes`);
+        assert.ok(Math.abs(p.durationSec - (Date.parse(f.endTime) - Date.parse(f.startTime)) / 1000) < 0.5);
+      }
+    } finally {
+      fs.rmSync(clipDir, { recursive: true, force: true });
+    }
+  });
+
+  it('sim --fault next-keyframe is listed in --help and combines with an early-ending fault', () => {
+    const o = optionsFromArgs(['--fault', 'next-keyframe', '--fault', 'bye-early:65:1']);
+    assert.deepEqual(o.faults, { nextKeyframe: true, replay: { fault: 'bye-early', afterFrames: 65, count: 1 } });
+    const help = execFileSync(process.execPath, [path.join(__dirname, '..', 'lib', 'cli.js'), 'sim', '--help']).toString();
+    assert.match(help, /^ +next-keyframe +a replay starts at the first keyframe at or after the$/m);
+    assert.throws(() => optionsFromArgs(['--fault', 'next-key']), /unknown fault "next-key" \(one of .*next-keyframe/);
+  });
 
   it('a server trickling only RTCP cannot hold a replay: the pass ends with an idle timeout and a later pass completes', async () => {
     r = await rig({ faults: { replay: { fault: 'rtcp-only', afterFrames: 0, count: 1 } } }, { devices: 1 });
@@ -209,6 +283,51 @@ describe('the archive never loses a recording', function () {
     );
   });
 
+  it('a span recorded as absent is checked again after a back-off, doubling while the NVR still has nothing, and comes back once the NVR replays it', async () => {
+    // The NVR cannot replay seconds 60–80 (a transient fault: it clears later in this spec).
+    const lost = { fromSec: 60, toSec: 80 };
+    r = await rig({ faults: { unreplayable: lost } }, { devices: 1 });
+    const engine = r.engine({ attempts: 1, confirmAbsentAfter: 2 });
+    await engine.syncNow(r.sourceId);
+    await engine.syncNow(r.sourceId);
+    const cam = r.catalog.listCameras(r.sourceId)[0];
+    const hours = (iso: string | null) => (Date.parse(iso ?? '') - r!.now.getTime()) / 3_600_000;
+    let [span] = r.catalog.listAbsentSpans(cam.id);
+    assert.equal(span.confirmed, true);
+    assert.equal(hours(span.recheckAt), 24, 'checked again a day later');
+    const [notYet] = await engine.syncNow(r.sourceId);
+    assert.equal(notYet.files.length, 0, 'not before it is due');
+
+    // A day passes: the span's due time is moved back (the simulator records on the real clock,
+    // so the engine's clock cannot jump a day ahead of it).
+    const db = new Database(path.join(r.dir, 'catalog.db'));
+    const comeDue = () => db.prepare('UPDATE absent_spans SET recheck_at = ?').run(new Date(r!.now.getTime() - 1000).toISOString());
+    try {
+      comeDue();
+      const [still] = await engine.syncNow(r.sourceId);
+      assert.deepEqual(still.errors, []);
+      assert.ok(r.events.some((e) => e.event === 'warning' && e.code === 'absent-recheck'));
+      [span] = r.catalog.listAbsentSpans(cam.id);
+      assert.deepEqual([span.confirmed, span.rechecks, hours(span.recheckAt)], [true, 1, 48], 'still absent: confirmed again, twice the back-off');
+
+      // The NVR's fault clears; once due again, the span is fetched and is no longer absent.
+      lost.toSec = lost.fromSec;
+      comeDue();
+      const [back] = await engine.syncNow(r.sourceId);
+      assert.deepEqual(back.errors, []);
+      assert.ok(back.files.length >= 1, 'the span is fetched');
+      assert.deepEqual(r.catalog.listAbsentSpans(cam.id), []);
+      const [holes] = [...r.uncovered(0.1).values()];
+      assert.deepEqual(
+        holes.map((h) => `${h.start.toISOString()}–${h.end.toISOString()}`),
+        [],
+      );
+      for (const f of back.files) assert.equal(probe(f.path, { decode: true }).frames, f.frames, `${path.basename(f.path)} decodes`);
+    } finally {
+      db.close();
+    }
+  });
+
   it('"everything" on a recording dated 1970 plans a bounded pass from a sane start and writes nothing before the real data', async () => {
     r = await rig({ quirks: ['epoch-dates', 'no-find-events'] }, { devices: 1 });
     const heapBefore = process.memoryUsage().heapUsed;
@@ -239,7 +358,9 @@ describe('the archive never loses a recording', function () {
     fs.rmSync(victim.path);
     await engine.backfill({ from: new Date(victim.start), to: new Date(victim.end) }, r.sourceId);
     assertCovered(r);
-    assert.ok(fs.existsSync(victim.path) || r.files.slice(1).some((f) => f.start <= victim.start && f.end >= victim.end), 'the deleted range is on disk again');
+    // Files may overlap (a replay inside recorded data starts a GOP early): the union counts.
+    const onDisk = r.files.filter((f) => fs.existsSync(f.path)).map((f) => ({ start: new Date(f.start), end: new Date(f.end) }));
+    assert.deepEqual(subtractRanges([{ start: new Date(victim.start), end: new Date(victim.end) }], onDisk), [], 'the deleted range is on disk again');
   });
 
   it('verify finds a deleted and a truncated file, an orphan and a stale .part; --fix makes the next pass fetch them again', async () => {
@@ -268,7 +389,11 @@ describe('the archive never loses a recording', function () {
     );
     assert.deepEqual(cam.staleParts, [part]);
     const holeSec = (cam.holes ?? []).reduce((n, h) => n + h.sec, 0);
-    assert.ok(Math.abs(holeSec - (deleted.durationSec + truncated.durationSec)) <= 2, `holes of ${holeSec} s\n${formatVerifyReport(report)}`);
+    // What the two files held that no other file does (neighbours may overlap them by under a GOP).
+    const range = (f: FileEvent) => ({ start: new Date(f.start), end: new Date(f.end) });
+    const others = r.files.filter((f) => f !== deleted && f !== truncated).map(range);
+    const lostSec = totalMs(subtractRanges([range(deleted), range(truncated)], others)) / 1000;
+    assert.ok(Math.abs(holeSec - lostSec) <= 2, `holes of ${holeSec} s, ${lostSec} s expected\n${formatVerifyReport(report)}`);
     assert.match(cam.timeline, /░/);
     assert.match(formatVerifyReport(report), /^ {2}missing: .*\.mp4$/m);
     assert.match(formatVerifyReport(report), /^ {2}truncated: .*\(\d+ of \d+ bytes\)$/m);

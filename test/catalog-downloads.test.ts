@@ -160,6 +160,47 @@ describe('catalog: sync status and downloads', () => {
     assert.equal(catalog.listAbsentSpans(cam).length, 1, 'confirmed spans stay');
   });
 
+  it('schedules a confirmed span for a re-check, a day later and twice as long each time; only spans due, recent enough, a few at a time', () => {
+    const cam = source.cameras[1].id;
+    const now = new Date('2026-11-02T00:00:00Z');
+    const day = 86_400_000;
+    const recheck = { afterMs: day, now };
+    // A permanent refusal confirms at once (confirmAfter 1) and is due a day later.
+    const refused = catalog.noteShortfall(cam, new Date('2026-11-01T10:00:00Z'), new Date('2026-11-01T10:10:00Z'), '457', 0, 1, recheck);
+    assert.deepEqual([refused.confirmed, refused.recheckAt], [true, '2026-11-03T00:00:00.000Z']);
+    const old = catalog.noteShortfall(cam, new Date('2026-09-01T10:00:00Z'), new Date('2026-09-01T10:10:00Z'), '457', 0, 1, recheck);
+    const due = (t: Date, limit = 4) => catalog.absentDueForRecheck(cam, t, new Date('2026-10-01T00:00:00Z'), limit).map((a) => a.id);
+    assert.deepEqual(due(now), [], 'not before it is due');
+    assert.deepEqual(due(new Date(now.getTime() + day)), [refused.id], 'due a day later; the span older than the age limit is not');
+    assert.ok(old.recheckAt);
+    // Re-checked: no longer held; one more short end confirms it again, due twice as long later.
+    catalog.startRecheck([refused.id], 3);
+    assert.equal(catalog.absentRanges(cam, '2026-11-01T10:00:00Z', '2026-11-01T10:10:00Z').length, 0);
+    const later = new Date(now.getTime() + day);
+    const again = catalog.noteShortfall(cam, new Date('2026-11-01T10:00:00Z'), new Date('2026-11-01T10:10:00Z'), 'ended early', 0, 3, {
+      afterMs: day,
+      now: later,
+    });
+    assert.deepEqual([again.confirmed, again.rechecks, again.recheckAt], [true, 1, '2026-11-05T00:00:00.000Z']);
+    // A due span the NVR no longer lists: postponed, the back-off doubling again.
+    catalog.postponeRecheck(again.id, day, later);
+    assert.deepEqual(
+      catalog
+        .listAbsentSpans(cam)
+        .filter((a) => a.id === again.id)
+        .map((a) => [a.rechecks, a.recheckAt]),
+      [[2, '2026-11-07T00:00:00.000Z']],
+    );
+    // A few at a time, the longest-waiting first.
+    const more = [12, 13, 14].map((h) =>
+      catalog.noteShortfall(cam, new Date(`2026-11-01T${h}:00:00Z`), new Date(`2026-11-01T${h}:10:00Z`), '457', 0, 1, recheck),
+    );
+    assert.deepEqual(due(new Date('2026-11-10T00:00:00Z'), 2), [more[0].id, more[1].id]);
+    // Without a re-check setting a confirmed span is never due.
+    const never = catalog.noteShortfall(cam, new Date('2026-11-01T11:00:00Z'), new Date('2026-11-01T11:10:00Z'), '457', 0, 1);
+    assert.equal(never.recheckAt, null);
+  });
+
   it('keeps the byte total per camera as files are added, deleted, changed or removed', () => {
     const [a, b] = source.cameras.map((c) => c.id);
     const f1 = catalog.recordDownload(file(a, '2026-11-01T10:00:00Z', '2026-11-01T10:05:00Z', 100));

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { VendorHttp, lockoutOf } from '../lib/vendors/http';
+import { VendorHttp, isBusyAnswer, lockoutOf } from '../lib/vendors/http';
 import { VendorError } from '../lib/vendors/errors';
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; port: number }> {
@@ -120,5 +120,19 @@ describe('vendor HTTP client', function () {
       undefined,
     );
     assert.equal(lockoutOf(401, 'Error\r\nInvalid Authority!', now), undefined);
+  });
+
+  it('tells a busy answer (sessions taken: retried with fewer) from other errors', async () => {
+    const busyXml = '<ResponseStatus><statusCode>2</statusCode><statusString>Device Busy</statusString></ResponseStatus>';
+    assert.deepEqual(
+      [isBusyAnswer(503, ''), isBusyAnswer(429, ''), isBusyAnswer(400, busyXml), isBusyAnswer(500, 'Error'), isBusyAnswer(400, '<statusCode>4</statusCode>')],
+      [true, true, true, false, false],
+    );
+    const { server, port } = await serve((_req, res) => {
+      res.statusCode = 503;
+      res.end(busyXml);
+    });
+    servers.push(server);
+    await assert.rejects(new VendorHttp({ host: '127.0.0.1', port }).stream('GET', '/download'), (e: unknown) => e instanceof VendorError && e.kind === 'busy');
   });
 });

@@ -148,6 +148,49 @@ describe('sync through the Hikvision and Dahua drivers', function () {
     });
   }
 
+  for (const preset of ['hikvision', 'dahua'] as const) {
+    it(`${preset}: a busy answer to a download (all sessions taken) lowers the NVR's session limit, is waited out, and is remembered`, async () => {
+      // The first two downloads are refused (503; Hikvision with ISAPI statusCode 2 "Device Busy").
+      const sim = await startSimulator({ preset, basePort: 0, historyMinutes: 4, auth: AUTH, discovery: false, faults: { busyReplays: 2 } });
+      sims.push(sim);
+      const port = sim.devices[0].port;
+      const catalog = openCatalog(join(dir, `${preset}-busy.db`));
+      try {
+        const session = await openVendorSession(preset, '127.0.0.1', port, AUTH, 5000);
+        const saved = await saveSourceFromDevices(catalog, {
+          name: `${preset} busy`,
+          host: '127.0.0.1',
+          ports: [port],
+          devices: [session.device],
+          selection: 'all',
+          workingDirectory: join(dir, `${preset}-busy`),
+          driver: preset,
+        });
+        const now = new Date();
+        const pass = () =>
+          runSourceOnce({
+            catalog,
+            source: catalog.getSource(saved.id)!,
+            credentials: AUTH,
+            settings: { ...DEFAULT_SETTINGS, segmentMinutes: 1, minFreeBytes: 0, concurrency: 2, attempts: 1, retryBaseMs: 20 },
+            reason: 'manual',
+            now: () => now,
+            emit: () => undefined,
+            onFile: () => undefined,
+          });
+        const first = await pass();
+        assert.deepEqual(first.errors, [], 'busy answers are waited out, not counted as failures');
+        assert.equal(first.failed, 0);
+        assert.ok(first.files.length > 0);
+        assert.equal(catalog.getSyncStatus(saved.id)?.maxSessions, 1, 'the limit learned is kept for the next pass');
+        const second = await pass();
+        assert.deepEqual([second.errors, second.files.length], [[], 0], 'nothing was left behind');
+      } finally {
+        catalog.close();
+      }
+    });
+  }
+
   it('a wrong password: one login attempt per pass, and the pass says why', async () => {
     const sim = await startSimulator({ preset: 'dahua', basePort: 0, historyMinutes: 12, auth: AUTH, discovery: false });
     sims.push(sim);

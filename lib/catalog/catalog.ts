@@ -79,6 +79,8 @@ interface AbsentRecord {
   attempts: number;
   confirmed: number;
   reason: string;
+  recheck_at: string | null;
+  rechecks: number;
 }
 interface DownloadRecord {
   id: number;
@@ -154,6 +156,8 @@ function toAbsent(r: AbsentRecord): AbsentSpanRow {
     attempts: r.attempts,
     confirmed: r.confirmed === 1,
     reason: r.reason,
+    recheckAt: r.recheck_at,
+    rechecks: r.rechecks,
   };
 }
 /** A file's columns as the INSERT and UPDATE statements name them. */
@@ -697,9 +701,20 @@ export class Catalog {
   /**
    * A replay of [at, end) ended at `at` again. Counts attempts per point (within `toleranceMs`) and
    * confirms the span once `confirmAfter` attempts agree: the NVR has nothing there, however its
-   * search describes it. Returns the row as it is now.
+   * search describes it. A span confirmed is due for a re-check `recheck.afterMs` later, doubled
+   * for each re-check it already had (none without `recheck`). Returns the row as it is now.
    */
-  noteShortfall(cameraId: number, at: Date, end: Date, reason: string, toleranceMs: number, confirmAfter: number): AbsentSpanRow {
+  noteShortfall(
+    cameraId: number,
+    at: Date,
+    end: Date,
+    reason: string,
+    toleranceMs: number,
+    confirmAfter: number,
+    recheck?: { afterMs: number; now: Date },
+  ): AbsentSpanRow {
+    const recheckAt = (rechecks: number) =>
+      recheck && recheck.afterMs > 0 ? new Date(recheck.now.getTime() + recheck.afterMs * 2 ** rechecks).toISOString() : null;
     const run = this.db.transaction((): AbsentSpanRow => {
       const lo = new Date(at.getTime() - toleranceMs).toISOString();
       const hi = new Date(at.getTime() + toleranceMs).toISOString();
@@ -709,24 +724,59 @@ export class Catalog {
       const now = new Date().toISOString();
       if (prev) {
         const attempts = prev.attempts + 1;
-        this.prepare('UPDATE absent_spans SET attempts = ?, confirmed = ?, end_time = ?, reason = ?, updated_at = ? WHERE id = ?').run(
+        const confirmed = attempts >= confirmAfter;
+        this.prepare('UPDATE absent_spans SET attempts = ?, confirmed = ?, end_time = ?, reason = ?, updated_at = ?, recheck_at = ? WHERE id = ?').run(
           attempts,
-          attempts >= confirmAfter ? 1 : 0,
+          confirmed ? 1 : 0,
           end.toISOString() > prev.end_time ? end.toISOString() : prev.end_time,
           reason,
           now,
+          confirmed ? recheckAt(prev.rechecks) : null,
           prev.id,
         );
         return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE id = ?').get(prev.id) as AbsentRecord);
       }
       this.prepare(
-        `INSERT INTO absent_spans(camera_id, start_time, end_time, attempts, confirmed, reason, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)
+        `INSERT INTO absent_spans(camera_id, start_time, end_time, attempts, confirmed, reason, updated_at, recheck_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)
          ON CONFLICT(camera_id, start_time) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at`,
-      ).run(cameraId, at.toISOString(), end.toISOString(), confirmAfter <= 1 ? 1 : 0, reason, now);
+      ).run(cameraId, at.toISOString(), end.toISOString(), confirmAfter <= 1 ? 1 : 0, reason, now, confirmAfter <= 1 ? recheckAt(0) : null);
       // By its key, not lastInsertRowid: an upsert that updated a (confirmed) row inserted nothing.
       return toAbsent(this.prepare('SELECT * FROM absent_spans WHERE camera_id = ? AND start_time = ?').get(cameraId, at.toISOString()) as AbsentRecord);
     });
     return run.immediate();
+  }
+
+  /** Confirmed spans of a camera due for a re-check at `now` that end after `notBefore` (older
+   * ones are gone from the NVR anyway), the longest-waiting first, at most `limit`. */
+  absentDueForRecheck(cameraId: number, now: Date, notBefore: Date, limit: number): AbsentSpanRow[] {
+    return (
+      this.prepare(
+        `SELECT * FROM absent_spans WHERE camera_id = ? AND confirmed = 1 AND recheck_at <= ? AND end_time > ? ORDER BY recheck_at, start_time LIMIT ?`,
+      ).all(cameraId, now.toISOString(), notBefore.toISOString(), limit) as AbsentRecord[]
+    ).map(toAbsent);
+  }
+
+  /**
+   * Start re-checking confirmed spans: they are no longer held, so the runner fetches them, and one
+   * more replay that ends at the same point confirms them again (attempts = confirmAfter - 1), with
+   * a longer back-off. A replay that gets through clears them (clearShortfalls).
+   */
+  startRecheck(ids: readonly number[], confirmAfter: number): void {
+    const stmt = this.prepare(`UPDATE absent_spans SET confirmed = 0, attempts = ?, rechecks = rechecks + 1, recheck_at = NULL WHERE id = ? AND confirmed = 1`);
+    const run = this.db.transaction(() => ids.forEach((id) => stmt.run(Math.max(0, confirmAfter - 1), id)));
+    run.immediate();
+  }
+
+  /** A due span the NVR no longer lists as recorded: nothing to replay; due again after a longer back-off. */
+  postponeRecheck(id: number, afterMs: number, now: Date): void {
+    const row = this.prepare('SELECT rechecks FROM absent_spans WHERE id = ?').get(id) as { rechecks: number } | undefined;
+    if (!row) return;
+    const rechecks = row.rechecks + 1;
+    this.prepare('UPDATE absent_spans SET rechecks = ?, recheck_at = ? WHERE id = ?').run(
+      rechecks,
+      new Date(now.getTime() + afterMs * 2 ** rechecks).toISOString(),
+      id,
+    );
   }
 
   /** Unconfirmed shortfall counters a later replay got past: forget them. */

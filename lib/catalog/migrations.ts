@@ -153,6 +153,17 @@ export const MIGRATIONS: readonly string[] = [
       ON CONFLICT(camera_id) DO UPDATE SET bytes = bytes + excluded.bytes, files = files + 1;
   END;
   `,
+
+  // 4: confirmed absent spans are checked again (issue F follow-up): a transient NVR fault (a disk
+  // remounted, a 4xx during a reboot) must not lose recorded data for good. recheck_at = when the
+  // span may be planned again (NULL = never); rechecks = how many times it was, so the back-off
+  // doubles. Spans confirmed before this migration come due a day after their confirmation.
+  `
+  ALTER TABLE absent_spans ADD COLUMN recheck_at TEXT;
+  ALTER TABLE absent_spans ADD COLUMN rechecks INTEGER NOT NULL DEFAULT 0;
+  UPDATE absent_spans SET recheck_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+1 day') WHERE confirmed = 1;
+  CREATE INDEX absent_spans_recheck ON absent_spans(camera_id, confirmed, recheck_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

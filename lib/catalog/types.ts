@@ -152,6 +152,10 @@ export interface AbsentSpanRow {
   attempts: number;
   confirmed: boolean;
   reason: string;
+  /** A confirmed span is planned again from this instant (null = never). */
+  recheckAt: IsoTime | null;
+  /** Times it was planned again after being confirmed (the back-off doubles each time). */
+  rechecks: number;
 }
 
 export interface DownloadInput {

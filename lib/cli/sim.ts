@@ -30,8 +30,11 @@ const USAGE = `usage: vtrack-onvif sim [options]
                              idle            silent, connection kept open
                              rtcp-only       only RTCP sender reports, every 2 s, forever
                            and:
-                             busy[:COUNT]    the first COUNT replays get 503 (default 3)
+                             busy[:COUNT]    the first COUNT replays (hikvision/dahua: downloads)
+                                             get 503 (default 3)
                              realtime        ignore Rate-Control: no (replay in real time)
+                             next-keyframe   a replay starts at the first keyframe at or after the
+                                             asked start (not the one before it, as ONVIF says)
                              lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
                                              replayed, though the search lists them (overwritten)
   --json                   print the endpoints as JSON
@@ -109,6 +112,7 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
     const [name, a1, a2] = v.split(':');
     if (name === 'busy') faults.busyReplays = count(a1, name, 3);
     else if (name === 'realtime') faults.ignoreRateControl = true;
+    else if (name === 'next-keyframe') faults.nextKeyframe = true;
     else if (name === 'lost') {
       const fromSec = count(a1, name, 60);
       const toSec = count(a2, name, fromSec + 30);
@@ -117,7 +121,7 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
     } else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
       faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
-    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost'].join(', ')})`);
+    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'next-keyframe', 'lost'].join(', ')})`);
   }
   return faults;
 }

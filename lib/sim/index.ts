@@ -42,9 +42,11 @@ export interface SimulatorOptions {
   discovery?: { port?: number; multicast?: boolean; announceTo?: { address: string; port: number }; replyPerDevice?: boolean } | false;
   /** Start the RTSP server per device (lib/sim/rtsp-server). Default true. */
   rtsp?: boolean;
-  /** Misbehaviour to reproduce in tests and demos. */
+  /** Misbehaviour to reproduce in tests and demos. `unreplayable` is read at each replay: a spec
+   * may change its bounds while the simulator runs (an NVR fault that clears). */
   faults?: {
-    /** The first N replay PLAY requests per device get 503 (replay sessions busy). */
+    /** The first N replay PLAY requests per device get 503 (replay sessions busy); with a
+     * hikvision/dahua preset, the first N downloads are refused as busy. */
     busyReplays?: number;
     /** Replay in real time even when asked for Rate-Control: no. */
     ignoreRateControl?: boolean;
@@ -52,6 +54,8 @@ export interface SimulatorOptions {
     replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
     /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
     unreplayable?: { fromSec: number; toSec: number };
+    /** Replays start at the first keyframe at or after the asked start, not the one before it. */
+    nextKeyframe?: boolean;
   };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
   rtspBasePort?: number;
@@ -128,6 +132,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
+          replayStart: opts.faults?.nextKeyframe ? 'next-keyframe' : 'keyframe-before',
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
             : undefined,

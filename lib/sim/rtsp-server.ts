@@ -1,6 +1,7 @@
 // The simulator's RTSP server: live streams and ONVIF replay (Streaming spec §6) over TCP
 // interleaved RTP. A replay sends the frames a camera's recording timeline holds in the PLAY range,
-// starting at the keyframe at or before the range start, with the 0xABAC header extension
+// starting at the keyframe at or before the range start (or, with `replayStart: 'next-keyframe'`,
+// at the first keyframe at or after it), with the 0xABAC header extension
 // (NTP time + C/E/D/T flags), then RTCP BYE. `Rate-Control: no` sends as fast as the socket drains.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -41,6 +42,10 @@ export interface RtspServerOptions {
    * overwriting or losing part of a recording its search still lists); the next frame sent after
    * the span carries the D flag. */
   unreplayable?: { fromSec: number; toSec: number };
+  /** Where a replay starts: the clean point at or before the range start (ONVIF Streaming,
+   * "Synchronization points"; the default), or the first one at or after it, as servers that seek
+   * to the nearest or next keyframe do (test fault `next-keyframe`). */
+  replayStart?: 'keyframe-before' | 'next-keyframe';
 }
 
 /**
@@ -317,7 +322,7 @@ class Connection {
             if (this.o.quirks?.strictClock && /clock=[^-]*\.\d|-[^-]*\.\d/.test(range ?? '')) return this.reply(req, '457 Invalid Range');
             const timeline = new RecordingTimeline(camSpec.recording, this.now);
             const to = r.to ?? recordedUntil(timeline, this.now());
-            s.plan = replayPlan(camSpec, clip, timeline, r.from.getTime(), to.getTime());
+            s.plan = replayPlan(camSpec, clip, timeline, r.from.getTime(), to.getTime(), this.o.replayStart === 'next-keyframe');
             rangeHeader = `clock=${formatClock(r.from)}-${formatClock(to)}`;
           }
         } else if (!s.plan) {
@@ -555,10 +560,11 @@ function rtcpBye(s: Session): Buffer {
 }
 
 /**
- * Frames of a replay: from the keyframe at or before `fromMs` up to `toMs`, only inside recorded
- * intervals. Frame n of the recording is at start + n/fps and shows clip frame n mod length.
+ * Frames of a replay: from the keyframe at or before `fromMs` (`nextKeyframe`: the first one at or
+ * after it) up to `toMs`, only inside recorded intervals. Frame n of the recording is at
+ * start + n/fps and shows clip frame n mod length.
  */
-function* replayPlan(cam: SimCameraSpec, clip: Clip, timeline: RecordingTimeline, fromMs: number, toMs: number): Generator<PlannedFrame> {
+function* replayPlan(cam: SimCameraSpec, clip: Clip, timeline: RecordingTimeline, fromMs: number, toMs: number, nextKeyframe = false): Generator<PlannedFrame> {
   const ivs = timeline.intervals(new Date(fromMs), new Date(toMs));
   const L = clip.frames.length;
   const recStart = cam.recording.start.getTime();
@@ -570,7 +576,7 @@ function* replayPlan(cam: SimCameraSpec, clip: Clip, timeline: RecordingTimeline
   for (let i = 0; i < ivs.length; i++) {
     let first = firstAtOrAfter(ivs[i].start.getTime());
     const end = firstAtOrAfter(ivs[i].end.getTime());
-    if (i === 0) {
+    if (i === 0 && !nextKeyframe) {
       // Back up to the keyframe at or before the range start, if that stays inside recorded data.
       let n = Math.floor(((Math.max(fromMs, ivs[0].start.getTime()) - recStart) * cam.fps) / 1000 + 1e-6);
       while (n > 0 && !isKey(n)) n--;

@@ -23,6 +23,9 @@ export interface DahuaSimOptions {
   channelBase?: 0 | 1;
   /** Recordings listed as files of at most this many seconds (default 300). */
   fileSec?: number;
+  /** Test fault: the first `remaining` downloads (over the server's life) are refused as busy, like
+   * an NVR whose few playback sessions are all taken. Shared counter. */
+  busyDownloads?: { remaining: number };
   lockAfter?: number;
   lockMs?: number;
 }
@@ -162,6 +165,10 @@ export async function startDahuaSim(o: DahuaSimOptions): Promise<RunningVendorSi
         const e = parseWall(q.get('endTime') ?? '');
         if (ch < 0 || !s || !e || e.wallMs <= s.wallMs) return bad(res, 'Bad Request!');
         if (e.wallMs - s.wallMs > 6 * 3600_000) return bad(res, 'Time span too long');
+        if (o.busyDownloads && o.busyDownloads.remaining > 0) {
+          o.busyDownloads.remaining--;
+          return send(res, 503, 'Error\r\nService Unavailable\r\n');
+        }
         const cam = cams[ch];
         const clip = clips[ch];
         const codec = clip.codec as 'H264' | 'H265';

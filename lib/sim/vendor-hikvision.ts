@@ -33,6 +33,9 @@ export interface HikvisionSimOptions {
   envelope?: boolean;
   /** Offer SHA-256 before MD5 (default true). */
   sha256?: boolean;
+  /** Test fault: the first `remaining` downloads (over the server's life) are refused as busy, like
+   * an NVR whose few playback sessions are all taken. Shared counter. */
+  busyDownloads?: { remaining: number };
   lockAfter?: number;
   lockMs?: number;
 }
@@ -184,6 +187,10 @@ export async function startHikvisionSim(o: HikvisionSimOptions): Promise<Running
       case '/ISAPI/ContentMgmt/download': {
         const allowed = o.downloadMethod ?? 'POST';
         if (!(allowed === 'both' || req.method === allowed)) return send(res, 405, statusXml(4, 'methodNotAllowed'));
+        if (o.busyDownloads && o.busyDownloads.remaining > 0) {
+          o.busyDownloads.remaining--;
+          return send(res, 503, statusXml(2, 'deviceBusy')); // ISAPI statusCode 2 = Device Busy
+        }
         const q = xml.parse(body.toString('utf8')) as Record<string, { playbackURI?: string } | undefined>;
         const uri = (q.downloadRequest ?? q.downLoadRequest)?.playbackURI;
         const m = uri ? /\/Streaming\/tracks\/(\d+)\/?\?(.*)$/.exec(uri) : null;

@@ -40,11 +40,21 @@ export async function startVendorSim(
   vendor: 'hikvision' | 'dahua',
   device: SimDeviceSpec,
   host: string,
-  o: { auth?: SimAuth; clockOffsetSec?: number; vendor?: VendorSimOptions },
+  o: { auth?: SimAuth; clockOffsetSec?: number; vendor?: VendorSimOptions; faults?: { busyReplays?: number } },
   log?: (line: string) => void,
 ): Promise<Running> {
   const v = o.vendor ?? {};
-  const common = { host, port: device.port, device, auth: o.auth, utcOffsetMin: v.utcOffsetMin ?? 120, clockOffsetSec: o.clockOffsetSec, fileSec: v.fileSec };
+  const busy = o.faults?.busyReplays;
+  const common = {
+    host,
+    port: device.port,
+    device,
+    auth: o.auth,
+    utcOffsetMin: v.utcOffsetMin ?? 120,
+    clockOffsetSec: o.clockOffsetSec,
+    fileSec: v.fileSec,
+    busyDownloads: busy ? { remaining: busy } : undefined,
+  };
   const sim =
     vendor === 'hikvision'
       ? await startHikvisionSim({ ...common, pageSize: v.pageSize, ignorePosition: v.ignorePosition, downloadMethod: v.downloadMethod, envelope: v.envelope })

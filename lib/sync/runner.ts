@@ -4,7 +4,8 @@
 // a replay counts as complete only when the held ranges cover the segment (frame times decide, not
 // the server's word); what is missing is planned again by the next pass.
 import { existsSync } from 'node:fs';
-import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
+import { largestKeyframeIntervalMs } from '../media/mp4-keyframes';
+import type { AbsentSpanRow, Catalog, CameraRow, VideoSourceRow } from '../catalog';
 import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { ReplayToFilesError, type WrittenFile } from '../media/replay-types';
@@ -12,7 +13,7 @@ import { VendorError } from '../vendors/errors';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import { deleteFiles, freeSpace } from '../storage';
 import { RtspError } from '../rtsp/errors';
-import { mergeRanges, subtractRanges, type TimeRange } from '../time/range';
+import { clipRange, mergeRanges, subtractRanges, type TimeRange } from '../time/range';
 import type { DriverRecording, SourceSession } from './driver';
 import { driverFor } from './drivers';
 import { AdaptiveLimit } from './adaptive-limit';
@@ -48,6 +49,11 @@ export interface SyncSettings {
   maxHoursPerPass: number;
   /** A replay ending at the same point this many times marks the rest "not on the NVR". */
   confirmAbsentAfter: number;
+  /** A span confirmed absent is planned again once after this many hours, doubling each time it is
+   * confirmed again (a transient NVR fault must not lose data for good); 0 = never. */
+  absentRecheckHours: number;
+  /** Spans older than this many days (or than the NVR's oldest recording) are not checked again. */
+  absentRecheckDays: number;
   /** Fetch again a file found missing from disk (when the NVR still has it). */
   refetchMissing: boolean;
   /** "Everything" on a recording whose start date cannot be right (1970) looks back this far. */
@@ -70,6 +76,8 @@ export const DEFAULT_SETTINGS: SyncSettings = {
   coverageToleranceSec: 2,
   maxHoursPerPass: 24,
   confirmAbsentAfter: 3,
+  absentRecheckHours: 24,
+  absentRecheckDays: 30,
   refetchMissing: true,
   unknownStartLookbackHours: 24,
 };
@@ -107,6 +115,8 @@ interface Job {
   session: SourceSession;
   recording: DriverRecording;
   segment: Segment;
+  /** Start of the recorded interval the segment lies in (a replay never needs to ask before it). */
+  recordedFrom: Date;
 }
 
 interface CameraPlan {
@@ -117,6 +127,23 @@ interface CameraPlan {
   error?: string;
 }
 
+/**
+ * A replay asked to start inside recorded data reaches back this far (one GOP) while the camera's
+ * GOP is not measured yet. ONVIF says a replay starts at the clean point at or before the asked
+ * start (Streaming spec, "Synchronization points"), but servers that seek to the nearest or next
+ * keyframe exist: gst-rtsp-server (the base of GStreamer's ONVIF replay server) seeks a PLAY Range
+ * with KEY_UNIT and no SNAP_BEFORE unless the client sends Seek-Style, and RTSP 2.0 names that
+ * style "Next" (RFC 7826 §18.47). Such a server sends nothing between the asked start and its next
+ * keyframe, so asking from exactly where the held files end would lose those seconds for good.
+ * 4 s: cameras ship with 1–2 s GOPs (Hikvision I-frame interval 50 at 25 fps, Milesight 16:
+ * github.com/evercam/ex_nvr/issues/232), some sites run 4 s (15 fps, GOP 60); longer GOPs are
+ * measured from the held files (lib/media/mp4-keyframes).
+ */
+export const DEFAULT_GOP_MS = 4000;
+/** The lead-in never exceeds this: keyframes 10 s apart are already rare (go2rtc issue 1595). */
+const MAX_LEAD_MS = 20_000;
+/** Absent spans checked again per camera and pass, at most (each costs a search and a replay). */
+const MAX_RECHECKS_PER_PASS = 4;
 /** Waits for a free NVR session before a segment counts as failed. */
 const MAX_BUSY_WAITS = 8;
 /** Media seconds per wall second below which an NVR that was asked for full speed is "real time". */
@@ -169,6 +196,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   const now = (o.now ?? (() => new Date()))();
   const s = o.settings;
   const tolMs = s.coverageToleranceSec * 1000;
+  const recheck = s.absentRecheckHours > 0 ? { afterMs: s.absentRecheckHours * 3_600_000, now } : undefined;
   const source = o.source;
   const summary: RunSummary = { sourceId: source.id, reason: o.reason, files: [], failed: 0, errors: [] };
   const fail = (message: string, camera?: CameraRow, code?: string) => {
@@ -244,6 +272,8 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
   const sourceStatus = o.catalog.getSyncStatus(source.id);
   const sessions = new AdaptiveLimit({ initial: s.concurrency, max: Math.max(1, s.concurrency), learned: sourceStatus?.maxSessions ?? undefined });
   const media = { sec: 0, wallSec: 0 };
+  /** camera id → GOP measured this pass from a held file (ms). */
+  const gops = new Map<number, number>();
 
   const runJob = async (job: Job) => {
     const myIndex = ++index;
@@ -260,12 +290,13 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       const hole = missing();
       if (!hole) return;
       let files: WrittenFile[];
+      const from = await askFrom(o.catalog, camera, hole, job.recordedFrom, gops, tolMs);
       await sessions.acquire();
       let outcome: 'ok' | 'busy' | 'failed' = 'failed';
       try {
         await ensureSpace(o, camera, hole);
         files = await job.session.download(job.recording, {
-          from: hole.start,
+          from,
           to: segment.end,
           fast: s.fastReplay,
           timeouts: s.replayTimeouts,
@@ -298,8 +329,8 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           // The NVR will answer this request the same way every time (e.g. 457, 404): recorded as
           // absent with the reason, reported once, not retried on every pass.
           const left = missing();
-          if (left) o.catalog.noteShortfall(camera.id, left.start, left.end, `the NVR refuses the replay: ${errorMessage(e)}`, tolMs, 1);
-          fail(`segment ${iso(segment.start)}: ${errorMessage(e)}; the NVR refuses this range, it is not asked again (see verify)`, camera, 'permanent');
+          const span = left && o.catalog.noteShortfall(camera.id, left.start, left.end, `the NVR refuses the replay: ${errorMessage(e)}`, tolMs, 1, recheck);
+          fail(`segment ${iso(segment.start)}: ${errorMessage(e)}; the NVR refuses this range, ${askedAgain(span)} (see verify)`, camera, 'permanent');
           summary.failed++;
           return;
         }
@@ -339,10 +370,10 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         return;
       }
       const reason = `replay of ${iso(hole.start)}–${iso(segment.end)} ended at ${iso(left.start)}`;
-      const span = o.catalog.noteShortfall(camera.id, left.start, left.end, reason, tolMs, s.confirmAbsentAfter);
+      const span = o.catalog.noteShortfall(camera.id, left.start, left.end, reason, tolMs, s.confirmAbsentAfter, recheck);
       if (span.confirmed) {
         warn(
-          `no recording on the NVR for ${iso(left.start)}–${iso(left.end)}: its replays ended at ${iso(left.start)} ${span.attempts} times; not fetched again`,
+          `no recording on the NVR for ${iso(left.start)}–${iso(left.end)}: its replays ended at ${iso(left.start)} ${span.attempts} times; ${askedAgain(span)}`,
           camera,
           'absent',
         );
@@ -473,8 +504,95 @@ async function planCamera(
     maxSegments: Math.max(1, Math.ceil((s.maxHoursPerPass * 60) / s.segmentMinutes)),
   });
   const until = plan.resumeAt ?? plannedUntil(to, s.segmentMinutes);
-  if (plan.segments.length === 0) return { camera, jobs: [], until };
-  return { camera, jobs: plan.segments.map((segment) => ({ camera, session, recording, segment })), until };
+  const rechecks = o.range ? [] : await planRechecks(o, session, recording, camera, now, startUnknown ? undefined : earliest, to, warn);
+  if (plan.segments.length === 0 && rechecks.length === 0) return { camera, jobs: [], until };
+  // Intervals the search lists back to back are one recording (some NVRs list one per file).
+  // Searches clip intervals to the window: one that starts at the window's start may go on before
+  // it (the previous pass's data), so a replay from there may reach back a lead-in too.
+  const recorded = mergeRanges(intervals, s.coverageToleranceSec * 1000).map((iv) =>
+    iv.start <= from ? { start: new Date(from.getTime() - MAX_LEAD_MS), end: iv.end } : iv,
+  );
+  const recordedFrom = (segment: Segment) => recorded.find((iv) => iv.start <= segment.start && iv.end >= segment.start)?.start ?? segment.start;
+  const jobs = plan.segments.map((segment) => ({ camera, session, recording, segment, recordedFrom: recordedFrom(segment) }));
+  return { camera, jobs: [...jobs, ...rechecks.map((r) => ({ camera, session, recording, ...r }))], until };
+}
+
+/** "checked again after T" or "not asked again", for an absent span's events. */
+function askedAgain(span: AbsentSpanRow | undefined): string {
+  return span?.recheckAt ? `it is checked again after ${span.recheckAt}` : 'it is not asked again';
+}
+
+/**
+ * Absent spans whose back-off has passed (at most MAX_RECHECKS_PER_PASS, none older than the NVR's
+ * oldest recording or absentRecheckDays): the parts the NVR still lists as recorded are planned
+ * again, and the spans stop counting as held (one more replay ending at the same point confirms
+ * them again, with a doubled back-off). A span the NVR no longer lists waits for a longer back-off.
+ */
+async function planRechecks(
+  o: RunOptions,
+  session: SourceSession,
+  recording: DriverRecording,
+  camera: CameraRow,
+  now: Date,
+  earliest: Date | undefined,
+  horizon: Date,
+  warn: (m: string, c?: CameraRow, code?: string) => void,
+): Promise<Array<{ segment: Segment; recordedFrom: Date }>> {
+  const s = o.settings;
+  if (!(s.absentRecheckHours > 0)) return [];
+  const deviceNow = now.getTime() + session.clockOffsetMs;
+  const notBefore = new Date(Math.max(deviceNow - s.absentRecheckDays * 86_400_000, earliest?.getTime() ?? 0, SANITY_FLOOR.getTime()));
+  const due = o.catalog.absentDueForRecheck(camera.id, now, notBefore, MAX_RECHECKS_PER_PASS);
+  const out: Array<{ segment: Segment; recordedFrom: Date }> = [];
+  const started: number[] = [];
+  for (const span of due) {
+    const start = new Date(Math.max(Date.parse(span.startTime), notBefore.getTime()));
+    const end = new Date(Math.min(Date.parse(span.endTime), horizon.getTime()));
+    const listed = end > start ? (await session.recordedRanges(recording, start, end)).intervals.flatMap((iv) => clipRange(iv, start, end) ?? []) : [];
+    const plan = planSegments(listed, {
+      segmentMinutes: s.segmentMinutes,
+      horizon,
+      held: o.catalog.heldRanges(camera.id, start, end, { includeDeleted: true }),
+      toleranceMs: s.coverageToleranceSec * 1000,
+    });
+    if (plan.segments.length === 0) {
+      o.catalog.postponeRecheck(span.id, s.absentRecheckHours * 3_600_000, now);
+      continue;
+    }
+    started.push(span.id);
+    // The data before a span is usually held: a replay from its start may reach back a GOP.
+    for (const segment of plan.segments) out.push({ segment, recordedFrom: new Date(start.getTime() - MAX_LEAD_MS) });
+  }
+  if (started.length) {
+    o.catalog.startRecheck(started, s.confirmAbsentAfter);
+    warn(`checking again ${started.length} span(s) recorded as not on the NVR (a fault on the NVR may have passed)`, camera, 'absent-recheck');
+  }
+  return out;
+}
+
+/**
+ * Where to ask a replay of `hole` to start. Inside recorded data (a remainder after an early end,
+ * a hole after held files, a segment boundary), one GOP earlier than the hole: a server that starts
+ * at the next keyframe (see DEFAULT_GOP_MS) then still starts at or before the hole, and the new
+ * file overlaps the held one by less than a GOP (coverage is a union: overlap costs only bytes).
+ * The measure is the largest keyframe step of a held file, so a camera whose GOP varies is asked
+ * by its longest one seen. At the start of a recorded interval there is nothing to reach back to.
+ */
+async function askFrom(catalog: Catalog, camera: CameraRow, hole: TimeRange, recordedFrom: Date, gops: Map<number, number>, tolMs: number): Promise<Date> {
+  if (hole.start.getTime() <= recordedFrom.getTime()) return hole.start;
+  let gop = gops.get(camera.id);
+  if (gop === undefined) {
+    // The file that ends at the hole, else the camera's latest: the same encoder settings.
+    const before = catalog.doneDownloadsBetween(camera.id, new Date(hole.start.getTime() - 60_000), new Date(hole.start.getTime() + tolMs)).pop();
+    const file = before ?? catalog.latestDownload(camera.id);
+    const measured = file ? await largestKeyframeIntervalMs(file.path) : undefined;
+    if (measured !== undefined) gops.set(camera.id, (gop = measured));
+  }
+  const lead = Math.min(MAX_LEAD_MS, gop ?? DEFAULT_GOP_MS);
+  // On a whole second: vendor APIs take whole-second windows (a Hikvision download's frame times
+  // are its window start plus PTS offsets), and asking a little earlier only adds overlap.
+  const at = Math.floor((hole.start.getTime() - lead) / 1000) * 1000;
+  return new Date(Math.max(recordedFrom.getTime(), at));
 }
 
 /** Files the catalog lists as done in the window but which are gone from disk: mark them missing

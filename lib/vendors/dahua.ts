@@ -108,7 +108,7 @@ export class DahuaClient {
         });
       }
     } catch (e) {
-      if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status'))) throw e;
+      if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status' || e.kind === 'busy'))) throw e;
     }
     return out;
   }

@@ -53,9 +53,11 @@ const kindOf = (k: VendorErrorKind): ReplayErrorKind =>
         ? 'network'
         : k === 'aborted'
           ? 'aborted'
-          : k === 'status'
-            ? 'status'
-            : 'protocol';
+          : k === 'busy'
+            ? 'busy'
+            : k === 'status'
+              ? 'status'
+              : 'protocol';
 
 /** Which vendor API answers on host:port (undefined: neither). One shared client, so a wrong
  * password costs one login attempt in all (both vendors lock accounts). ISAPI first, then Dahua. */
@@ -71,13 +73,13 @@ export async function probeVendor(
     await new HikvisionClient(http).deviceInfo();
     return 'hikvision';
   } catch (e) {
-    if (!(e instanceof VendorError) || (e.kind !== 'not-vendor' && e.kind !== 'protocol' && e.kind !== 'status')) throw e;
+    if (!(e instanceof VendorError) || (e.kind !== 'not-vendor' && e.kind !== 'protocol' && e.kind !== 'status' && e.kind !== 'busy')) throw e;
   }
   try {
     await new DahuaClient(http).deviceInfo();
     return 'dahua';
   } catch (e) {
-    if (!(e instanceof VendorError) || (e.kind !== 'not-vendor' && e.kind !== 'protocol' && e.kind !== 'status')) throw e;
+    if (!(e instanceof VendorError) || (e.kind !== 'not-vendor' && e.kind !== 'protocol' && e.kind !== 'status' && e.kind !== 'busy')) throw e;
   }
   return undefined;
 }

@@ -117,7 +117,7 @@ export class HikvisionClient {
           .map((c) => ({ id: Number(text(xpath(c, 'id'))), name: text(xpath(c, 'name')) || `Channel ${text(xpath(c, 'id'))}` }))
           .filter((c) => c.id > 0);
     } catch (e) {
-      if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status'))) throw e;
+      if (!(e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status' || e.kind === 'busy'))) throw e;
     }
     const r = await this.http.request('GET', '/ISAPI/System/Video/inputs/channels');
     const x = parseXml(r.body.toString('utf8'));
@@ -141,7 +141,7 @@ export class HikvisionClient {
       if (!codec || !(width > 0) || !(height > 0)) return undefined;
       return { codec, width, height, fps: fps > 0 ? fps : 25 };
     } catch (e) {
-      if (e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status' || e.kind === 'protocol')) return undefined;
+      if (e instanceof VendorError && (e.kind === 'not-vendor' || e.kind === 'status' || e.kind === 'busy' || e.kind === 'protocol')) return undefined;
       throw e;
     }
   }
@@ -228,11 +228,13 @@ export class HikvisionClient {
     const uri = withWindow(rec.playbackUri, formatCompactWall(this.toWall(startUtc, c)), formatCompactWall(this.toWall(endUtc, c)));
     const body = `<?xml version="1.0" encoding="UTF-8"?><downloadRequest><playbackURI>${escapeXml(uri)}</playbackURI></downloadRequest>`;
     let res;
+    // The method this request used: a download running beside it may switch the shared one first.
+    const method = this.downloadMethod;
     try {
-      res = await this.http.stream(this.downloadMethod, '/ISAPI/ContentMgmt/download', { body });
+      res = await this.http.stream(method, '/ISAPI/ContentMgmt/download', { body });
     } catch (e) {
       const st = e instanceof VendorError ? e.details.status : undefined;
-      if (this.downloadMethod !== 'GET' || !(st === 405 || st === 403 || st === 400 || st === 501)) throw e;
+      if (method !== 'GET' || !(st === 405 || st === 403 || st === 400 || st === 501)) throw e;
       // qb60/hikvision-downloader#5: "403 Forbidden: Invalid Operation - methodNotAllowed" until POST was used.
       this.downloadMethod = 'POST';
       res = await this.http.stream('POST', '/ISAPI/ContentMgmt/download', { body });

@@ -81,8 +81,11 @@ export class VendorHttp {
   private checkStatus(r: VendorResponse, method: string, path: string, accept: number[] = []): VendorResponse {
     if ((r.status >= 200 && r.status < 300) || accept.includes(r.status)) return r;
     if (r.status === 404) throw new VendorError('not-vendor', `${method} ${stripQuery(path)}: 404 (the device does not offer this API)`, { status: 404 });
-    const locked = lockoutOf(r.status, r.body.toString('utf8'));
+    const text = r.body.toString('utf8');
+    const locked = lockoutOf(r.status, text);
     if (locked) throw locked;
+    if (isBusyAnswer(r.status, text))
+      throw new VendorError('busy', `${method} ${stripQuery(path)}: the device is busy (HTTP ${r.status}${snippet(r.body)})`, { status: r.status });
     throw new VendorError('status', `${method} ${stripQuery(path)}: HTTP ${r.status}${snippet(r.body)}`, { status: r.status });
   }
 
@@ -226,6 +229,12 @@ function pickChallenge(headers: string[]): DigestChallenge | undefined {
  * centreon ISAPI integrations' users' logs). Dahua: we found no public capture of its wording; any
  * 401/403 body that says "lock" is taken as one (an unlock time in seconds is read if present).
  */
+/** "All sessions taken": HTTP 503 / 429, or an ISAPI ResponseStatus with statusCode 2, which
+ * Hikvision documents as "Device Busy" (open.hikvision.com, DEVICE_RESPONSE_STATUS). */
+export function isBusyAnswer(status: number, body: string): boolean {
+  return status === 503 || status === 429 || /<statusCode>\s*2\s*<\/statusCode>/.test(body);
+}
+
 export function lockoutOf(status: number, body: string, now = new Date()): VendorError | undefined {
   if (status !== 401 && status !== 403) return undefined;
   if (/<lockStatus>\s*lock\s*<\/lockStatus>/i.test(body)) {
