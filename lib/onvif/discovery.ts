@@ -4,7 +4,18 @@
 // device; only bad options (an unparsable target list, an unknown interface) reject.
 import { sniffVendorApi } from '../vendors/sniff';
 import { mapLimit } from './concurrency';
-import { probeClock, getDeviceInformation, getServices, getScopes, getCameras, scopeValue, deviceServiceUrl, type CallCtx, type ProbeOptions } from './device';
+import {
+  probeClock,
+  getDeviceInformation,
+  getServices,
+  getScopes,
+  getCameras,
+  scopeValue,
+  deviceServiceUrl,
+  type CallCtx,
+  type ProbeOptions,
+  type ClockProbe,
+} from './device';
 import { searchRecordings } from './search';
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
@@ -64,7 +75,7 @@ function fromProbeMatch(m: ProbeMatch): Candidate | undefined {
   return { host: u.hostname, port, xaddr: u.toString(), via: 'ws-discovery', explicit: true, urn: m.urn, scopes: m.scopes };
 }
 
-async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<{ clockOffsetMs: number } | OnvifError> {
+async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<ClockProbe | OnvifError> {
   try {
     return await probeClock(deviceServiceUrl(t), timeoutMs, signal, p);
   } catch (e) {
@@ -175,7 +186,7 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     if (prev) prev.clockOffsetMs = r.clockOffsetMs;
     else
       candidates.set(key, {
-        c: { host: t.host, port: t.port, xaddr: deviceServiceUrl(t), via: 'probe', explicit: t.explicit },
+        c: { host: t.host, port: t.port, xaddr: r.url, via: 'probe', explicit: t.explicit },
         clockOffsetMs: r.clockOffsetMs,
       });
   }

@@ -57,6 +57,8 @@ export interface SimulatorOptions {
   rtspBasePort?: number;
   /** Real-device behaviours to reproduce (lib/sim/quirks.ts). */
   quirks?: Iterable<QuirkName>;
+  /** Serve SOAP over HTTPS with this key and certificate (PEM): an HTTPS-only device. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -118,6 +120,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           host,
           port: opts.rtspBasePort ? opts.rtspBasePort + devices.length : spec.rtspPort,
           auth: opts.auth,
+          authScheme: quirks.has('basic-auth') ? 'basic' : undefined,
           device: spec,
           now: deviceNow,
           busyReplays: opts.faults?.busyReplays
@@ -145,10 +148,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
         searches,
         quirks,
+        https: opts.tls !== undefined,
       };
       const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
         ctx,
-        authenticator: new SoapAuthenticator(opts.auth, deviceNow),
+        authenticator: new SoapAuthenticator(opts.auth, deviceNow, quirks.has('basic-auth')),
+        tls: opts.tls,
         log,
       });
       closers.push(async () => {

@@ -14,6 +14,7 @@ export const QUIRKS = {
   'no-abac': 'replay RTP without the 0xABAC extension (frame times only from an RTCP sender report)',
   'real-time': 'ignores Rate-Control: no and replays in real time',
   'busy-453': 'the first two replay PLAYs get 453 Not Enough Bandwidth (one-stream limit)',
+  'basic-auth': 'SOAP and RTSP accept only HTTP/RTSP Basic authentication (the password in clear; older or budget firmware)',
 } as const;
 
 export type QuirkName = keyof typeof QUIRKS;

@@ -28,8 +28,11 @@ export async function openDeviceSession(
   signal?: AbortSignal,
   opts: { acceptSelfSigned?: boolean } = {},
 ): Promise<DeviceSession> {
-  const url = deviceServiceUrl({ host, port });
-  const { clockOffsetMs } = await probeClock(url, timeoutMs, signal, { credentials, acceptSelfSigned: opts.acceptSelfSigned });
+  // probeClock answers with the address that worked (https when the port speaks TLS).
+  const { clockOffsetMs, url } = await probeClock(deviceServiceUrl({ host, port }), timeoutMs, signal, {
+    credentials,
+    acceptSelfSigned: opts.acceptSelfSigned,
+  });
   const ctx: SearchCtx = { credentials, clockOffsetMs, timeoutMs, signal, acceptSelfSigned: opts.acceptSelfSigned };
   const services = await getServices(url, ctx);
   const found = await searchRecordings(services, ctx);

@@ -76,6 +76,8 @@ export interface OpenOptions {
   host: string;
   port: number;
   credentials?: Credentials;
+  /** https: accept the device's self-signed certificate (the source's opt-in). */
+  acceptSelfSigned?: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
 }

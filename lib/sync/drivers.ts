@@ -30,12 +30,12 @@ export async function chooseDriver(
   credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
+  acceptSelfSigned?: boolean,
 ): Promise<DriverChoice> {
   let onvifNote = 'no ONVIF device service';
   try {
-    const url = deviceServiceUrl({ host, port });
-    const { clockOffsetMs } = await probeClock(url, timeoutMs, signal);
-    const services = await getServices(url, { credentials, clockOffsetMs, timeoutMs, signal });
+    const { clockOffsetMs, url } = await probeClock(deviceServiceUrl({ host, port }), timeoutMs, signal, { acceptSelfSigned });
+    const services = await getServices(url, { credentials, clockOffsetMs, timeoutMs, signal, acceptSelfSigned });
     if (services.profileG) return { driver: 'onvif', reason: 'ONVIF with recording search and replay (Profile G)' };
     onvifNote = 'ONVIF without recording search/replay';
   } catch (e) {

@@ -40,4 +40,8 @@ export interface NvrSourceDef extends NodeDef {
   /** How recordings are reached: auto (ONVIF with Profile G, else Hikvision ISAPI, else Dahua),
    * onvif, hikvision or dahua. Absent (nodes saved before this setting): onvif. */
   driver?: 'auto' | 'onvif' | 'hikvision' | 'dahua';
+  /** https devices: accept a self-signed certificate (off by default: it cannot prove the device is the NVR). */
+  acceptSelfSigned?: boolean;
+  /** Answer a device that offers only HTTP/RTSP Basic authentication (off by default: the password crosses the network in clear text). */
+  allowBasicAuth?: boolean;
 }
