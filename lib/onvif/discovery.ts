@@ -16,7 +16,8 @@ import {
   type ProbeOptions,
   type ClockProbe,
 } from './device';
-import { searchRecordings } from './search';
+import { getRecordingJobs, searchRecordings, type RecordingInfo } from './search';
+import { mapCameras, summarizeRecording } from './recording-map';
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
 import { wsDiscover, type ProbeMatch } from './ws-discovery';
@@ -125,12 +126,25 @@ async function describe(
     // Camera names are the NVR's channel names; its recordings carry them best (source Name).
     // Optional: a device whose search fails still lists its cameras.
     const recordingNames = new Map<string, string>();
+    let recordings: RecordingInfo[] = [];
     if (dev.services.search) {
       const found = await searchRecordings(dev.services, { ...ctx, searchTimeoutMs: Math.min(budgetMs / 2, 5000) }).catch(() => undefined);
-      for (const r of found?.recordings ?? []) if (r.sourceId && r.sourceName && !recordingNames.has(r.sourceId)) recordingNames.set(r.sourceId, r.sourceName);
+      recordings = found?.recordings ?? [];
+      for (const r of recordings) if (r.sourceId && r.sourceName && !recordingNames.has(r.sourceId)) recordingNames.set(r.sourceId, r.sourceName);
     }
     const recorder = Boolean(dev.scopes?.some((x) => /type\/(Network_Video_Recorder|NVR)/i.test(x))) || /\bN?VR\b|recorder/i.test(dev.model ?? '');
     dev.cameras = await getCameras(dev.services, ctx, dev.name, { recorder, recordingNames });
+    if (recordings.length) {
+      // Each camera's recording and why, as the sync will choose it (same rules as lib/sync/device-session),
+      // so the editor can show it and offer a choice where it is a guess.
+      const jobs = recordings.some((r) => !r.sourceId) ? await getRecordingJobs(dev.services, ctx).catch(() => []) : [];
+      const map = mapCameras(dev.cameras, recordings, jobs);
+      dev.recordings = recordings.map(summarizeRecording);
+      for (const cam of dev.cameras) {
+        const c = map.get(cam.token);
+        if (c) cam.recording = { token: c.recording.token, by: c.by, reason: c.reason, ambiguous: c.ambiguous };
+      }
+    }
   } catch (e) {
     const err =
       budget.signal.aborted && !signal?.aborted

@@ -6,6 +6,7 @@
 // then recording jobs, then track tokens, and only then the order — and every choice says why,
 // for events and the editor.
 import type { RecordingInfo, RecordingJob } from './search';
+import type { CameraInfo, RecordingSummary } from './types';
 
 export interface CameraRef {
   /** Video source token (the channel). */
@@ -114,4 +115,32 @@ export function mapRecordings(
     );
   }
   return out;
+}
+
+/** A recording as the editor lists it for picking. */
+export function summarizeRecording(r: RecordingInfo): RecordingSummary {
+  const video = r.tracks.find((t) => /video/i.test(t.type)) ?? r.tracks[0];
+  const from = video?.dataFrom ?? r.earliest;
+  const to = video?.dataTo ?? r.latest;
+  return {
+    token: r.token,
+    sourceId: r.sourceId,
+    sourceName: r.sourceName,
+    content: r.content,
+    from: from?.toISOString(),
+    to: to?.toISOString(),
+  };
+}
+
+/**
+ * Each camera's recording as the sync would choose it automatically (the same rules, on the main
+ * profile as the catalog keeps it), for the discovery answer the editor's grid shows.
+ */
+export function mapCameras(
+  cameras: readonly CameraInfo[],
+  recordings: readonly RecordingInfo[],
+  jobs: readonly RecordingJob[] = [],
+): Map<string, RecordingChoice> {
+  const refs = cameras.map((c) => ({ token: c.token, name: c.name, profileTokens: c.profiles[0] ? [c.profiles[0].token] : [] }));
+  return mapRecordings(refs, recordings, jobs);
 }

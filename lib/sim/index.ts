@@ -13,6 +13,7 @@ import { startRtspServer, type ReplayFault } from './rtsp-server';
 export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 import type { QuirkName } from './quirks';
+import { withRecordedStreams } from './recordings';
 import { errorMessage } from '../errors';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
@@ -121,7 +122,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           port: opts.rtspBasePort ? opts.rtspBasePort + devices.length : spec.rtspPort,
           auth: opts.auth,
           authScheme: quirks.has('basic-auth') ? 'basic' : undefined,
-          device: spec,
+          // Recording r of a several-recordings device replays at /replay/REC_{r+1}: its stream is camera r here.
+          device: withRecordedStreams(spec, quirks.has('several-recordings')),
           now: deviceNow,
           busyReplays: opts.faults?.busyReplays
             ? { remaining: opts.faults.busyReplays }

@@ -13,7 +13,7 @@ import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import { planRequest, routeSettings, RouteError, type NodeLookup } from '../onvif-discover/discover-route';
 import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
-import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
+import { cameraKey, saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
 import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
 import { asError, errorMessage, optInNeeded } from '../../lib/errors';
 import { checkFlag, checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
@@ -56,6 +56,18 @@ function selectionOf(def: NvrSourceDef): CameraSelection {
   if (def.selection !== 'chosen') return 'all';
   const chosen = Array.isArray(def.cameras) ? def.cameras : [];
   return { keys: chosen.map((c) => ({ port: Number(c.port), token: String(c.token) })) };
+}
+
+/** Recordings picked in the grid: cameraKey → recording token; a pick that is not a token is a problem. */
+function recordingPicks(def: NvrSourceDef): { picks: Record<string, string>; problem?: string } {
+  const picks: Record<string, string> = {};
+  for (const c of Array.isArray(def.cameras) ? def.cameras : []) {
+    if (c.recording === undefined || c.recording === '') continue;
+    if (typeof c.recording !== 'string')
+      return { picks, problem: `recording of camera "${String(c.name)}": ${JSON.stringify(c.recording)} is not a recording token` };
+    picks[cameraKey(Number(c.port), String(c.token))] = c.recording;
+  }
+  return { picks };
 }
 
 function selectionIsEmpty(sel: CameraSelection): boolean {
@@ -120,7 +132,8 @@ export = function register(RED: NodeAPI): void {
     const numberProblems: string[] = [];
     const interval = checkNumber('sync interval', def.interval, SOURCE_NUMBERS.interval);
     const timeout = checkNumber('discovery timeout', def.timeout, SOURCE_NUMBERS.timeout);
-    for (const r of [interval, timeout, basicSetting, selfSignedSetting]) if (r.problem) numberProblems.push(r.problem);
+    const picked = recordingPicks(def);
+    for (const r of [interval, timeout, basicSetting, selfSignedSetting, picked]) if (r.problem) numberProblems.push(r.problem);
     const intervalMinutes = interval.value ?? 10;
     const timeoutMs = timeout.value ?? 8000;
 
@@ -275,7 +288,18 @@ export = function register(RED: NodeAPI): void {
       const problem = deviceProblem(devices, hasUser);
       if (problem) throw problem;
 
-      const input = { name, host: h, ports, devices, selection, workingDirectory: workingDirectory(), nodeId: node.id, intervalMinutes, driver };
+      const input = {
+        name,
+        host: h,
+        ports,
+        devices,
+        selection,
+        workingDirectory: workingDirectory(),
+        nodeId: node.id,
+        intervalMinutes,
+        driver,
+        recordings: picked.picks,
+      };
       try {
         return await saveSourceFromDevices(archive.catalog, input);
       } catch (e) {

@@ -10,6 +10,11 @@ export interface ChosenCamera {
   width?: number;
   height?: number;
   fps?: number;
+  /** The recording the user picked for this camera (where the automatic mapping was a guess); absent: automatic. */
+  recording?: string;
+  /** Display only (the grid redraws without discovery): the automatic mapping and the device's recordings. */
+  mapped?: { token: string; by: string; reason: string; ambiguous: boolean };
+  candidates?: Array<{ token: string; label: string }>;
 }
 
 export interface NvrSourceCredentials {
