@@ -115,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     timeoutMs: num(a, 'timeout', 5000),
     replaySeconds: num(a, 'replay-seconds', 4),
     tmpDir: tmpdir(),
+    acceptSelfSigned: bool(a, 'accept-self-signed'),
   };
   let reports: DoctorReport[] = [];
   const vendorReports: VendorDoctorReport[] = [];

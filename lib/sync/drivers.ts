@@ -41,7 +41,7 @@ export async function chooseDriver(
   } catch (e) {
     if (e instanceof OnvifError && e.code === 'auth') onvifNote = 'ONVIF refused the login';
   }
-  const vendor = await probeVendor(host, port, credentials, timeoutMs, signal);
+  const vendor = await probeVendor(host, port, credentials, timeoutMs, signal, { acceptSelfSigned });
   if (vendor)
     return {
       driver: vendor,

@@ -208,9 +208,12 @@ export = function register(RED: NodeAPI): void {
       try {
         for (const port of ports) {
           try {
-            const found = driverSetting === 'hikvision' || driverSetting === 'dahua' ? driverSetting : await probeVendor(h, port, creds, timeoutMs, ac.signal);
+            const found =
+              driverSetting === 'hikvision' || driverSetting === 'dahua'
+                ? driverSetting
+                : await probeVendor(h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
             if (!found) continue;
-            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal);
+            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
             return { driver: found, devices: [session.device] };
           } catch (e) {
             const optIn = optInNeeded(errorMessage(e));
