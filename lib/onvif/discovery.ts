@@ -17,7 +17,7 @@ import {
   type ClockProbe,
 } from './device';
 import { getRecordingJobs, searchRecordings, type RecordingInfo } from './search';
-import { mapCameras, summarizeRecording } from './recording-map';
+import { jobsMayHelp, mapCameras, sourceTokensOf, summarizeRecording } from './recording-map';
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
 import { wsDiscover, type ProbeMatch } from './ws-discovery';
@@ -137,7 +137,7 @@ async function describe(
     if (recordings.length) {
       // Each camera's recording and why, as the sync will choose it (same rules as lib/sync/device-session),
       // so the editor can show it and offer a choice where it is a guess.
-      const jobs = recordings.some((r) => !r.sourceId) ? await getRecordingJobs(dev.services, ctx).catch(() => []) : [];
+      const jobs = jobsMayHelp(recordings, sourceTokensOf(dev.cameras)) ? await getRecordingJobs(dev.services, ctx).catch(() => []) : [];
       const map = mapCameras(dev.cameras, recordings, jobs);
       dev.recordings = recordings.map(summarizeRecording);
       for (const cam of dev.cameras) {

@@ -6,7 +6,7 @@ import { mapLimit } from './concurrency';
 import { getCameras, getScopes, getServices, probeClock, scopeValue, deviceServiceUrl, type CallCtx } from './device';
 import { OnvifError, errorMessage } from './errors';
 import { findRecordedRanges, getRecordingJobs, getReplayUri, searchRecordings, type RecordingInfo, type SearchCtx } from './search';
-import { mapRecordings } from './recording-map';
+import { jobsMayHelp, mapRecordings, sourceTokensOf } from './recording-map';
 import { soapCall, type AuthMode, type Credentials } from './soap';
 import { parseTargets } from './targets';
 import { child, text } from './xml';
@@ -241,7 +241,7 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
     problem({ problem: `listing cameras failed: ${errorMessage(e)}`, action: 'check that the ONVIF user may read media profiles' });
     return rep;
   }
-  const jobs = recordings.some((r) => !r.sourceId) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
+  const jobs = jobsMayHelp(recordings, sourceTokensOf(cameras)) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
   const map = mapRecordings(
     cameras.map((c) => ({ token: c.token, name: c.name, profileTokens: c.profiles.map((p) => p.token) })),
     recordings,

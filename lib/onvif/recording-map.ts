@@ -117,6 +117,23 @@ export function mapRecordings(
   return out;
 }
 
+/**
+ * Whether GetRecordingJobs is worth asking: some recording names no source (Axis SD card), or names
+ * one that is none of the cameras' video sources or profiles (a foreign id). Otherwise SourceIds
+ * decide and the call is saved. Without the cameras' tokens only the first case can be told.
+ */
+export function jobsMayHelp(recordings: readonly RecordingInfo[], sourceTokens?: readonly string[]): boolean {
+  if (recordings.some((r) => !r.sourceId)) return true;
+  if (!sourceTokens) return false;
+  const own = new Set(sourceTokens);
+  return recordings.some((r) => !own.has(r.sourceId as string));
+}
+
+/** Video source and profile tokens of cameras (what a recording's SourceId or a job may name). */
+export function sourceTokensOf(cameras: readonly CameraInfo[]): string[] {
+  return cameras.flatMap((c) => [c.token, ...c.profiles.map((p) => p.token)]);
+}
+
 /** A recording as the editor lists it for picking. */
 export function summarizeRecording(r: RecordingInfo): RecordingSummary {
   const video = r.tracks.find((t) => /video/i.test(t.type)) ?? r.tracks[0];

@@ -7,7 +7,7 @@ export const QUIRKS = {
   'bare-encoder': 'Media1 encoder configurations without Encoding/Resolution and no Media2 profiles (12-channel Dahua-firmware NVR)',
   'empty-source-id': 'recordings with an empty SourceId, tied to cameras only by GetRecordingJobs (Axis SD card)',
   'foreign-source-id':
-    'recordings whose SourceId names no video source, listed in reverse channel order: only the order is left, and it is wrong (Milestone note on SourceId misuse)',
+    'recordings (and recording jobs) whose source id names no video source or profile, listed in reverse channel order: only the order is left, and it is wrong (Milestone note on SourceId misuse)',
   'several-recordings': 'each camera also has a sub-stream recording (640x360) under the same SourceId: two candidates per camera',
   'search-stuck': 'recording searches never reach Completed (results once, then "Searching" forever)',
   'no-find-events': 'FindEvents refused with InvalidArgVal: gaps cannot be seen',

@@ -3,7 +3,7 @@ import type { DeviceContext, SoapService } from './soap-context';
 import { esc } from './soap-envelope';
 import { recordingSourceXml } from './soap-search';
 import { profileToken, recordingToken, trackToken } from './tokens';
-import { cameraOfRecording, listedRecordings, recordingCount } from './recordings';
+import { cameraOfRecording, foreignSourceId, listedRecordings, recordingCount } from './recordings';
 
 function recordingItemXml(ctx: DeviceContext, i: number): string {
   const c = ctx.spec.cameras[cameraOfRecording(ctx, i)];
@@ -24,6 +24,11 @@ function getRecordings(ctx: DeviceContext): string {
   return `<trc:GetRecordingsResponse>${items}</trc:GetRecordingsResponse>`;
 }
 
+/** What a job names as its source: the camera's main profile, or (foreign-source-id) the same foreign id as the recording. */
+function jobSource(ctx: DeviceContext, r: number): string {
+  return ctx.quirks?.has('foreign-source-id') ? esc(foreignSourceId(ctx, r)) : profileToken(cameraOfRecording(ctx, r));
+}
+
 /** One active job per recording, recording its camera's main profile (the shape of an Axis reply: source Type Profile). */
 function getRecordingJobs(ctx: DeviceContext): string {
   const items = listedRecordings(ctx)
@@ -31,7 +36,7 @@ function getRecordingJobs(ctx: DeviceContext): string {
       (i) =>
         `<trc:JobItem><trc:JobToken>JOB_${i + 1}</trc:JobToken><trc:JobConfiguration><tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
         '<tt:Mode>Active</tt:Mode><tt:Priority>1</tt:Priority><tt:Source>' +
-        `<tt:SourceToken Type="http://www.onvif.org/ver10/schema/Profile"><tt:Token>${profileToken(cameraOfRecording(ctx, i))}</tt:Token></tt:SourceToken>` +
+        `<tt:SourceToken Type="http://www.onvif.org/ver10/schema/Profile"><tt:Token>${jobSource(ctx, i)}</tt:Token></tt:SourceToken>` +
         `<tt:AutoCreateReceiver>false</tt:AutoCreateReceiver><tt:Tracks><tt:SourceTag>video</tt:SourceTag><tt:Destination>${trackToken(i)}</tt:Destination></tt:Tracks>` +
         '</tt:Source></trc:JobConfiguration></trc:JobItem>',
     )

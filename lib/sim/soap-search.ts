@@ -4,7 +4,7 @@ import { serviceUrl, type DeviceContext, type SoapService } from './soap-context
 import { children, esc, invalidArg, parseXsDateTime, parseXsDuration, text, textAt, xsDateTime, type SoapRequest, type XmlNode } from './soap-envelope';
 import type { RecordingTimeline } from './timeline';
 import { cameraIndexOf, recordingToken, trackToken, videoSourceToken } from './tokens';
-import { cameraOfRecording, listedRecordings, recordingCount } from './recordings';
+import { cameraOfRecording, foreignSourceId, listedRecordings, recordingCount } from './recordings';
 
 export const RECORDING_STATE_TOPIC = 'tns1:RecordingHistory/Track/State';
 const DEFAULT_KEEPALIVE_MS = 60_000;
@@ -31,7 +31,7 @@ export function recordingSourceXml(ctx: DeviceContext, r: number): string {
     (ctx.quirks?.has('empty-source-id')
       ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${r + 1}</tt:Name>`
       : ctx.quirks?.has('foreign-source-id')
-        ? `<tt:SourceId>${esc(`${ctx.spec.serial}:input${r + 1}`)}</tt:SourceId><tt:Name>Recording ${r + 1}</tt:Name>`
+        ? `<tt:SourceId>${esc(foreignSourceId(ctx, r))}</tt:SourceId><tt:Name>Recording ${r + 1}</tt:Name>`
         : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
     `<tt:Location>${esc(ctx.spec.location)}</tt:Location><tt:Description>${esc(`${c.name} (${c.codec} ${c.width}x${c.height})`)}</tt:Description>` +
     `<tt:Address>${esc(serviceUrl(ctx, 'device'))}</tt:Address>`

@@ -78,6 +78,8 @@ export interface OpenOptions {
   credentials?: Credentials;
   /** https: accept the device's self-signed certificate (the source's opt-in). */
   acceptSelfSigned?: boolean;
+  /** Video source and profile tokens of the catalogued cameras on this port (tells a foreign SourceId). */
+  sourceTokens?: readonly string[];
   timeoutMs: number;
   signal?: AbortSignal;
 }

@@ -214,6 +214,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
         port,
         credentials: o.credentials,
         acceptSelfSigned: o.acceptSelfSigned,
+        sourceTokens: cams.flatMap((c) => [c.videoSourceToken, c.profileToken].filter(Boolean)),
         timeoutMs: s.timeoutMs,
         signal: o.signal,
       });
