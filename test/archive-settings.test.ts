@@ -10,6 +10,7 @@ import {
   ARCHIVE_NUMBERS,
   DISCOVER_NUMBERS,
   SOURCE_NUMBERS,
+  checkFlag,
   checkNumber,
   parseArchiveSettings,
   resolveDbFile,
@@ -89,6 +90,20 @@ describe('archive and source settings', () => {
       () => parseArchiveSettings({ concurrency: 0, sinceHours: '24h', maxGB: 'lots' }, '/u'),
       (e: unknown) => e instanceof SettingsError && e.problems.length === 3,
     );
+  });
+
+  it('nvr-source: the editor takes the on/off settings (self-signed, Basic) exactly as the runtime does', () => {
+    const defaults = editorDefaults('nvr-source');
+    for (const key of ['acceptSelfSigned', 'allowBasicAuth']) {
+      const validate = defaults[key]?.validate;
+      assert.ok(validate, `nvr-source.${key} has no validate in the editor`);
+      assert.equal(defaults[key].value, false, `nvr-source.${key} is off by default`);
+      for (const v of [undefined, null, true, false, 'true', 'false', 1, 0, '', {}]) {
+        const runtime = checkFlag(key, v);
+        assert.equal(validate(v) === true, runtime.problem === undefined, `nvr-source.${key} = ${JSON.stringify(v)}`);
+        if (!runtime.problem) assert.equal(runtime.value, v === true);
+      }
+    }
   });
 
   for (const [type, rules] of [

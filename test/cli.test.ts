@@ -117,6 +117,48 @@ describe('vtrack-onvif CLI', function () {
     }
   });
 
+  it('sync of an HTTPS-only, Basic-only NVR: refused until --accept-self-signed and --allow-basic-auth, then it syncs', async () => {
+    // A throw-away self-signed certificate for 127.0.0.1 (test/fixtures/tls).
+    const tls = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
+    const nvr = await startSimulator({
+      preset: 'nvr',
+      channels: 1,
+      quality: 'low',
+      basePort: 0,
+      auth: { user: 'admin', password: 'pw' },
+      discovery: false,
+      historyMinutes: 5,
+      quirks: ['basic-auth'],
+      tls: { key: fs.readFileSync(path.join(tls, 'selfsigned.key')), cert: fs.readFileSync(path.join(tls, 'selfsigned.crt')) },
+    });
+    try {
+      const args = [
+        'sync',
+        '--targets',
+        `127.0.0.1:${nvr.devices[0].port}`,
+        '--user',
+        'admin',
+        '--dir',
+        path.join(dir, 'tls-dl'),
+        '--db',
+        path.join(dir, 'tls.sqlite'),
+      ];
+      const env = { VTRACK_ONVIF_PASSWORD: 'pw' };
+      const base = [...args, '--once', '--json', '--segment-min', '2', '--since-hours', '0.05', '--driver', 'onvif'];
+      const noCert = await cli(base, env);
+      assert.equal(noCert.code, 1);
+      assert.match(noCert.stderr, /TLS certificate is not trusted.*accept self-signed certificate/);
+      const noBasic = await cli([...base, '--accept-self-signed'], env);
+      assert.equal(noBasic.code, 1);
+      assert.match(noBasic.stderr, /only HTTP Basic authentication.*clear text/);
+      const ok = await cli([...base, '--accept-self-signed', '--allow-basic-auth'], env);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(ok.stdout.trim().split('\n').length >= 1 && ok.stdout.includes('"path"'), ok.stdout);
+    } finally {
+      await nvr.stop();
+    }
+  });
+
   it('sync without required options exits 2 with usage', async () => {
     const r = await cli(['sync', '--targets', targets]);
     assert.equal(r.code, 2);

@@ -1,12 +1,15 @@
 // End to end in a real browser: a real Node-RED 4 (child process, our package linked into its
 // userDir) and headless Chromium. Open the nvr-source editor, press Discover, see the simulator's
-// cameras in the grid, tick two, deploy, and find their folders on disk.
+// cameras in the grid, tick two, deploy, and find their folders on disk. A second NVR whose cameras
+// each have two recordings: the grid shows each camera's recording and how it was mapped, offers a
+// choice where that is a guess, and the pick is saved with the camera.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSimulator, type RunningSimulator } from '../lib/sim';
 
@@ -74,6 +77,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): 
 describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', function () {
   this.timeout(180_000);
   let sim: RunningSimulator;
+  let sim2: RunningSimulator;
   let dir: string;
   let userDir: string;
   let port: number;
@@ -84,6 +88,7 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) this.skip();
     sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, rtsp: false });
+    sim2 = await startSimulator({ preset: 'nvr', channels: 2, basePort: 0, auth: AUTH, discovery: false, rtsp: false, quirks: ['several-recordings'] });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-e2e-'));
     userDir = path.join(dir, 'node-red');
     fs.mkdirSync(path.join(userDir, 'node_modules', '@vtrack'), { recursive: true });
@@ -124,9 +129,11 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     await browser?.close();
     if (red) await stopChild(red);
     await sim?.stop();
+    await sim2?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Drops an nvr-source on the workspace and opens its editor (the newest node when there are several). */
   async function addNvrSource(page: Page): Promise<void> {
     const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="nvr-source"]');
     await paletteNode.waitFor({ state: 'attached', timeout: 30_000 });
@@ -138,14 +145,15 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     const from = await paletteNode.boundingBox();
     const to = await workspace.boundingBox();
     assert.ok(from && to, 'palette and workspace are visible');
-    // jQuery UI drag: press, move in steps, release over the canvas.
+    // jQuery UI drag: press, move in steps, release over the canvas (below the nodes already there).
+    const before = await page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').count();
     await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
     await page.mouse.down();
-    await page.mouse.move(to.x + 200, to.y + 150, { steps: 12 });
-    await page.mouse.move(to.x + 220, to.y + 160, { steps: 4 });
+    await page.mouse.move(to.x + 200, to.y + 150 + 80 * before, { steps: 12 });
+    await page.mouse.move(to.x + 220, to.y + 160 + 80 * before, { steps: 4 });
     await page.mouse.up();
-    const node = page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').first();
-    await node.waitFor({ timeout: 10_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node-group').length > n, before, { timeout: 10_000 });
+    const node = page.locator('#red-ui-workspace-chart g.red-ui-flow-node-group').last();
     await node.locator('rect.red-ui-flow-node').first().dblclick();
     await page.locator('#node-input-host').waitFor({ timeout: 10_000 });
   }
@@ -182,6 +190,9 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     assert.deepEqual([...names].sort(), ['Front Door Camera', 'Parking Lot Camera', 'Warehouse Camera']);
     const front = rows.filter({ hasText: 'Front Door Camera' });
     assert.match(await front.innerText(), /1920×1080\s+H264\s+15\s+\d+/);
+    // One recording per camera, tied by its SourceId: shown, nothing to pick.
+    assert.equal((await front.locator('.nvr-source-recording').innerText()).trim(), 'REC_1 · by SourceId');
+    assert.equal(await rows.locator('select.nvr-source-recording-pick').count(), 0);
 
     // Discovery went by POST with the login in the JSON body, not in the URL.
     assert.equal(discoverBodies.length, 1);
@@ -233,6 +244,79 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     }
     assert.ok(!redLog.join('').includes(AUTH.password), 'password in the Node-RED log');
     assert.deepEqual(foreign, [], 'the editor only talked to Node-RED on loopback');
+    await page.close();
+  });
+  it('shows each camera’s recording and how it was mapped, offers a choice where it is a guess, and saves the pick with the camera', async () => {
+    assert.ok(browser);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'domcontentloaded' });
+    await addNvrSource(page);
+    await page.fill('#node-input-name', 'nvr_two_streams');
+    await page.fill('#node-input-host', '127.0.0.1');
+    await page.fill('#node-input-ports', String(sim2.devices[0].port));
+    await page.fill('#node-input-user', AUTH.user);
+    await page.fill('#node-input-password', AUTH.password);
+    await page.click('#nvr-source-discover');
+    const rows = page.locator('#nvr-source-grid tbody tr[data-key]');
+    await page.waitForFunction(() => document.querySelectorAll('#nvr-source-grid tbody tr[data-key]').length === 2, null, { timeout: 30_000 });
+
+    // Main and sub-stream recording under one SourceId: the newest is taken, flagged as a guess.
+    // By its name cell: the other row's choices name this camera too.
+    const ch1 = rows.filter({ has: page.locator('.nvr-source-name', { hasText: 'Channel 1 Front Door' }) });
+    const pick = ch1.locator('select.nvr-source-recording-pick');
+    assert.equal(await rows.locator('select.nvr-source-recording-pick').count(), 2, 'a choice on both cameras');
+    assert.deepEqual(await pick.locator('option').allTextContents(), [
+      'automatic: REC_1 (by SourceId)',
+      'REC_1 — Recording of Channel 1 Front Door',
+      'REC_2 — Recording of Channel 2 Parking Lot',
+      'REC_3 — Recording of Channel 1 Front Door (sub stream)',
+      'REC_4 — Recording of Channel 2 Parking Lot (sub stream)',
+    ]);
+    assert.match((await ch1.locator('.nvr-source-guess').textContent()) ?? '', /a guess/);
+    assert.match((await ch1.locator('.nvr-source-recording').getAttribute('title')) ?? '', /newest of 2 recordings that match/);
+    await pick.selectOption('REC_3');
+
+    await page.locator('#node-input-workdir').scrollIntoViewIfNeeded();
+    const shot = path.join(dir, 'camera-grid-recordings.png');
+    await page.locator('.red-ui-tray').first().screenshot({ path: shot });
+    assert.ok(fs.statSync(shot).size > 10_000);
+    const docsShot = path.join(ROOT, 'docs', 'camera-grid-recordings.png');
+    if (process.env.VTRACK_UPDATE_DOCS === '1' || !fs.existsSync(docsShot)) fs.copyFileSync(shot, docsShot);
+
+    await page.click('#node-dialog-ok');
+    await page.click('#red-ui-header-button-deploy');
+    const db = path.join(userDir, 'vtrack-onvif.db');
+    const saved = () => {
+      if (!fs.existsSync(db)) return [];
+      const h = new Database(db, { readonly: true });
+      try {
+        return h
+          .prepare(
+            "SELECT c.display_name AS name, c.recording_token AS rec FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id WHERE s.name = 'nvr_two_streams' ORDER BY c.id",
+          )
+          .all() as Array<{ name: string; rec: string | null }>;
+      } finally {
+        h.close();
+      }
+    };
+    await waitFor('the second source saved', () => saved().length === 2);
+    assert.deepEqual(saved(), [
+      { name: 'Channel 1 Front Door', rec: 'REC_3' },
+      { name: 'Channel 2 Parking Lot', rec: null },
+    ]);
+    const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Array<{
+      name?: string;
+      cameras?: Array<{ name: string; recording?: string }>;
+    }>;
+    const node = flows.find((n) => n.name === 'nvr_two_streams');
+    assert.deepEqual(
+      node?.cameras?.map((c) => [c.name, c.recording ?? null]),
+      [
+        ['Channel 1 Front Door', 'REC_3'],
+        ['Channel 2 Parking Lot', null],
+      ],
+    );
     await page.close();
   });
 });

@@ -73,6 +73,31 @@ describe('interop: simulator quirks of real devices', function () {
     assert.match(c1?.reason ?? '', /recording job records profile PROFILE_2_MAIN/);
   });
 
+  it('foreign-source-id: SourceIds naming none of the cameras make the session ask for jobs; foreign there too, only the order is left — flagged as a guess', async () => {
+    sim = await nvr(['foreign-source-id']);
+    const cams = [0, 1].map((i) => ({ videoSourceToken: videoSourceToken(i), profileToken: profileToken(i), displayName: `Cam ${i}`, recordingToken: null }));
+    const tokens = cams.flatMap((c) => [c.videoSourceToken, c.profileToken]);
+    const s = await openDeviceSession('127.0.0.1', sim.devices[0].port, creds, 3000, undefined, { sourceTokens: tokens });
+    assert.deepEqual(
+      s.recordings.map((r) => [r.token, r.sourceId]),
+      [
+        ['REC_2', 'SIMNVR0001:input2'],
+        ['REC_1', 'SIMNVR0001:input1'],
+      ],
+    );
+    assert.equal(s.jobs.length, 2, 'jobs asked for: a SourceId names none of the cameras');
+    const c0 = recordingChoice(s, cams[0], cams);
+    assert.equal(c0?.recording.token, 'REC_2', 'paired by order, and wrongly: the reason the editor offers a choice');
+    assert.equal(c0?.by, 'order');
+    assert.equal(c0?.ambiguous, true);
+    // A recording the user picked wins over every rule.
+    const picked = recordingChoice(s, { ...cams[0], recordingToken: 'REC_1' }, [{ ...cams[0], recordingToken: 'REC_1' }, cams[1]]);
+    assert.deepEqual([picked?.recording.token, picked?.by, picked?.ambiguous], ['REC_1', 'saved', false]);
+    assert.equal(recordingChoice(s, cams[1], [{ ...cams[0], recordingToken: 'REC_1' }, cams[1]])?.recording.token, 'REC_2');
+    // Without the cameras' tokens, only an empty SourceId is a reason to ask.
+    assert.equal((await openDeviceSession('127.0.0.1', sim.devices[0].port, creds, 3000)).jobs.length, 0);
+  });
+
   it('search-stuck: a recording search that never completes keeps its results, is partial, and the session still opens', async () => {
     sim = await nvr(['search-stuck']);
     const services = await getServices(sim.devices[0].xaddr, { credentials: creds, clockOffsetMs: 0, timeoutMs: 3000 });

@@ -9,7 +9,7 @@ const nodes: NodeLookup = {
   config: (id) =>
     ({
       nvr1: { type: 'nvr-source', host: '192.168.1.64', ports: '80,8000' },
-      nvrBasic: { type: 'nvr-source', host: '192.168.1.65', ports: '80', allowBasicAuth: true },
+      nvrBasic: { type: 'nvr-source', host: '192.168.1.65', ports: '80', allowBasicAuth: true, acceptSelfSigned: true },
       disc1: { type: 'onvif-discover', targets: '10.1.2.0/30:80' },
       nohost: { type: 'nvr-source', host: '', ports: '80' },
       mq1: { type: 'mqtt-broker' },
@@ -65,6 +65,15 @@ describe('Discover route rules (no network)', () => {
     assert.equal(planRequest({ targets: '10.0.0.1:80', user: 'u', password: 'p', allowBasicAuth: true }, nodes, s).allowBasicAuth, true);
     assert.equal(planRequest({ nodeId: 'nvr1', allowBasicAuth: true }, nodes, s).allowBasicAuth, false, 'a caller cannot turn it on for a stored login');
     assert.equal(planRequest({ nodeId: 'nvrBasic' }, nodes, s).allowBasicAuth, true);
+    // A self-signed certificate: the caller's choice for its own login, the node's for a stored one.
+    assert.equal(planRequest({ targets: '10.0.0.1:80', user: 'u', password: 'p', acceptSelfSigned: true }, nodes, s).acceptSelfSigned, true);
+    assert.equal(planRequest({ targets: '10.0.0.1:80', user: 'u', password: 'p' }, nodes, s).acceptSelfSigned, false);
+    assert.equal(
+      planRequest({ nodeId: 'nvr1', acceptSelfSigned: true }, nodes, s).acceptSelfSigned,
+      false,
+      'the stored password goes only where its node trusts',
+    );
+    assert.equal(planRequest({ nodeId: 'nvrBasic' }, nodes, s).acceptSelfSigned, true);
   });
 
   it('sends a directed WS-Discovery probe only to a listed address', () => {

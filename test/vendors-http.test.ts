@@ -2,6 +2,9 @@
 // (re-challenge, not a failed login), a Basic-only device (no password sent in clear), lock answers.
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { VendorHttp, isBusyAnswer, lockoutOf } from '../lib/vendors/http';
 import { VendorError } from '../lib/vendors/errors';
@@ -26,6 +29,25 @@ describe('vendor HTTP client', function () {
     servers.push(s.server);
     return s.port;
   };
+
+  it('speaks HTTPS on port 443 or when asked; a self-signed certificate only with the source opt-in', async () => {
+    assert.match(new VendorHttp({ host: '192.0.2.1', port: 443 }).base, /^https:\/\/192\.0\.2\.1:443$/);
+    assert.match(new VendorHttp({ host: '192.0.2.1', port: 80 }).base, /^http:\/\//);
+    // A throw-away self-signed certificate for 127.0.0.1 (test/fixtures/tls).
+    const tls = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
+    const server = createTlsServer({ key: readFileSync(path.join(tls, 'selfsigned.key')), cert: readFileSync(path.join(tls, 'selfsigned.crt')) }, (_req, res) =>
+      res.end('isapi'),
+    );
+    servers.push(server as unknown as Server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    await assert.rejects(
+      new VendorHttp({ host: '127.0.0.1', port, https: true }).request('GET', '/ISAPI/System/deviceInfo'),
+      (e: unknown) => e instanceof VendorError && /TLS certificate is not trusted.*accept self-signed certificate/.test(e.message),
+    );
+    const ok = await new VendorHttp({ host: '127.0.0.1', port, https: true, acceptSelfSigned: true }).request('GET', '/ISAPI/System/deviceInfo');
+    assert.equal(ok.body.toString(), 'isapi');
+  });
 
   it('refuses an answer larger than its limit', async () => {
     const port = await start((_req, res) => res.end(Buffer.alloc(200_000, 0x41)));

@@ -35,8 +35,20 @@ export interface SourceListing {
   lastError: string | null;
 }
 
+/**
+ * How a source's device is spoken to, beyond the login: per-source opt-ins of its nvr-source node
+ * (the Basic opt-in travels inside Credentials). Handed in with the claim like the login rather
+ * than kept in the catalog: the node's settings are their one home, and the engine has them from
+ * the claim on, before the first pass of a resumed source.
+ */
+export interface SourceAccess {
+  /** https: accept the device's self-signed certificate. */
+  acceptSelfSigned?: boolean;
+}
+
 interface Claim {
   credentials?: Credentials;
+  access: SourceAccess;
   sourceId?: number;
 }
 
@@ -76,8 +88,8 @@ export class Archive extends EventEmitter<ArchiveEvents> {
    * those last saved settings) at once, before its own save from the NVR finishes or even when
    * the NVR is down. Returns that source, if any.
    */
-  claim(nodeId: string, credentials: Credentials | undefined): VideoSourceRow | undefined {
-    this.claims.set(nodeId, { credentials });
+  claim(nodeId: string, credentials: Credentials | undefined, access: SourceAccess = {}): VideoSourceRow | undefined {
+    this.claims.set(nodeId, { credentials, access });
     const row = this.catalog.getSourceByNodeId(nodeId);
     if (row) this.attach(nodeId, row.id);
     return row;
@@ -93,7 +105,7 @@ export class Archive extends EventEmitter<ArchiveEvents> {
     if (!row) return;
     if (!row.active) this.catalog.setSourceActive(sourceId, true);
     this.board.track(sourceId, row.name, this.catalog.getSyncStatus(sourceId));
-    this.engine.addSource(sourceId, { credentials: claim.credentials });
+    this.engine.addSource(sourceId, { credentials: claim.credentials, acceptSelfSigned: claim.access.acceptSelfSigned });
     this.emit('status', sourceId);
   }
 
@@ -148,8 +160,13 @@ export class Archive extends EventEmitter<ArchiveEvents> {
   async verify(sel: unknown, options: { fix?: boolean } = {}): Promise<VerifyReport> {
     const one = sel === undefined || sel === null || sel === '' ? undefined : this.findSource(sel);
     if (sel !== undefined && sel !== null && sel !== '' && !one) throw new Error(`verify: no source ${JSON.stringify(sel)} in ${this.file}`);
-    const logins = new Map([...this.claims.values()].flatMap((c) => (c.sourceId !== undefined && c.credentials ? [[c.sourceId, c.credentials] as const] : [])));
-    return verifyArchive(this.catalog, { sourceId: one?.id, credentialsFor: (s) => logins.get(s.id), fix: options.fix === true });
+    const claimed = new Map([...this.claims.values()].flatMap((c) => (c.sourceId !== undefined ? [[c.sourceId, c] as const] : [])));
+    return verifyArchive(this.catalog, {
+      sourceId: one?.id,
+      credentialsFor: (s) => claimed.get(s.id)?.credentials,
+      accessFor: (s) => claimed.get(s.id)?.access,
+      fix: options.fix === true,
+    });
   }
 
   findSource(sel: unknown): VideoSourceRow | undefined {

@@ -47,6 +47,16 @@ export class SettingsError extends Error {
   }
 }
 
+/**
+ * An on/off setting (nvr-source's acceptSelfSigned, allowBasicAuth): absent is off; anything but
+ * true or false is refused — a hand-edited flow's "false" (text) must not switch a security opt-in on.
+ */
+export function checkFlag(label: string, raw: unknown): { value: boolean; problem?: string } {
+  if (raw === undefined || raw === null || raw === false) return { value: false };
+  if (raw === true) return { value: true };
+  return { value: false, problem: `${label}: ${JSON.stringify(raw)} is not on or off (true or false)` };
+}
+
 /** The value of one number setting, or a message saying what is wrong with it. */
 export function checkNumber(label: string, raw: unknown, rule: NumberRule): { value?: number; problem?: string } {
   const text = raw === undefined || raw === null ? '' : String(raw).trim();

@@ -12,6 +12,7 @@ import { vendorDoctor, vendorDoctorText, type VendorDoctorReport } from '../vend
 
 const HELP = `usage: vtrack-onvif doctor --targets LIST [--user U [--password-file FILE]] [--json]
                            [--replay-seconds N] [--timeout MS] [--accept-self-signed]
+                           [--allow-basic-auth]
                            [--driver auto|onvif|hikvision|dahua]
 
   --targets LIST         host:port list, e.g. "127.0.0.1:18100" or "192.168.1.64:80,8000"
@@ -20,6 +21,8 @@ ${PASSWORD_HELP}
   --replay-seconds N     length of the test replay (default 4; 0 = no test replay)
   --timeout MS           per request (default 5000)
   --accept-self-signed   https devices: accept a self-signed certificate
+  --allow-basic-auth     answer a device that offers only HTTP/RTSP Basic authentication
+                         (sends the password in clear text)
   --driver D             auto (default): the ONVIF check, and for a port without recording
                          search/replay the Hikvision ISAPI / Dahua HTTP API check (the API is told
                          without a login); onvif, hikvision, dahua: only that check
@@ -79,7 +82,7 @@ function text(reports: DoctorReport[]): string {
 
 /** Every flag this command takes; any other is refused (see args.ts). */
 export const FLAGS: FlagSpec = {
-  booleans: ['json', 'help', 'accept-self-signed'],
+  booleans: ['json', 'help', 'accept-self-signed', 'allow-basic-auth'],
   strings: ['targets', 'user', 'timeout', 'replay-seconds', 'driver', 'password', 'password-file'],
 };
 
@@ -108,10 +111,11 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const vendorOpts = {
-    credentials: user ? { user, password: password ?? '' } : undefined,
+    credentials: user ? { user, password: password ?? '', allowBasicAuth: bool(a, 'allow-basic-auth') } : undefined,
     timeoutMs: num(a, 'timeout', 5000),
     replaySeconds: num(a, 'replay-seconds', 4),
     tmpDir: tmpdir(),
+    acceptSelfSigned: bool(a, 'accept-self-signed'),
   };
   let reports: DoctorReport[] = [];
   const vendorReports: VendorDoctorReport[] = [];
@@ -133,6 +137,7 @@ export async function run(argv: string[]): Promise<number> {
       timeoutMs: num(a, 'timeout', 5000),
       replaySeconds: num(a, 'replay-seconds', 4),
       acceptSelfSigned: bool(a, 'accept-self-signed'),
+      allowBasicAuth: bool(a, 'allow-basic-auth'),
     });
   } catch (e) {
     process.stderr.write(`vtrack-onvif doctor: ${errorMessage(e)}\n\n${HELP}\n`);

@@ -1,4 +1,5 @@
 // `vtrack-onvif sim`: run the ONVIF NVR simulator until SIGINT/SIGTERM.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { bool, num, parseArgs, str, type FlagSpec } from './args';
 import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
@@ -37,6 +38,11 @@ const USAGE = `usage: vtrack-onvif sim [options]
                                              asked start (not the one before it, as ONVIF says)
                              lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
                                              replayed, though the search lists them (overwritten)
+  --tls-key FILE --tls-cert FILE  serve SOAP over HTTPS only, with this PEM key and certificate
+                           (an HTTPS-only device; a self-signed certificate needs the client's
+                           "accept self-signed certificate"), e.g. made with
+                           openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+                             -addext subjectAltName=IP:127.0.0.1 -keyout k.pem -out c.pem
   --json                   print the endpoints as JSON
   --quirk NAME[,NAME]      reproduce a real-device behaviour (repeatable):
 ${quirkHelp()}
@@ -79,6 +85,9 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
   if (!Number.isInteger(channels) || channels < 1 || channels > 64) throw new Error('--channels must be 1..64');
   const quality = str(a, 'quality') ?? 'default';
   if (quality !== 'default' && quality !== 'low') throw new Error(`--quality must be default or low, got "${quality}"`);
+  const tlsKey = str(a, 'tls-key');
+  const tlsCert = str(a, 'tls-cert');
+  if ((tlsKey === undefined) !== (tlsCert === undefined)) throw new Error('--tls-key and --tls-cert go together');
   const rtspBasePort = num(a, 'rtsp-base-port', 0);
   if (!Number.isInteger(rtspBasePort) || rtspBasePort < 0 || rtspBasePort > 65535) throw new Error('--rtsp-base-port must be a port number');
   return {
@@ -95,6 +104,7 @@ export function optionsFromArgs(argv: string[]): SimulatorOptions & { json: bool
     discovery,
     rtsp: !bool(a, 'no-rtsp'),
     quirks: parseQuirks(quirkArgs(argv)),
+    tls: tlsKey !== undefined && tlsCert !== undefined ? { key: readFileSync(tlsKey), cert: readFileSync(tlsCert) } : undefined,
     json: bool(a, 'json'),
     vendor: utcOffset !== undefined ? { utcOffsetMin: parseUtcOffset(utcOffset) } : undefined,
   };
@@ -163,6 +173,8 @@ export const FLAGS: FlagSpec = {
     'clock-offset',
     'history-min',
     'rtsp-base-port',
+    'tls-key',
+    'tls-cert',
     'fault',
     'discovery-port',
     'host',

@@ -19,6 +19,7 @@ const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file 
                          [--cameras "A,B"] [--name NAME] [--once] [--json]
                          [--interval MIN] [--segment-min 10] [--concurrency 2] [--since-hours 24]
                          [--max-age-days N] [--max-gb N] [--driver auto|onvif|hikvision|dahua]
+                         [--accept-self-signed] [--allow-basic-auth]
 
   --targets LIST     the NVR's host and ports, e.g. 127.0.0.1:18000-18002 (one host)
   --dir DIR          working directory; one folder per camera is created in it
@@ -29,6 +30,9 @@ const HELP = `usage: vtrack-onvif sync --targets LIST --user U [--password-file 
   --since-hours N    first sync of a camera looks back N hours (0 = everything recorded)
   --driver D         how recordings are reached (default auto: ONVIF when the device offers
                      recording search and replay, else Hikvision ISAPI, else the Dahua HTTP API)
+  --accept-self-signed  https devices: accept a self-signed certificate
+  --allow-basic-auth    answer a device that offers only HTTP/RTSP Basic authentication
+                     (sends the password in clear text)
 ${PASSWORD_HELP}`;
 
 function describeEvent(e: SyncEvent): string | undefined {
@@ -52,7 +56,7 @@ function describeEvent(e: SyncEvent): string | undefined {
 
 /** Every flag this command takes; any other is refused (see args.ts). */
 export const FLAGS: FlagSpec = {
-  booleans: ['once', 'json', 'help'],
+  booleans: ['once', 'json', 'help', 'accept-self-signed', 'allow-basic-auth'],
   strings: [
     'concurrency',
     'interval',
@@ -115,12 +119,16 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const timeoutMs = num(a, 'timeout', 5000);
-  const credentials = user ? { user, password: password ?? '' } : undefined;
+  const allowBasicAuth = bool(a, 'allow-basic-auth');
+  const acceptSelfSigned = bool(a, 'accept-self-signed');
+  const credentials = user ? { user, password: password ?? '', allowBasicAuth } : undefined;
   let driver: DriverName = 'onvif';
   let usable: DiscoveredDevice[] = [];
   if (driverArg === 'auto' || driverArg === 'onvif') {
-    const devices = (await discover({ targets, user, password, timeoutMs })).filter((d) => d.onvif);
-    for (const d of devices) if (d.error) log(`device ${d.host}:${d.port}: ${d.error}`);
+    const found = await discover({ targets, user, password, allowBasicAuth, acceptSelfSigned, timeoutMs });
+    // A refusal before the device could say it is ONVIF (an untrusted certificate) is worth telling too.
+    for (const d of found) if (d.error && (d.onvif || d.errorCode === 'auth')) log(`device ${d.host}:${d.port}: ${d.error}`);
+    const devices = found.filter((d) => d.onvif);
     // auto: ONVIF only where it offers recording search and replay (Profile G).
     usable = devices.filter((d) => !d.error && d.cameras.length > 0 && (driverArg === 'onvif' || d.services?.profileG));
   }
@@ -129,9 +137,9 @@ export async function run(argv: string[]): Promise<number> {
     // rejected one (Hikvision and Dahua lock the account after a few failures).
     for (const t of parseTargets(targets)) {
       try {
-        const found = driverArg === 'auto' ? await probeVendor(t.host, t.port, credentials, timeoutMs) : driverArg;
+        const found = driverArg === 'auto' ? await probeVendor(t.host, t.port, credentials, timeoutMs, undefined, { acceptSelfSigned }) : driverArg;
         if (!found) continue;
-        const session = await openVendorSession(found, t.host, t.port, credentials, timeoutMs);
+        const session = await openVendorSession(found, t.host, t.port, credentials, timeoutMs, undefined, { acceptSelfSigned });
         for (const n of session.notes) log(`${found} ${t.host}:${t.port}: ${n}`);
         driver = found;
         usable = [session.device];
@@ -170,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const engine = new SyncEngine({
     catalog,
-    credentials: user ? { user, password: password ?? '' } : undefined,
+    credentials,
     settings: {
       segmentMinutes: num(a, 'segment-min', 10),
       concurrency: num(a, 'concurrency', 2),
@@ -188,13 +196,13 @@ export async function run(argv: string[]): Promise<number> {
   });
 
   if (bool(a, 'once')) {
-    engine.addSource(saved.id, { schedule: false });
+    engine.addSource(saved.id, { schedule: false, acceptSelfSigned });
     const [summary] = await engine.syncNow(saved.id);
     await engine.close();
     catalog.close();
     return summary.errors.length ? 1 : 0;
   }
-  engine.addSource(saved.id);
+  engine.addSource(saved.id, { acceptSelfSigned });
   log(`syncing "${saved.name}" every ${saved.sync.intervalMinutes} min into ${saved.workingDirectory}; Ctrl+C stops`);
   await new Promise<void>((done) => {
     const stop = () => done();

@@ -20,6 +20,8 @@ export function deviceServiceUrl(e: DeviceEndpoint): string {
 
 export interface ClockProbe {
   clockOffsetMs: number;
+  /** The device service address that answered: https when a plain-HTTP port turned out to speak TLS. */
+  url: string;
   /** The device wanted credentials even for its clock (and how they got through). */
   clockAuth?: AuthMode;
 }
@@ -37,6 +39,34 @@ export interface ProbeOptions {
  * (offset 0 — we cannot know theirs yet).
  */
 export async function probeClock(url: string, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<ClockProbe> {
+  try {
+    return await probeClockAt(url, timeoutMs, signal, p);
+  } catch (e) {
+    const tls = httpsTwin(url, e);
+    if (!tls) throw e;
+    try {
+      return await probeClockAt(tls, timeoutMs, signal, p);
+    } catch (e2) {
+      // The port does speak TLS: its answer (a refused certificate, a login) is the one to show.
+      // Anything else means it was not HTTPS either: the first error stands.
+      if (e2 instanceof OnvifError && e2.code !== 'not-onvif' && e2.code !== 'unreachable') throw e2;
+      throw e;
+    }
+  }
+}
+
+/**
+ * An HTTPS-only device on a port other than 443 drops a plain HTTP request (Node, most embedded
+ * servers: the connection is reset) or answers it with an HTML 400 (nginx: "The plain HTTP request
+ * was sent to HTTPS port"). Then the same address with https is worth one more try.
+ */
+function httpsTwin(url: string, e: unknown): string | undefined {
+  if (!url.startsWith('http:') || !(e instanceof OnvifError)) return undefined;
+  const dropped = e.code === 'not-onvif' && /ECONNRESET|EPIPE|HPE_|HTTP 400/.test(e.message);
+  return dropped ? 'https:' + url.slice('http:'.length) : undefined;
+}
+
+async function probeClockAt(url: string, timeoutMs: number, signal: AbortSignal | undefined, p: ProbeOptions): Promise<ClockProbe> {
   const op = '<tds:GetSystemDateAndTime/>';
   let before = Date.now();
   let body: XmlNode;
@@ -70,13 +100,13 @@ export async function probeClock(url: string, timeoutMs: number, signal?: AbortS
   const d = child(utc, 'Date');
   const t = child(utc, 'Time');
   const parts = [num(child(d, 'Year')), num(child(d, 'Month')), num(child(d, 'Day')), num(child(t, 'Hour')), num(child(t, 'Minute')), num(child(t, 'Second'))];
-  if (parts.some((x) => x === undefined)) return { clockOffsetMs: 0, clockAuth }; // some devices send local time only; assume in sync
+  if (parts.some((x) => x === undefined)) return { clockOffsetMs: 0, clockAuth, url }; // some devices send local time only; assume in sync
   const [Y, M, D, h, m, s] = parts as number[];
   const device = Date.UTC(Y, M - 1, D, h, m, s);
   // An absurd date (year 999999999) gives NaN, which would break every WS-Security timestamp.
-  if (!Number.isFinite(device)) return { clockOffsetMs: 0, clockAuth };
+  if (!Number.isFinite(device)) return { clockOffsetMs: 0, clockAuth, url };
   // Whole seconds on the wire: compare with the midpoint of the round trip.
-  return { clockOffsetMs: device - Math.round((before + after) / 2), clockAuth };
+  return { clockOffsetMs: device - Math.round((before + after) / 2), clockAuth, url };
 }
 
 export interface DeviceInfo {

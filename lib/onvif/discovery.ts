@@ -4,8 +4,20 @@
 // device; only bad options (an unparsable target list, an unknown interface) reject.
 import { sniffVendorApi } from '../vendors/sniff';
 import { mapLimit } from './concurrency';
-import { probeClock, getDeviceInformation, getServices, getScopes, getCameras, scopeValue, deviceServiceUrl, type CallCtx, type ProbeOptions } from './device';
-import { searchRecordings } from './search';
+import {
+  probeClock,
+  getDeviceInformation,
+  getServices,
+  getScopes,
+  getCameras,
+  scopeValue,
+  deviceServiceUrl,
+  type CallCtx,
+  type ProbeOptions,
+  type ClockProbe,
+} from './device';
+import { getRecordingJobs, searchRecordings, type RecordingInfo } from './search';
+import { jobsMayHelp, mapCameras, sourceTokensOf, summarizeRecording } from './recording-map';
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
 import { wsDiscover, type ProbeMatch } from './ws-discovery';
@@ -64,7 +76,7 @@ function fromProbeMatch(m: ProbeMatch): Candidate | undefined {
   return { host: u.hostname, port, xaddr: u.toString(), via: 'ws-discovery', explicit: true, urn: m.urn, scopes: m.scopes };
 }
 
-async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<{ clockOffsetMs: number } | OnvifError> {
+async function probeTarget(t: Target, timeoutMs: number, signal?: AbortSignal, p: ProbeOptions = {}): Promise<ClockProbe | OnvifError> {
   try {
     return await probeClock(deviceServiceUrl(t), timeoutMs, signal, p);
   } catch (e) {
@@ -114,12 +126,25 @@ async function describe(
     // Camera names are the NVR's channel names; its recordings carry them best (source Name).
     // Optional: a device whose search fails still lists its cameras.
     const recordingNames = new Map<string, string>();
+    let recordings: RecordingInfo[] = [];
     if (dev.services.search) {
       const found = await searchRecordings(dev.services, { ...ctx, searchTimeoutMs: Math.min(budgetMs / 2, 5000) }).catch(() => undefined);
-      for (const r of found?.recordings ?? []) if (r.sourceId && r.sourceName && !recordingNames.has(r.sourceId)) recordingNames.set(r.sourceId, r.sourceName);
+      recordings = found?.recordings ?? [];
+      for (const r of recordings) if (r.sourceId && r.sourceName && !recordingNames.has(r.sourceId)) recordingNames.set(r.sourceId, r.sourceName);
     }
     const recorder = Boolean(dev.scopes?.some((x) => /type\/(Network_Video_Recorder|NVR)/i.test(x))) || /\bN?VR\b|recorder/i.test(dev.model ?? '');
     dev.cameras = await getCameras(dev.services, ctx, dev.name, { recorder, recordingNames });
+    if (recordings.length) {
+      // Each camera's recording and why, as the sync will choose it (same rules as lib/sync/device-session),
+      // so the editor can show it and offer a choice where it is a guess.
+      const jobs = jobsMayHelp(recordings, sourceTokensOf(dev.cameras)) ? await getRecordingJobs(dev.services, ctx).catch(() => []) : [];
+      const map = mapCameras(dev.cameras, recordings, jobs);
+      dev.recordings = recordings.map(summarizeRecording);
+      for (const cam of dev.cameras) {
+        const c = map.get(cam.token);
+        if (c) cam.recording = { token: c.recording.token, by: c.by, reason: c.reason, ambiguous: c.ambiguous };
+      }
+    }
   } catch (e) {
     const err =
       budget.signal.aborted && !signal?.aborted
@@ -175,7 +200,7 @@ export async function discover(o: DiscoverOptions): Promise<DiscoveredDevice[]> 
     if (prev) prev.clockOffsetMs = r.clockOffsetMs;
     else
       candidates.set(key, {
-        c: { host: t.host, port: t.port, xaddr: deviceServiceUrl(t), via: 'probe', explicit: t.explicit },
+        c: { host: t.host, port: t.port, xaddr: r.url, via: 'probe', explicit: t.explicit },
         clockOffsetMs: r.clockOffsetMs,
       });
   }

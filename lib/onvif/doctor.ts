@@ -6,7 +6,7 @@ import { mapLimit } from './concurrency';
 import { getCameras, getScopes, getServices, probeClock, scopeValue, deviceServiceUrl, type CallCtx } from './device';
 import { OnvifError, errorMessage } from './errors';
 import { findRecordedRanges, getRecordingJobs, getReplayUri, searchRecordings, type RecordingInfo, type SearchCtx } from './search';
-import { mapRecordings } from './recording-map';
+import { jobsMayHelp, mapRecordings, sourceTokensOf } from './recording-map';
 import { soapCall, type AuthMode, type Credentials } from './soap';
 import { parseTargets } from './targets';
 import { child, text } from './xml';
@@ -22,7 +22,10 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** Length of the test replay, seconds (0 = none). Default 4. */
   replaySeconds?: number;
+  /** https: accept a self-signed certificate (the source's opt-in). */
   acceptSelfSigned?: boolean;
+  /** Answer a device that offers only HTTP/RTSP Basic (the password in clear; the source's opt-in). */
+  allowBasicAuth?: boolean;
   signal?: AbortSignal;
 }
 
@@ -79,6 +82,17 @@ const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 function authProblem(e: OnvifError, creds: Credentials | undefined): DoctorProblem {
   if (e.code === 'clock-skew') return { problem: e.message, action: "set the device's clock (NTP); WS-Security logins are checked against it" };
   if (!creds) return { problem: e.message, action: 'give the user name and password of an ONVIF user of the device' };
+  if (/only HTTP Basic|only RTSP Basic/.test(e.message))
+    return {
+      problem: e.message,
+      action:
+        'enable Digest authentication on the device, or turn on "allow Basic authentication" for this source (the password then crosses the network in clear text)',
+    };
+  if (/TLS certificate is not trusted/.test(e.message))
+    return {
+      problem: e.message,
+      action: 'turn on "accept self-signed certificate" for this source if this is your device (or give it a certificate we can verify)',
+    };
   return { problem: e.message, action: 'enable ONVIF on the device and create an ONVIF user (many NVRs keep a separate ONVIF user list); check the password' };
 }
 
@@ -102,8 +116,8 @@ function recordedSpan(r: RecordingInfo): { from?: Date; to?: Date } {
 
 export async function checkDevice(host: string, port: number, o: DoctorOptions): Promise<DoctorReport> {
   const timeoutMs = o.timeoutMs ?? 5000;
-  const creds: Credentials | undefined = o.user ? { user: o.user, password: o.password ?? '' } : undefined;
-  const xaddr = deviceServiceUrl({ host, port });
+  const creds: Credentials | undefined = o.user ? { user: o.user, password: o.password ?? '', allowBasicAuth: o.allowBasicAuth === true } : undefined;
+  let xaddr = deviceServiceUrl({ host, port });
   const rep: DoctorReport = {
     host,
     port,
@@ -127,6 +141,8 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
   try {
     const c = await probeClock(xaddr, timeoutMs, o.signal, { credentials: creds, acceptSelfSigned: o.acceptSelfSigned });
     clockOffsetMs = c.clockOffsetMs;
+    // An HTTPS-only port answers on https: every later call goes there.
+    xaddr = rep.xaddr = c.url;
     rep.clockOffsetMs = c.clockOffsetMs;
     rep.clockAuth = c.clockAuth ?? null;
     if (c.clockAuth)
@@ -225,7 +241,7 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
     problem({ problem: `listing cameras failed: ${errorMessage(e)}`, action: 'check that the ONVIF user may read media profiles' });
     return rep;
   }
-  const jobs = recordings.some((r) => !r.sourceId) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
+  const jobs = jobsMayHelp(recordings, sourceTokensOf(cameras)) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
   const map = mapRecordings(
     cameras.map((c) => ({ token: c.token, name: c.name, profileTokens: c.profiles.map((p) => p.token) })),
     recordings,
@@ -281,6 +297,7 @@ export async function checkDevice(host: string, port: number, o: DoctorOptions):
         url,
         user: creds?.user,
         password: creds?.password,
+        allowBasicAuth: creds?.allowBasicAuth,
         from: start,
         to: end,
         timeouts: { connectMs: timeoutMs, responseMs: timeoutMs, idleMs: Math.max(timeoutMs, 10_000), totalMs: seconds * 1000 * 3 + 20_000 },

@@ -6,6 +6,7 @@
 // then recording jobs, then track tokens, and only then the order — and every choice says why,
 // for events and the editor.
 import type { RecordingInfo, RecordingJob } from './search';
+import type { CameraInfo, RecordingSummary } from './types';
 
 export interface CameraRef {
   /** Video source token (the channel). */
@@ -114,4 +115,49 @@ export function mapRecordings(
     );
   }
   return out;
+}
+
+/**
+ * Whether GetRecordingJobs is worth asking: some recording names no source (Axis SD card), or names
+ * one that is none of the cameras' video sources or profiles (a foreign id). Otherwise SourceIds
+ * decide and the call is saved. Without the cameras' tokens only the first case can be told.
+ */
+export function jobsMayHelp(recordings: readonly RecordingInfo[], sourceTokens?: readonly string[]): boolean {
+  if (recordings.some((r) => !r.sourceId)) return true;
+  if (!sourceTokens) return false;
+  const own = new Set(sourceTokens);
+  return recordings.some((r) => !own.has(r.sourceId as string));
+}
+
+/** Video source and profile tokens of cameras (what a recording's SourceId or a job may name). */
+export function sourceTokensOf(cameras: readonly CameraInfo[]): string[] {
+  return cameras.flatMap((c) => [c.token, ...c.profiles.map((p) => p.token)]);
+}
+
+/** A recording as the editor lists it for picking. */
+export function summarizeRecording(r: RecordingInfo): RecordingSummary {
+  const video = r.tracks.find((t) => /video/i.test(t.type)) ?? r.tracks[0];
+  const from = video?.dataFrom ?? r.earliest;
+  const to = video?.dataTo ?? r.latest;
+  return {
+    token: r.token,
+    sourceId: r.sourceId,
+    sourceName: r.sourceName,
+    content: r.content,
+    from: from?.toISOString(),
+    to: to?.toISOString(),
+  };
+}
+
+/**
+ * Each camera's recording as the sync would choose it automatically (the same rules, on the main
+ * profile as the catalog keeps it), for the discovery answer the editor's grid shows.
+ */
+export function mapCameras(
+  cameras: readonly CameraInfo[],
+  recordings: readonly RecordingInfo[],
+  jobs: readonly RecordingJob[] = [],
+): Map<string, RecordingChoice> {
+  const refs = cameras.map((c) => ({ token: c.token, name: c.name, profileTokens: c.profiles[0] ? [c.profiles[0].token] : [] }));
+  return mapRecordings(refs, recordings, jobs);
 }

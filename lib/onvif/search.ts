@@ -44,6 +44,8 @@ export interface RecordingInfo {
   sourceName?: string;
   /** Source Address (a URI: some devices put the profile or stream address there). */
   sourceAddress?: string;
+  /** The recording's Content description ("Recording of Front Door (sub stream)"), shown to the user picking one. */
+  content?: string;
   earliest?: Date;
   latest?: Date;
   status?: string;
@@ -112,6 +114,7 @@ export function parseRecording(r: XmlValue, now = Date.now()): RecordingInfo {
     sourceId: text(child(src, 'SourceId')) || undefined, // empty SourceId (Axis SD card) = none
     sourceName: text(child(src, 'Name')) || undefined,
     sourceAddress: text(child(src, 'Address')) || undefined,
+    content: text(child(r, 'Content')) || undefined,
     earliest: d(child(r, 'EarliestRecording'), 'EarliestRecording'),
     latest: d(child(r, 'LatestRecording'), 'LatestRecording'),
     status: text(child(r, 'RecordingStatus')),
@@ -368,6 +371,7 @@ export async function getRecordings(services: DeviceServices, c: SearchCtx): Pro
       sourceId: text(child(src, 'SourceId')) || undefined,
       sourceName: text(child(src, 'Name')) || undefined,
       sourceAddress: text(child(src, 'Address')) || undefined,
+      content: text(path(it, 'Configuration', 'Content')) || undefined,
       tracks: all(child(it, 'Tracks'), 'Track').map((t) => ({
         token: text(child(t, 'TrackToken')) ?? '',
         type: text(path(t, 'Configuration', 'TrackType')) ?? '',

@@ -43,8 +43,9 @@ export interface SoapOptions {
  */
 export const MAX_REPLY_BYTES = 2 * 1024 * 1024;
 
-/** How a request got through: none needed, WS-Security alone, or HTTP Digest (with WS-Security). */
-export type AuthMode = 'none' | 'ws-security' | 'http-digest';
+/** How a request got through: none needed, WS-Security alone, HTTP Digest (with WS-Security), or
+ * HTTP Basic (only with the source's opt-in). */
+export type AuthMode = 'none' | 'ws-security' | 'http-digest' | 'http-basic';
 
 const NS = [
   'xmlns:s="http://www.w3.org/2003/05/soap-envelope"',
@@ -231,7 +232,7 @@ export async function soapCall(url: string, body: string, o: SoapOptions = {}): 
     // Both at once: devices that check WS-Security after Digest get what they need.
     reply = await httpPost(url, envelope(body, useWsse ? wsSecurityHeader(o.credentials, o.clockOffsetMs) : ''), { Authorization: auth }, o);
     if (reply.status === 401) throw new OnvifError('auth', `${where}: authentication failed — wrong user name or password (HTTP 401)`, { status: 401 });
-    if (o.authUsed) o.authUsed.mode = 'http-digest';
+    if (o.authUsed) o.authUsed.mode = auth.startsWith('Basic ') ? 'http-basic' : 'http-digest';
   }
   let doc: XmlNode;
   try {

@@ -18,6 +18,29 @@ export interface CameraInfo {
   /** Video source token: the stable channel id on an NVR. */
   token: string;
   profiles: VideoProfile[];
+  /** Discovery with a recording search: this camera's recording and why (lib/onvif/recording-map). */
+  recording?: CameraRecording;
+}
+
+/** Which recording a camera was mapped to, by which rule, and whether the user should confirm it. */
+export interface CameraRecording {
+  token: string;
+  /** source-token, source-name, source-address, recording-job, track-token, order, only (or saved). */
+  by: string;
+  reason: string;
+  /** Mapped only by order, or several recordings matched: the editor offers a choice. */
+  ambiguous: boolean;
+}
+
+/** A recording the device lists, as the editor shows it for picking. */
+export interface RecordingSummary {
+  token: string;
+  sourceId?: string;
+  sourceName?: string;
+  content?: string;
+  /** ISO times of the video track's data (or the recording's), when the device says. */
+  from?: string;
+  to?: string;
 }
 
 export interface DeviceServices {
@@ -54,6 +77,8 @@ export interface DiscoveredDevice {
   clockOffsetMs?: number;
   services?: DeviceServices;
   cameras: CameraInfo[];
+  /** The recordings the device lists (with a recording search), for picking one per camera. */
+  recordings?: RecordingSummary[];
   /** Per-device problem (auth failed, clock skew, unreachable, not ONVIF ...). */
   error?: string;
   /** Not ONVIF, but this vendor's own HTTP API answers on the port (asked without a login): sync

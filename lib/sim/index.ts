@@ -13,6 +13,7 @@ import { startRtspServer, type ReplayFault } from './rtsp-server';
 export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 import type { QuirkName } from './quirks';
+import { withRecordedStreams } from './recordings';
 import { errorMessage } from '../errors';
 
 export type { SimAuth, SimCameraSpec, SimDeviceSpec, TimelineSpec } from './types';
@@ -61,6 +62,8 @@ export interface SimulatorOptions {
   rtspBasePort?: number;
   /** Real-device behaviours to reproduce (lib/sim/quirks.ts). */
   quirks?: Iterable<QuirkName>;
+  /** Serve SOAP over HTTPS with this key and certificate (PEM): an HTTPS-only device. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Concurrent Find* searches per device. Default 4. */
   maxSearches?: number;
   /** Results per Get*SearchResults poll when the client sets no MaxResults. Default 10. */
@@ -122,7 +125,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           host,
           port: opts.rtspBasePort ? opts.rtspBasePort + devices.length : spec.rtspPort,
           auth: opts.auth,
-          device: spec,
+          authScheme: quirks.has('basic-auth') ? 'basic' : undefined,
+          // Recording r of a several-recordings device replays at /replay/REC_{r+1}: its stream is camera r here.
+          device: withRecordedStreams(spec, quirks.has('several-recordings')),
           now: deviceNow,
           busyReplays: opts.faults?.busyReplays
             ? { remaining: opts.faults.busyReplays }
@@ -150,10 +155,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         timelines: spec.cameras.map((c) => new RecordingTimeline(c.recording, deviceNow)),
         searches,
         quirks,
+        https: opts.tls !== undefined,
       };
       const soap: RunningSoapServer = await startSoapServer(host, spec.port, {
         ctx,
-        authenticator: new SoapAuthenticator(opts.auth, deviceNow),
+        authenticator: new SoapAuthenticator(opts.auth, deviceNow, quirks.has('basic-auth')),
+        tls: opts.tls,
         log,
       });
       closers.push(async () => {

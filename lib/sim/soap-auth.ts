@@ -13,7 +13,9 @@ const DIGEST_NONCE_TTL_MS = 5 * 60_000;
 const PASSWORD_DIGEST_TYPE = '#PasswordDigest';
 
 export type AuthOutcome =
-  { ok: true; method: 'none' | 'ws-security' | 'http-digest' } | { ok: false; status: 400; fault: SoapFault } | { ok: false; status: 401; challenge: string };
+  | { ok: true; method: 'none' | 'ws-security' | 'http-digest' | 'http-basic' }
+  | { ok: false; status: 400; fault: SoapFault }
+  | { ok: false; status: 401; challenge: string };
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 
@@ -31,6 +33,8 @@ export class SoapAuthenticator {
     private readonly auth: SimAuth | undefined,
     /** Device clock (real clock + configured offset). */
     private readonly deviceNow: () => Date,
+    /** Quirk basic-auth: only HTTP Basic opens the device (WS-Security and Digest are ignored). */
+    private readonly basicOnly = false,
   ) {}
 
   get required(): boolean {
@@ -39,6 +43,12 @@ export class SoapAuthenticator {
 
   check(req: IncomingMessage, header: XmlNode): AuthOutcome {
     if (!this.auth) return { ok: true, method: 'none' };
+    if (this.basicOnly) {
+      const h = req.headers.authorization ?? '';
+      const given = /^basic /i.test(h) ? Buffer.from(h.slice(6).trim(), 'base64').toString() : undefined;
+      if (given !== undefined && sameText(given, `${this.auth.user}:${this.auth.password}`)) return { ok: true, method: 'http-basic' };
+      return { ok: false, status: 401, challenge: `Basic realm="${REALM}"` };
+    }
     const token = child(child(header, 'Security'), 'UsernameToken');
     let wsFault: SoapFault | undefined;
     if (token) {

@@ -38,11 +38,13 @@ export interface DeviceContext {
   searches: SearchStore;
   /** Real-device behaviours switched on (lib/sim/quirks.ts). */
   quirks?: ReadonlySet<QuirkName>;
+  /** The SOAP services are served over TLS (an HTTPS-only device): XAddrs say https. */
+  https?: boolean;
 }
 
 export function serviceUrl(ctx: DeviceContext, name: ServiceName): string {
   const info = SERVICES.find((s) => s.name === name);
-  return `http://${urlHost(ctx.host)}:${ctx.port}${info ? info.path : ''}`;
+  return `${ctx.https ? 'https' : 'http'}://${urlHost(ctx.host)}:${ctx.port}${info ? info.path : ''}`;
 }
 
 export function rtspUrl(ctx: DeviceContext, path: string): string {

@@ -3,9 +3,10 @@ import type { DeviceContext, SoapService } from './soap-context';
 import { esc } from './soap-envelope';
 import { recordingSourceXml } from './soap-search';
 import { profileToken, recordingToken, trackToken } from './tokens';
+import { cameraOfRecording, foreignSourceId, listedRecordings, recordingCount } from './recordings';
 
 function recordingItemXml(ctx: DeviceContext, i: number): string {
-  const c = ctx.spec.cameras[i];
+  const c = ctx.spec.cameras[cameraOfRecording(ctx, i)];
   return (
     `<trc:RecordingItem><tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
     `<tt:Configuration><tt:Source>${recordingSourceXml(ctx, i)}</tt:Source>` +
@@ -17,18 +18,25 @@ function recordingItemXml(ctx: DeviceContext, i: number): string {
 }
 
 function getRecordings(ctx: DeviceContext): string {
-  const items = ctx.spec.cameras.map((_, i) => recordingItemXml(ctx, i)).join('');
+  const items = listedRecordings(ctx)
+    .map((r) => recordingItemXml(ctx, r))
+    .join('');
   return `<trc:GetRecordingsResponse>${items}</trc:GetRecordingsResponse>`;
 }
 
-/** One active job per camera, recording its main profile (the shape of an Axis reply: source Type Profile). */
+/** What a job names as its source: the camera's main profile, or (foreign-source-id) the same foreign id as the recording. */
+function jobSource(ctx: DeviceContext, r: number): string {
+  return ctx.quirks?.has('foreign-source-id') ? esc(foreignSourceId(ctx, r)) : profileToken(cameraOfRecording(ctx, r));
+}
+
+/** One active job per recording, recording its camera's main profile (the shape of an Axis reply: source Type Profile). */
 function getRecordingJobs(ctx: DeviceContext): string {
-  const items = ctx.spec.cameras
+  const items = listedRecordings(ctx)
     .map(
-      (_, i) =>
+      (i) =>
         `<trc:JobItem><trc:JobToken>JOB_${i + 1}</trc:JobToken><trc:JobConfiguration><tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
         '<tt:Mode>Active</tt:Mode><tt:Priority>1</tt:Priority><tt:Source>' +
-        `<tt:SourceToken Type="http://www.onvif.org/ver10/schema/Profile"><tt:Token>${profileToken(i)}</tt:Token></tt:SourceToken>` +
+        `<tt:SourceToken Type="http://www.onvif.org/ver10/schema/Profile"><tt:Token>${jobSource(ctx, i)}</tt:Token></tt:SourceToken>` +
         `<tt:AutoCreateReceiver>false</tt:AutoCreateReceiver><tt:Tracks><tt:SourceTag>video</tt:SourceTag><tt:Destination>${trackToken(i)}</tt:Destination></tt:Tracks>` +
         '</tt:Source></trc:JobConfiguration></trc:JobItem>',
     )
@@ -39,7 +47,7 @@ function getRecordingJobs(ctx: DeviceContext): string {
 function getServiceCapabilities(ctx: DeviceContext): string {
   return (
     '<trc:GetServiceCapabilitiesResponse><trc:Capabilities DynamicRecordings="false" DynamicTracks="false" ' +
-    `Encoding="H264 H265 MPV4-ES JPEG" MaxRecordings="${ctx.spec.cameras.length}"/></trc:GetServiceCapabilitiesResponse>`
+    `Encoding="H264 H265 MPV4-ES JPEG" MaxRecordings="${recordingCount(ctx)}"/></trc:GetServiceCapabilitiesResponse>`
   );
 }
 

@@ -4,14 +4,15 @@ import { serviceUrl, type DeviceContext, type SoapService } from './soap-context
 import { children, esc, invalidArg, parseXsDateTime, parseXsDuration, text, textAt, xsDateTime, type SoapRequest, type XmlNode } from './soap-envelope';
 import type { RecordingTimeline } from './timeline';
 import { cameraIndexOf, recordingToken, trackToken, videoSourceToken } from './tokens';
+import { cameraOfRecording, foreignSourceId, listedRecordings, recordingCount } from './recordings';
 
 export const RECORDING_STATE_TOPIC = 'tns1:RecordingHistory/Track/State';
 const DEFAULT_KEEPALIVE_MS = 60_000;
 
-/** Camera index for a recording token, or a NoRecording fault. */
+/** Recording index for a recording token (lib/sim/recordings.ts), or a NoRecording fault. */
 export function cameraForRecording(ctx: DeviceContext, token: string): number {
   const i = cameraIndexOf(token);
-  if (i < 0 || i >= ctx.spec.cameras.length || recordingToken(i) !== token) {
+  if (i < 0 || i >= recordingCount(ctx) || recordingToken(i) !== token) {
     throw invalidArg(`No recording with token "${token}"`, 'ter:NoRecording');
   }
   return i;
@@ -21,22 +22,26 @@ function isRecording(ctx: DeviceContext, tl: RecordingTimeline): boolean {
   return !tl.spec.end || tl.spec.end > ctx.now();
 }
 
-/** tt:RecordingSourceInformation content, shared with the recording service. */
-export function recordingSourceXml(ctx: DeviceContext, i: number): string {
+/** tt:RecordingSourceInformation content of recording r, shared with the recording service. */
+export function recordingSourceXml(ctx: DeviceContext, r: number): string {
+  const i = cameraOfRecording(ctx, r);
   const c = ctx.spec.cameras[i];
   return (
     // Quirk empty-source-id: Axis SD-card recordings name no source (gBillal/ex_onvif get_recordings.xml).
     (ctx.quirks?.has('empty-source-id')
-      ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${i + 1}</tt:Name>`
-      : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
+      ? `<tt:SourceId></tt:SourceId><tt:Name>Recording ${r + 1}</tt:Name>`
+      : ctx.quirks?.has('foreign-source-id')
+        ? `<tt:SourceId>${esc(foreignSourceId(ctx, r))}</tt:SourceId><tt:Name>Recording ${r + 1}</tt:Name>`
+        : `<tt:SourceId>${videoSourceToken(i)}</tt:SourceId><tt:Name>${esc(c.name)}</tt:Name>`) +
     `<tt:Location>${esc(ctx.spec.location)}</tt:Location><tt:Description>${esc(`${c.name} (${c.codec} ${c.width}x${c.height})`)}</tt:Description>` +
     `<tt:Address>${esc(serviceUrl(ctx, 'device'))}</tt:Address>`
   );
 }
 
-function recordingInformationXml(ctx: DeviceContext, i: number): string {
-  const c = ctx.spec.cameras[i];
-  const tl = ctx.timelines[i];
+function recordingInformationXml(ctx: DeviceContext, r: number): string {
+  const c = ctx.spec.cameras[cameraOfRecording(ctx, r)];
+  const tl = ctx.timelines[cameraOfRecording(ctx, r)];
+  const i = r;
   // Quirk epoch-dates: an unset start, as a Milesight MS-C8165-PE reports (1970-01-01T00:03:15Z).
   const from = ctx.quirks?.has('epoch-dates') ? '1970-01-01T00:03:15Z' : xsDateTime(tl.dataFrom());
   const to = xsDateTime(tl.dataTo());
@@ -44,7 +49,7 @@ function recordingInformationXml(ctx: DeviceContext, i: number): string {
     `<tt:RecordingToken>${recordingToken(i)}</tt:RecordingToken>` +
     `<tt:Source>${recordingSourceXml(ctx, i)}</tt:Source>` +
     `<tt:EarliestRecording>${from}</tt:EarliestRecording><tt:LatestRecording>${to}</tt:LatestRecording>` +
-    `<tt:Content>${esc(`Recording of ${c.name}`)}</tt:Content>` +
+    `<tt:Content>${esc(`Recording of ${c.name}${r >= ctx.spec.cameras.length ? ' (sub stream)' : ''}`)}</tt:Content>` +
     `<tt:Track><tt:TrackToken>${trackToken(i)}</tt:TrackToken><tt:TrackType>Video</tt:TrackType>` +
     `<tt:Description>Video track</tt:Description><tt:DataFrom>${from}</tt:DataFrom><tt:DataTo>${to}</tt:DataTo></tt:Track>` +
     `<tt:RecordingStatus>${isRecording(ctx, tl) ? 'Recording' : 'Stopped'}</tt:RecordingStatus>`
@@ -60,14 +65,16 @@ function maxMatchesOf(body: XmlNode): number {
   return Number.isFinite(n) && n > 0 ? n : Infinity;
 }
 
-/** Camera indexes selected by a SearchScope (IncludedSources / IncludedRecordings); all when empty. */
+/** Recording indexes selected by a SearchScope (IncludedSources / IncludedRecordings); all when empty. */
 function scopedCameras(ctx: DeviceContext, body: XmlNode): number[] {
   const scope = children(body, 'Scope')[0];
   const sources = children(scope, 'IncludedSources').map((s) => textAt(s, 'Token') || text(s));
   const recordings = children(scope, 'IncludedRecordings').map((r) => text(r));
-  return ctx.spec.cameras
-    .map((_, i) => i)
-    .filter((i) => (sources.length === 0 || sources.includes(videoSourceToken(i))) && (recordings.length === 0 || recordings.includes(recordingToken(i))));
+  return listedRecordings(ctx).filter(
+    (r) =>
+      (sources.length === 0 || sources.includes(videoSourceToken(cameraOfRecording(ctx, r)))) &&
+      (recordings.length === 0 || recordings.includes(recordingToken(r))),
+  );
 }
 
 function getServiceCapabilities(): string {
@@ -82,7 +89,7 @@ function getRecordingSummary(ctx: DeviceContext): string {
   return (
     '<tse:GetRecordingSummaryResponse><tse:Summary>' +
     `<tt:DataFrom>${xsDateTime(from)}</tt:DataFrom><tt:DataUntil>${xsDateTime(to)}</tt:DataUntil>` +
-    `<tt:NumberRecordings>${ctx.spec.cameras.length}</tt:NumberRecordings>` +
+    `<tt:NumberRecordings>${recordingCount(ctx)}</tt:NumberRecordings>` +
     '</tse:Summary></tse:GetRecordingSummaryResponse>'
   );
 }
@@ -189,7 +196,7 @@ function findEvents(ctx: DeviceContext, req: SoapRequest): string {
   let events: Array<{ i: number; e: RecordingStateEvent }> = [];
   if (filterWantsRecordingState(req.body)) {
     for (const i of scopedCameras(ctx, req.body)) {
-      for (const e of recordingStateEvents(ctx.timelines[i], from, to, includeStart)) events.push({ i, e });
+      for (const e of recordingStateEvents(ctx.timelines[cameraOfRecording(ctx, i)], from, to, includeStart)) events.push({ i, e });
     }
   }
   // Start-state events come first, then everything in search direction.

@@ -1,6 +1,7 @@
 // One simulated device's HTTP server: routes SOAP 1.2 POSTs to the service at the request path,
 // applies authentication and turns thrown SoapFaults into fault replies.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { SERVICES, type DeviceContext, type ServiceName, type SoapService } from './soap-context';
 import { SoapAuthenticator } from './soap-auth';
@@ -30,6 +31,8 @@ const CONTENT_TYPE = 'application/soap+xml; charset=utf-8';
 export interface SoapServerOptions {
   ctx: DeviceContext;
   authenticator: SoapAuthenticator;
+  /** PEM key and certificate: serve HTTPS only (a plain HTTP request gets its connection reset). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   log?: (line: string) => void;
 }
 
@@ -42,13 +45,16 @@ export async function startSoapServer(host: string, port: number, o: SoapServerO
   const sockets = new Set<Socket>();
   // Check header/request timeouts every second (Node's default is 30 s), so a slowloris client's
   // half-sent request is dropped close to headersTimeout instead of up to 30 s later.
-  const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, o).catch((err: unknown) => {
       o.log?.(`soap: internal error: ${errorMessage(err)}`);
       if (!res.headersSent) send(res, 500, faultXml(new SoapFault('Receiver', [], 'Internal error')));
       else res.destroy();
     });
-  });
+  };
+  const server: Server = o.tls
+    ? createTlsServer({ connectionsCheckingInterval: 1000, key: o.tls.key, cert: o.tls.cert }, onRequest)
+    : createServer({ connectionsCheckingInterval: 1000 }, onRequest);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

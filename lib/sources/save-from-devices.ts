@@ -20,6 +20,12 @@ export interface SaveFromDevicesInput {
   adoptName?: boolean;
   /** How the source's recordings are reached (default: unchanged, 'onvif' for a new source). */
   driver?: string;
+  /**
+   * Recordings the user picked (cameraKey(port, token) → recording token), where the automatic
+   * mapping was a guess. Saved as the camera's recording_token; the sync then takes that recording
+   * before any automatic rule (lib/onvif/recording-map 'saved'). Cameras without one map automatically.
+   */
+  recordings?: Record<string, string>;
 }
 
 export const cameraKey = (port: number, token: string): string => `${port}/${token}`;
@@ -47,6 +53,11 @@ export function pickCameras(devices: DiscoveredDevice[], selection: CameraSelect
     throw new Error(`selected cameras not found on the NVR: ${[...wanted].filter((k) => !have.has(k)).join(', ')}`);
   }
   return picked;
+}
+
+function pickedRecording(picks: Record<string, string> | undefined, key: string): string | null {
+  const token = picks && Object.prototype.hasOwnProperty.call(picks, key) ? picks[key] : undefined;
+  return typeof token === 'string' && token.trim() !== '' ? token.trim() : null;
 }
 
 export async function saveSourceFromDevices(catalog: Catalog, input: SaveFromDevicesInput): Promise<SavedSource> {
@@ -79,6 +90,7 @@ export async function saveSourceFromDevices(catalog: Catalog, input: SaveFromDev
       height: main?.height ?? 0,
       fps: main?.fps ?? 0,
       folderPath: folders.get(cameraKey(port, camera.token)) as string,
+      recordingToken: pickedRecording(input.recordings, cameraKey(port, camera.token)),
     };
   });
   const urn = input.devices.length === 1 ? (input.devices[0].urn ?? null) : null;

@@ -3,7 +3,7 @@
 // name/address, recording jobs, track tokens, order); the choice carries its reason.
 import { probeClock, getServices, deviceServiceUrl } from '../onvif/device';
 import { getRecordingJobs, searchRecordings, type RecordingInfo, type RecordingJob, type SearchCtx } from '../onvif/search';
-import { mapRecordings, type RecordingChoice } from '../onvif/recording-map';
+import { jobsMayHelp, mapRecordings, type RecordingChoice } from '../onvif/recording-map';
 import type { Credentials } from '../onvif/soap';
 import type { DeviceServices } from '../onvif/types';
 
@@ -26,15 +26,19 @@ export async function openDeviceSession(
   credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  opts: { acceptSelfSigned?: boolean } = {},
+  opts: { acceptSelfSigned?: boolean; sourceTokens?: readonly string[] } = {},
 ): Promise<DeviceSession> {
-  const url = deviceServiceUrl({ host, port });
-  const { clockOffsetMs } = await probeClock(url, timeoutMs, signal, { credentials, acceptSelfSigned: opts.acceptSelfSigned });
+  // probeClock answers with the address that worked (https when the port speaks TLS).
+  const { clockOffsetMs, url } = await probeClock(deviceServiceUrl({ host, port }), timeoutMs, signal, {
+    credentials,
+    acceptSelfSigned: opts.acceptSelfSigned,
+  });
   const ctx: SearchCtx = { credentials, clockOffsetMs, timeoutMs, signal, acceptSelfSigned: opts.acceptSelfSigned };
   const services = await getServices(url, ctx);
   const found = await searchRecordings(services, ctx);
-  // Recordings without a SourceId (Axis SD card) are tied to cameras through their jobs.
-  const jobs = found.recordings.some((r) => !r.sourceId) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
+  // Recordings without a SourceId (Axis SD card), or with one that names none of our cameras, are
+  // tied to cameras through their jobs.
+  const jobs = jobsMayHelp(found.recordings, opts.sourceTokens) ? await getRecordingJobs(services, ctx).catch(() => []) : [];
   return { port, services, ctx, recordings: found.recordings, searchPartial: found.partial, warnings: found.warnings, jobs };
 }
 

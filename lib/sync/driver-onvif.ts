@@ -13,7 +13,10 @@ interface OnvifRecording extends DriverRecording {
 export const onvifDriver: SyncDriver = {
   name: 'onvif',
   async open(o: OpenOptions): Promise<SourceSession> {
-    const session = await openDeviceSession(o.host, o.port, o.credentials, o.timeoutMs, o.signal);
+    const session = await openDeviceSession(o.host, o.port, o.credentials, o.timeoutMs, o.signal, {
+      acceptSelfSigned: o.acceptSelfSigned,
+      sourceTokens: o.sourceTokens,
+    });
     const uris = new Map<string, Promise<string>>();
     const info = (rec: DriverRecording) => (rec as OnvifRecording).info;
     return {

@@ -7,7 +7,7 @@ function vendorDriver(name: VendorDriverName): SyncDriver {
   return {
     name,
     async open(o): Promise<SourceSession> {
-      const s = await openVendorSession(name, o.host, o.port, o.credentials, o.timeoutMs, o.signal);
+      const s = await openVendorSession(name, o.host, o.port, o.credentials, o.timeoutMs, o.signal, { acceptSelfSigned: o.acceptSelfSigned });
       return {
         driver: name,
         clockOffsetMs: s.clockOffsetMs,

@@ -75,6 +75,10 @@ export interface OpenOptions {
   host: string;
   port: number;
   credentials?: Credentials;
+  /** https: accept the device's self-signed certificate (the source's opt-in). */
+  acceptSelfSigned?: boolean;
+  /** Video source and profile tokens of the catalogued cameras on this port (tells a foreign SourceId). */
+  sourceTokens?: readonly string[];
   timeoutMs: number;
   signal?: AbortSignal;
 }

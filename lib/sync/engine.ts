@@ -11,9 +11,9 @@ import { backoffMs } from './retry';
 import { ProgressThrottle } from './progress-throttle';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
 
-/** Same user and password (compared in memory only; logins are never stored by the engine). */
+/** Same user, password and Basic opt-in (compared in memory only; logins are never stored by the engine). */
 function sameLogin(a: Credentials | undefined, b: Credentials | undefined): boolean {
-  return a?.user === b?.user && a?.password === b?.password;
+  return a?.user === b?.user && a?.password === b?.password && Boolean(a?.allowBasicAuth) === Boolean(b?.allowBasicAuth);
 }
 
 /** Warning codes that describe a device rather than a pass (see emitOnce). */
@@ -50,6 +50,8 @@ interface SourceState {
   /** The first pass of this engine sweeps the camera folders (what a crash left behind). */
   swept?: boolean;
   credentials?: Credentials;
+  /** https: the source accepts a self-signed certificate (like the login, handed in, not stored). */
+  acceptSelfSigned?: boolean;
   /** The login the NVR refused: timer passes do not try it again (NVRs lock an account after a
    * few failed logins — Hikvision and Dahua for 30 min), only a new login or "sync now" does. */
   refusedLogin?: Credentials;
@@ -96,13 +98,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   /**
    * Start syncing a source: a first pass shortly, then every interval. Adding a known source only
-   * replaces its login (a redeployed nvr-source hands in its current one).
+   * replaces its login and connection settings (a redeployed nvr-source hands in its current ones).
    * With `schedule: false` the source only runs when asked (syncNow / backfill), e.g. `sync --once`.
    */
-  addSource(sourceId: number, options: { schedule?: boolean; credentials?: Credentials } = {}): void {
+  addSource(sourceId: number, options: { schedule?: boolean; credentials?: Credentials; acceptSelfSigned?: boolean } = {}): void {
     if (this.closed) return;
     const known = this.sources.get(sourceId);
     if (known) {
+      known.acceptSelfSigned = options.acceptSelfSigned;
       if (options.credentials) {
         const changed = !sameLogin(known.credentials, options.credentials);
         known.credentials = options.credentials;
@@ -114,7 +117,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       }
       return;
     }
-    const st: SourceState = { sourceId, manualOnly: options.schedule === false, credentials: options.credentials, abort: new AbortController() };
+    const st: SourceState = {
+      sourceId,
+      manualOnly: options.schedule === false,
+      credentials: options.credentials,
+      acceptSelfSigned: options.acceptSelfSigned,
+      abort: new AbortController(),
+    };
     this.sources.set(sourceId, st);
     if (!st.manualOnly) this.schedule(st, this.o.startDelayMs ?? 200, 'startup');
   }
@@ -265,6 +274,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           catalog: this.o.catalog,
           source,
           credentials: st.credentials ?? this.o.credentials,
+          acceptSelfSigned: st.acceptSelfSigned,
           settings: this.settings,
           reason,
           range,

@@ -98,6 +98,8 @@ export interface RunOptions {
   catalog: Catalog;
   source: VideoSourceRow;
   credentials?: Credentials;
+  /** https devices: accept a self-signed certificate (the source's opt-in, handed in like the login). */
+  acceptSelfSigned?: boolean;
   settings: SyncSettings;
   reason: RunReason;
   /** Backfill: fetch [from, to) regardless of the synced point (held ranges are skipped). */
@@ -235,7 +237,15 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     let session: SourceSession;
     try {
       // One session per port and pass: with a vendor driver, one login attempt per pass.
-      session = await driverFor(source.driver).open({ host: source.host, port, credentials: o.credentials, timeoutMs: s.timeoutMs, signal: o.signal });
+      session = await driverFor(source.driver).open({
+        host: source.host,
+        port,
+        credentials: o.credentials,
+        acceptSelfSigned: o.acceptSelfSigned,
+        sourceTokens: cams.flatMap((c) => [c.videoSourceToken, c.profileToken].filter(Boolean)),
+        timeoutMs: s.timeoutMs,
+        signal: o.signal,
+      });
     } catch (e) {
       const code = errorCode(e);
       for (const c of cams) plans.push({ camera: c, jobs: [], until: now, error: errorMessage(e) });

@@ -22,6 +22,8 @@ export interface VerifyOptions {
   sourceId?: number;
   /** Login for a source's NVR; without one the NVR is not asked (catalog and disk only). */
   credentialsFor?(source: VideoSourceRow): Credentials | undefined;
+  /** The source's connection opt-ins (https with a self-signed certificate). */
+  accessFor?(source: VideoSourceRow): { acceptSelfSigned?: boolean } | undefined;
   /** Put right what can be: mark missing, remove stale .part, adopt orphans. Default false. */
   fix?: boolean;
   /** With fix: move the synced point back so the next pass fetches missing files. Default true. */
@@ -90,7 +92,13 @@ export async function verifyArchive(catalog: Catalog, o: VerifyOptions = {}): Pr
     const sessionFor = (port: number) => {
       let p = sessions.get(port);
       if (!p) {
-        p = driverFor(source.driver).open({ host: source.host, port, credentials: creds, timeoutMs: o.timeoutMs ?? 10_000 });
+        p = driverFor(source.driver).open({
+          host: source.host,
+          port,
+          credentials: creds,
+          acceptSelfSigned: o.accessFor?.(source)?.acceptSelfSigned,
+          timeoutMs: o.timeoutMs ?? 10_000,
+        });
         sessions.set(port, p);
       }
       return p;

@@ -43,6 +43,13 @@ function pushPiece(out: TimeRange[], s: number, e: number, minMs: number): void 
   if (e - s > minMs) out.push({ start: new Date(s), end: new Date(e) });
 }
 
+/** `r` clipped to [from, to), or undefined when nothing is left. */
+export function clipRange(r: TimeRange, from: Date, to: Date): TimeRange | undefined {
+  const start = r.start > from ? r.start : from;
+  const end = r.end < to ? r.end : to;
+  return end > start ? { start, end } : undefined;
+}
+
 export function rangeMs(r: TimeRange): number {
   return r.end.getTime() - r.start.getTime();
 }

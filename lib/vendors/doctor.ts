@@ -27,6 +27,8 @@ export async function vendorDoctor(o: {
   replaySeconds: number;
   lookbackHours?: number;
   tmpDir: string;
+  /** HTTPS (port 443): accept a self-signed certificate. */
+  acceptSelfSigned?: boolean;
 }): Promise<VendorDoctorReport> {
   const r: VendorDoctorReport = {
     host: o.host,
@@ -42,7 +44,7 @@ export async function vendorDoctor(o: {
   };
   let session;
   try {
-    session = await openVendorSession(o.driver, o.host, o.port, o.credentials, o.timeoutMs);
+    session = await openVendorSession(o.driver, o.host, o.port, o.credentials, o.timeoutMs, undefined, { acceptSelfSigned: o.acceptSelfSigned });
   } catch (e) {
     const kind = e instanceof VendorError ? e.kind : undefined;
     r.problems.push({

@@ -21,6 +21,13 @@ export interface VendorCredentials {
   allowBasicAuth?: boolean;
 }
 
+/** How the device is reached beyond the login: HTTPS (default on port 443) and its certificate. */
+export interface VendorConnection {
+  https?: boolean;
+  /** HTTPS: accept a self-signed certificate (the source's opt-in). */
+  acceptSelfSigned?: boolean;
+}
+
 export interface VendorDownloadOptions {
   from: Date;
   to: Date;
@@ -67,8 +74,9 @@ export async function probeVendor(
   credentials: VendorCredentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
+  conn: VendorConnection = {},
 ): Promise<VendorDriverName | undefined> {
-  const http = new VendorHttp({ host, port, ...credentials, timeoutMs, signal });
+  const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   try {
     await new HikvisionClient(http).deviceInfo();
     return 'hikvision';
@@ -91,8 +99,9 @@ export async function openVendorSession(
   credentials: VendorCredentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
+  conn: VendorConnection = {},
 ): Promise<VendorSession> {
-  const http = new VendorHttp({ host, port, ...credentials, timeoutMs, signal });
+  const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   return driver === 'hikvision' ? openHikvision(http, host, port) : openDahua(http, host, port);
 }
 

@@ -13,6 +13,9 @@ export type VendorErrorKind =
   | 'protocol'
   /** The device answered with an HTTP error status we do not handle. */
   | 'status'
+  /** The device refuses for now: all its download/playback sessions are taken (HTTP 503 or 429, or
+   * Hikvision's ResponseStatus statusCode 2 "Device Busy"). Retried with fewer sessions. */
+  | 'busy'
   /** The device does not speak this API (404 on its paths). */
   | 'not-vendor'
   | 'aborted';

@@ -5,6 +5,7 @@
 // and every later call of this client fails at once without touching the device.
 // Digest math is lib/digest-response.ts via lib/onvif/http-digest.ts (MD5, SHA-256, -sess).
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from '../onvif/http-digest';
 import { VendorError, WRONG_PASSWORD } from './errors';
@@ -25,6 +26,10 @@ export interface VendorHttpOptions {
   /** Send the password with HTTP Basic (clear text) to a device that offers nothing else: only
    * when the user opted in for this source (as for ONVIF; see SECURITY.md). */
   allowBasicAuth?: boolean;
+  /** Speak HTTPS (default: on port 443, as HTTPS-only recorders serve their API there). */
+  https?: boolean;
+  /** HTTPS: accept a self-signed certificate (the source's opt-in; off: it must verify). */
+  acceptSelfSigned?: boolean;
   /** Counts requests that carried credentials (specs check "exactly one login attempt"). */
   onCredentialedRequest?(): void;
 }
@@ -54,9 +59,11 @@ export class VendorHttp {
   /** Set by the first rejected login: this client never sends credentials again. */
   private authFailure?: VendorError;
   readonly base: string;
+  private readonly tls: boolean;
 
   constructor(readonly o: VendorHttpOptions) {
-    this.base = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+    this.tls = o.https ?? o.port === 443;
+    this.base = `${this.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
   }
 
   /** An API call whose answer is read into memory (bounded by maxBodyBytes). */
@@ -166,7 +173,9 @@ export class VendorHttp {
         headers['Content-Type'] = ro.contentType ?? 'application/xml';
         headers['Content-Length'] = body.length;
       }
-      const req = http.request({ host: o.host, port: o.port, method, path, headers, agent: false });
+      const req = this.tls
+        ? https.request({ host: o.host, port: o.port, method, path, headers, agent: false, rejectUnauthorized: !o.acceptSelfSigned })
+        : http.request({ host: o.host, port: o.port, method, path, headers, agent: false });
       const timeoutMs = ro.timeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       let settled = false;
       const fail = (e: VendorError) => {
@@ -260,6 +269,11 @@ function locked(sec: number | undefined, now: Date, status: number): VendorError
 
 function socketError(e: NodeJS.ErrnoException, where: string): VendorError {
   if (e instanceof VendorError) return e;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(e.code ?? ''))
+    return new VendorError(
+      'protocol',
+      `${where}: the device's TLS certificate is not trusted (${e.code}); enable "accept self-signed certificate" for this source if you trust it`,
+    );
   switch (e.code) {
     case 'ECONNREFUSED':
       return new VendorError('unreachable', `${where}: connection refused`);

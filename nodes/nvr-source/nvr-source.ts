@@ -9,13 +9,14 @@ import * as path from 'node:path';
 import type { Request, Response } from 'express';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { SourceNameTakenError, type SavedSource } from '../../lib/catalog';
-import { discover } from '../../lib/onvif/discovery';
+import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
+import { planRequest, routeSettings, RouteError, type NodeLookup } from '../onvif-discover/discover-route';
 import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
-import { saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
+import { cameraKey, saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
 import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
-import { asError, errorMessage } from '../../lib/errors';
-import { checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
+import { asError, errorMessage, optInNeeded } from '../../lib/errors';
+import { checkFlag, checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
 import { clock, fitBadge } from '../../lib/archive/status';
 import { backoffMs } from '../../lib/sync/retry';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
@@ -27,6 +28,12 @@ import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types'
 /** Saving again after the NVR was unreachable: 5 s, 10 s, 20 s ... at most every 5 minutes. */
 const RETRY_BASE_MS = 5_000;
 const RETRY_CAP_MS = 300_000;
+
+/** The badge for a device refused because a per-source opt-in is off (both off by default). */
+const OPT_IN_BADGE = {
+  acceptSelfSigned: 'self-signed cert — turn on accept self-signed',
+  allowBasicAuth: 'Basic auth only — turn on allow Basic auth',
+} as const;
 
 /** An error whose message is also short enough for the status badge. */
 class SourceProblem extends Error {
@@ -51,6 +58,18 @@ function selectionOf(def: NvrSourceDef): CameraSelection {
   return { keys: chosen.map((c) => ({ port: Number(c.port), token: String(c.token) })) };
 }
 
+/** Recordings picked in the grid: cameraKey → recording token; a pick that is not a token is a problem. */
+function recordingPicks(def: NvrSourceDef): { picks: Record<string, string>; problem?: string } {
+  const picks: Record<string, string> = {};
+  for (const c of Array.isArray(def.cameras) ? def.cameras : []) {
+    if (c.recording === undefined || c.recording === '') continue;
+    if (typeof c.recording !== 'string')
+      return { picks, problem: `recording of camera "${String(c.name)}": ${JSON.stringify(c.recording)} is not a recording token` };
+    picks[cameraKey(Number(c.port), String(c.token))] = c.recording;
+  }
+  return { picks };
+}
+
 function selectionIsEmpty(sel: CameraSelection): boolean {
   return sel !== 'all' && ('names' in sel ? sel.names.length === 0 : sel.keys.length === 0);
 }
@@ -60,6 +79,9 @@ function deviceProblem(devices: DiscoveredDevice[], hasUser: boolean): SourcePro
   const bad = devices.find((d) => d.error);
   if (!bad) return undefined;
   const where = `${bad.host}:${bad.port}`;
+  // Refused because a per-source opt-in is off: the badge names the setting, not "wrong password".
+  const optIn = optInNeeded(bad.error ?? '');
+  if (optIn) return new SourceProblem(`${where}: ${bad.error}`, OPT_IN_BADGE[optIn]);
   switch (bad.errorCode) {
     case 'auth':
       return hasUser
@@ -90,7 +112,13 @@ export = function register(RED: NodeAPI): void {
     /** The problem of the last save, shown until the source syncs or saves again. */
     let saveProblem: SourceProblem | undefined;
 
-    const login = () => (node.credentials?.user ? { user: node.credentials.user, password: node.credentials.password ?? '' } : undefined);
+    // Per-source opt-ins (flows.json settings, not secrets), both off unless ticked in the editor:
+    // Basic sends the password in clear; a self-signed certificate cannot prove the device is ours.
+    const basicSetting = checkFlag('allow Basic authentication', def.allowBasicAuth);
+    const selfSignedSetting = checkFlag('accept self-signed certificate', def.acceptSelfSigned);
+    const allowBasicAuth = basicSetting.value;
+    const acceptSelfSigned = selfSignedSetting.value;
+    const login = () => (node.credentials?.user ? { user: node.credentials.user, password: node.credentials.password ?? '', allowBasicAuth } : undefined);
 
     const name = (def.name ?? '').trim();
     const host = (def.host ?? '').trim();
@@ -104,7 +132,8 @@ export = function register(RED: NodeAPI): void {
     const numberProblems: string[] = [];
     const interval = checkNumber('sync interval', def.interval, SOURCE_NUMBERS.interval);
     const timeout = checkNumber('discovery timeout', def.timeout, SOURCE_NUMBERS.timeout);
-    for (const r of [interval, timeout]) if (r.problem) numberProblems.push(r.problem);
+    const picked = recordingPicks(def);
+    for (const r of [interval, timeout, basicSetting, selfSignedSetting, picked]) if (r.problem) numberProblems.push(r.problem);
     const intervalMinutes = interval.value ?? 10;
     const timeoutMs = timeout.value ?? 8000;
 
@@ -122,7 +151,7 @@ export = function register(RED: NodeAPI): void {
 
     // Claim at once: the source this node saved before (if any) resumes syncing from its last
     // saved settings within a second of deploy, whatever the NVR answers to the save below.
-    const prior = archive.claim(node.id, login());
+    const prior = archive.claim(node.id, login(), { acceptSelfSigned });
     const mySource = (): number | undefined => archive.sourceOf(node.id);
 
     // The badge follows this node's own source: syncing, last sync, backlog, error.
@@ -160,6 +189,8 @@ export = function register(RED: NodeAPI): void {
           targets: ports.map((p) => target(h, p)),
           user: creds.user || undefined,
           password: creds.password,
+          allowBasicAuth,
+          acceptSelfSigned,
           timeoutMs,
           signal: ac.signal,
         });
@@ -173,15 +204,20 @@ export = function register(RED: NodeAPI): void {
     async function vendorDevices(h: string, ports: number[]): Promise<{ driver: VendorDriverName; devices: DiscoveredDevice[] } | undefined> {
       const ac = new AbortController();
       running.add(ac);
-      const creds = node.credentials?.user ? { user: node.credentials.user, password: node.credentials.password ?? '' } : undefined;
+      const creds = login();
       try {
         for (const port of ports) {
           try {
-            const found = driverSetting === 'hikvision' || driverSetting === 'dahua' ? driverSetting : await probeVendor(h, port, creds, timeoutMs, ac.signal);
+            const found =
+              driverSetting === 'hikvision' || driverSetting === 'dahua'
+                ? driverSetting
+                : await probeVendor(h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
             if (!found) continue;
-            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal);
+            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
             return { driver: found, devices: [session.device] };
           } catch (e) {
+            const optIn = optInNeeded(errorMessage(e));
+            if (optIn) throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`, OPT_IN_BADGE[optIn]);
             if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked'))
               throw new SourceProblem(`${h}:${port}: ${e.message}`, e.kind === 'auth' ? `wrong password (${h}:${port})` : `account locked (${h}:${port})`);
             if (driverSetting !== 'auto') throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`);
@@ -255,7 +291,18 @@ export = function register(RED: NodeAPI): void {
       const problem = deviceProblem(devices, hasUser);
       if (problem) throw problem;
 
-      const input = { name, host: h, ports, devices, selection, workingDirectory: workingDirectory(), nodeId: node.id, intervalMinutes, driver };
+      const input = {
+        name,
+        host: h,
+        ports,
+        devices,
+        selection,
+        workingDirectory: workingDirectory(),
+        nodeId: node.id,
+        intervalMinutes,
+        driver,
+        recordings: picked.picks,
+      };
       try {
         return await saveSourceFromDevices(archive.catalog, input);
       } catch (e) {
@@ -383,6 +430,8 @@ export = function register(RED: NodeAPI): void {
               targets: parsePortList(def.ports).map((p) => target(host, p)),
               user: creds.user || undefined,
               password: creds.password,
+              allowBasicAuth,
+              acceptSelfSigned,
               timeoutMs,
               signal: ac.signal,
             });
@@ -473,23 +522,34 @@ export = function register(RED: NodeAPI): void {
   // The editor's Check button: the capability check (lib/onvif/doctor) of a host and ports.
   // Credentials travel in the JSON body, never in the URL; with only a node id, that deployed
   // node's stored credentials are used.
+  // The request is read by the discover route's rules (planRequest): a stored login only against
+  // that node's own host and ports, and with that node's Basic / self-signed settings.
+  const nodes: NodeLookup = {
+    config(id) {
+      let found: NodeDef | undefined;
+      RED.nodes.eachNode((n) => {
+        if (n.id === id) found = n;
+      });
+      // NodeDef has no index signature; the route reads its fields as unknown.
+      return found as (NodeDef & Record<string, unknown>) | undefined;
+    },
+    credentials: (id) => RED.nodes.getCredentials(id) as NvrSourceCredentials | undefined,
+  };
   RED.httpAdmin.post('/vtrack-onvif/doctor', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
-    const body = (req.body ?? {}) as { targets?: unknown; user?: unknown; password?: unknown; nodeId?: unknown; timeoutMs?: unknown };
-    let user = typeof body.user === 'string' ? body.user : undefined;
-    let password = typeof body.password === 'string' ? body.password : undefined;
-    if (password === undefined && typeof body.nodeId === 'string') {
-      const stored = RED.nodes.getCredentials(body.nodeId) as NvrSourceCredentials | undefined;
-      if (stored) {
-        user = user || stored.user;
-        password = stored.password;
-      }
+    let o: DiscoverOptions;
+    try {
+      o = planRequest({ ...((req.body ?? {}) as Record<string, unknown>), wsDiscovery: false }, nodes, routeSettings(undefined));
+    } catch (e) {
+      return void res.status(e instanceof RouteError ? e.status : 400).json({ error: errorMessage(e) });
     }
-    const targets = Array.isArray(body.targets)
-      ? body.targets.filter((t): t is string => typeof t === 'string')
-      : typeof body.targets === 'string'
-        ? body.targets
-        : [];
-    doctor({ targets, user: user || undefined, password, timeoutMs: Math.min(Number(body.timeoutMs) || 5000, 30_000) }).then(
+    doctor({
+      targets: o.targets ?? [],
+      user: o.user,
+      password: o.password,
+      allowBasicAuth: o.allowBasicAuth,
+      acceptSelfSigned: o.acceptSelfSigned,
+      timeoutMs: o.timeoutMs,
+    }).then(
       (reports) => res.json(reports),
       (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
     );

@@ -10,6 +10,11 @@ export interface ChosenCamera {
   width?: number;
   height?: number;
   fps?: number;
+  /** The recording the user picked for this camera (where the automatic mapping was a guess); absent: automatic. */
+  recording?: string;
+  /** Display only (the grid redraws without discovery): the automatic mapping and the device's recordings. */
+  mapped?: { token: string; by: string; reason: string; ambiguous: boolean };
+  candidates?: Array<{ token: string; label: string }>;
 }
 
 export interface NvrSourceCredentials {
@@ -40,4 +45,8 @@ export interface NvrSourceDef extends NodeDef {
   /** How recordings are reached: auto (ONVIF with Profile G, else Hikvision ISAPI, else Dahua),
    * onvif, hikvision or dahua. Absent (nodes saved before this setting): onvif. */
   driver?: 'auto' | 'onvif' | 'hikvision' | 'dahua';
+  /** https devices: accept a self-signed certificate (off by default: it cannot prove the device is the NVR). */
+  acceptSelfSigned?: boolean;
+  /** Answer a device that offers only HTTP/RTSP Basic authentication (off by default: the password crosses the network in clear text). */
+  allowBasicAuth?: boolean;
 }

@@ -72,7 +72,7 @@ export function ownTargets(def: { type: string; [key: string]: unknown }): Targe
   return undefined;
 }
 
-class RouteError extends Error {
+export class RouteError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -125,6 +125,8 @@ interface Body {
   timeoutMs?: unknown;
   /** With a login in the body: answer a Basic-only device (password in clear). */
   allowBasicAuth?: unknown;
+  /** https devices: accept a self-signed certificate (with a stored login: the node's own setting). */
+  acceptSelfSigned?: unknown;
 }
 
 const REFUSED_NODE = 'nodeId does not name a deployed onvif-discover or nvr-source node with a stored login';
@@ -181,6 +183,7 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
   // Basic (the password in clear) is the caller's choice for a login it sends, and the saved
   // node's own setting (nvr-source's allowBasicAuth, when it has one) for a stored login.
   let allowBasicAuth = password !== undefined && body.allowBasicAuth === true;
+  let acceptSelfSigned = body.acceptSelfSigned === true;
   if (password === undefined && body.nodeId !== undefined) {
     const id = typeof body.nodeId === 'string' ? body.nodeId : '';
     const def = id ? nodes.config(id) : undefined;
@@ -209,6 +212,8 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
       user = user ?? stored.user;
       password = stored.password;
       allowBasicAuth = def.allowBasicAuth === true;
+      // The stored password goes only to a device the node itself would trust.
+      acceptSelfSigned = def.acceptSelfSigned === true;
     }
   }
   if (!list && !wsDiscovery) throw new RouteError(400, 'give targets (host:port list) or enable WS-Discovery');
@@ -218,6 +223,7 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
     user,
     password,
     allowBasicAuth,
+    acceptSelfSigned,
     timeoutMs,
     maxTargets: s.maxDiscoverTargets,
   };
