@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRtspServer } from '../lib/sim/rtsp-server';
 import { replayPath } from '../lib/sim/tokens';
-import type { SimDeviceSpec } from '../lib/sim/types';
+import type { SimDeviceSpec, TimelineSpec } from '../lib/sim/types';
 
 export interface ClientFigures {
   bytes: number;
@@ -43,7 +43,7 @@ const out = (s: string) => process.stdout.write(s + '\n');
 const MB = 1e6;
 const GB = 1e9;
 
-function makeClip(dir: string): string {
+export function makeClip(dir: string): string {
   const file = join(dir, 'bench-1080p-4mbit.h264');
   // Noise keeps the encoder at the target bitrate (a plain test pattern compresses far below it).
   execFileSync('ffmpeg', [
@@ -84,6 +84,23 @@ function makeClip(dir: string): string {
     file,
   ]);
   return file;
+}
+
+/** One 1080p camera replaying `clip` over `recording`. */
+export function benchDevice(clip: string, recording: TimelineSpec): SimDeviceSpec {
+  return {
+    name: 'bench',
+    manufacturer: 'VTrack Simulator',
+    model: 'bench',
+    firmware: '1',
+    serial: 'B1',
+    hardware: 'bench',
+    location: 'loopback',
+    urn: 'urn:uuid:00000000-0000-4000-a000-000000000000',
+    port: 0,
+    rtspPort: 0,
+    cameras: [{ name: 'Bench Camera', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 4000, clip, recording }],
+  };
 }
 
 export function runChild<T>(script: string, args: string[]): Promise<T> {
@@ -139,20 +156,7 @@ export async function runReplayBench(minutesList: number[] = [10, 60]): Promise<
     );
 
     const start = new Date(Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000);
-    const device: SimDeviceSpec = {
-      name: 'bench',
-      manufacturer: 'VTrack Simulator',
-      model: 'bench',
-      firmware: '1',
-      serial: 'B1',
-      hardware: 'bench',
-      location: 'loopback',
-      urn: 'urn:uuid:00000000-0000-4000-a000-000000000000',
-      port: 0,
-      rtspPort: 0,
-      cameras: [{ name: 'Bench Camera', codec: 'H264', width: 1920, height: 1080, fps: 15, bitrateKbps: 4000, clip, recording: { start } }],
-    };
-    const server = await startRtspServer({ host: '127.0.0.1', port: 0, device });
+    const server = await startRtspServer({ host: '127.0.0.1', port: 0, device: benchDevice(clip, { start }) });
     const url = `rtsp://127.0.0.1:${server.port}${replayPath(0)}`;
     const replays: ReplayBenchResult[] = [];
     let segments: ReplayBenchReport['segments'];

@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark, one after the other, figures on stdout, then the targets of
 // issue 12 as met / NOT met. `node dist/bench/run-all.js replay catalog` runs only those parts
-// (discovery, replay, channels, catalog). Figures on a shared machine are noisy: CPU-seconds and
+// (discovery, replay, cli, channels, catalog). Figures on a shared machine are noisy: CPU-seconds and
 // RSS are steadier than wall time.
 import { runReplayBench } from './replay';
 import { benchDiscovery } from './discovery';
 import { runManyChannelsBench } from './many-channels';
 import { runCatalogBench } from './catalog';
+import { runCliVsGstreamer } from './replay-cli';
 
 const FLAT_MARGIN_MB = 10;
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -36,6 +37,14 @@ async function main(): Promise<void> {
     );
     targets.push(`per-segment overhead ≤ 100 ms CPU: ${verdict(segments.warmOverheadMs <= 100)}`);
     targets.push(`all frames written: ${verdict(replays.every((r) => r.framesOk))}`);
+  }
+  if (want('cli')) {
+    const g = await runCliVsGstreamer(5);
+    targets.push(
+      g
+        ? `replay CLI faster than GStreamer's client on 120 s of 1080p (median wall ${g.ours.wall.median.toFixed(2)} vs ${g.gst.wall.median.toFixed(2)} s): ${verdict(g.ours.wall.median < g.gst.wall.median && g.ours.frames === 1800)}`
+        : 'replay CLI faster than GStreamer: not measured (no gst-launch-1.0)',
+    );
   }
   if (want('channels')) {
     const m = await runManyChannelsBench(64, 60);
