@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     targets.push(
       `retention pass < 1 s, no main-thread block > 50 ms: ${verdict(c.steadyRetentionMs < 1000 && c.dayRetentionMs < 1000 && Math.max(c.steadyMaxBlockMs, c.dayMaxBlockMs) <= 50)}`,
     );
+    targets.push(`deploy → first sync request < 0.3 s at 1 M rows: ${verdict(c.deployFirstRequestMs < 300)}`);
   }
   out(`targets: ${targets.join('; ')}`);
 }
