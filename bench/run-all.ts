@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     targets.push(`discovery < 2000 ms: ${verdict(d.ms < 2000 && d.found === 3)}`);
   }
   if (want('replay')) {
-    const { baseline, replays, segments } = await runReplayBench([10, 60]);
+    const { baseline, replays, warm, segments } = await runReplayBench([10, 60]);
     const shortest = replays[0];
     const longest = replays[replays.length - 1];
     const growth = longest.peakRssMB - shortest.peakRssMB;
@@ -30,8 +30,12 @@ async function main(): Promise<void> {
       `peak RSS ${shortest.minutes} → ${longest.minutes} min: ${shortest.peakRssMB.toFixed(1)} → ${longest.peakRssMB.toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB)`,
     );
     targets.push(`replay ≥ 70 % of the socket → file baseline: ${verdict(replays.every((r) => r.MBps >= 0.7 * baseline.MBps))}`);
-    // Per replay: the shorter one carries the worker's start-up (~0.2 CPU-s) over fewer bytes.
-    for (const r of replays) targets.push(`replay ${r.minutes} min ≤ 1.5 CPU-s/GB: ${verdict(r.cpuSecPerGB <= 1.5)}`);
+    // Per replay: the shorter one carries the worker's start-up over fewer bytes; the engine runs
+    // its segments on warm pooled workers (said alongside, the verdict stays on the cold figure).
+    for (const r of replays) {
+      const onWarm = r.minutes === warm.minutes ? ` (on a warm worker ${warm.cpuSecPerGB.toFixed(2)}: ${verdict(warm.cpuSecPerGB <= 1.5)})` : '';
+      targets.push(`replay ${r.minutes} min ≤ 1.5 CPU-s/GB: ${verdict(r.cpuSecPerGB <= 1.5)}${onWarm}`);
+    }
     targets.push(
       `replay peak RSS < 150 MB and flat (within ${FLAT_MARGIN_MB} MB from 10 to 60 min): ${verdict(replays.every((r) => r.peakRssMB < 150) && growth < FLAT_MARGIN_MB)}`,
     );
