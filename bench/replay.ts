@@ -164,10 +164,10 @@ export async function runReplayBench(minutesList: number[] = [10, 60]): Promise<
     let segments: ReplayBenchReport['segments'];
     let warmReplay: ReplayBenchReport['warm'];
     try {
-      // The simulator's own send path starts cold (not yet optimised) and sends in small pieces,
-      // which cost the client more per byte: the first 10-min replay a fresh server served took
-      // 1.67 CPU-s in the client, the next two 0.82 and 0.73. A real NVR has no such warm-up, so
-      // one minute is served first, not counted.
+      // The first replay a fresh simulator serves costs the client more per byte (the first
+      // 10-min replay took 1.67 CPU-s in the client, the next two 0.82 and 0.73, each on a fresh
+      // worker), likely because the server's still-cold code sends in smaller pieces. A real NVR
+      // has no such warm-up, so one minute is served first, not counted.
       await runChild<ClientFigures>('replay-client.js', [
         'one',
         url,
