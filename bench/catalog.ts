@@ -2,13 +2,19 @@
 // ~108 days) — then, as Node-RED would meet it: opening it, the "already held?" lookup, planning
 // 30 days of one camera, and retention passes, each with the main thread's longest block measured
 // by a timer-gap probe. The files do not exist on disk (unlink finds them gone: counted as deleted),
-// so the figures are the catalog's, not the file system's.
+// so the figures are the catalog's, not the file system's. Last, a deploy as Node-RED does it (the
+// nvr-archive node opens the archive, the nvr-source node claims its saved source) against the
+// simulator on loopback: the time from there to the first request the simulator sees.
 import Database from 'better-sqlite3';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openCatalog } from '../lib/catalog';
+import { acquireArchive, releaseArchive } from '../lib/archive/archive';
+import { parseArchiveSettings } from '../lib/archive/settings';
+import { startSimulator } from '../lib/sim';
 import { applyRetentionRules } from '../lib/storage';
 import { planSegments } from '../lib/sync/planner';
 import { mergeRanges } from '../lib/time/range';
@@ -32,11 +38,42 @@ export interface CatalogBenchResult {
   dayRetentionMs: number;
   dayDeleted: number;
   dayMaxBlockMs: number;
+  /** nvr-archive + nvr-source deployed → the first request reaches the NVR (the engine's first pass
+   * starts 100 ms after the claim by design). */
+  deployFirstRequestMs: number;
+  /** Of which: opening the archive (catalog + engine) and the source's claim. */
+  deployOpenMs: number;
   peakRssMB: number;
+}
+
+const NODE_ID = 'bench-nvr-source';
+
+/** Milliseconds from `deploy()` to the first HTTP request any server of this process receives. */
+async function timeToFirstRequest(deploy: () => void, boundMs = 30_000): Promise<number> {
+  const CHANNEL = 'http.server.request.start';
+  let t0 = 0;
+  let onRequest: () => void = () => undefined;
+  const first = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no request reached the simulator within ${boundMs} ms of the deploy`)), boundMs);
+    onRequest = () => {
+      clearTimeout(timer);
+      resolve(performance.now() - t0);
+    };
+  });
+  subscribe(CHANNEL, onRequest);
+  try {
+    t0 = performance.now();
+    deploy();
+    return await first;
+  } finally {
+    unsubscribe(CHANNEL, onRequest);
+  }
 }
 
 export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vtrack-bench-catalog-'));
+  // The NVR the catalog's source points at (SOAP only: the figure ends at its first request).
+  const sim = await startSimulator({ preset: 'nvr', channels: CAMERAS, basePort: 0, discovery: false, rtsp: false });
   try {
     const file = join(dir, 'big.db');
     const perCamera = Math.ceil(rows / CAMERAS);
@@ -46,12 +83,13 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
     const setup = openCatalog(file);
     const source = setup.saveSource({
       name: 'bench nvr',
+      nodeId: NODE_ID,
       host: '127.0.0.1',
-      ports: [80],
+      ports: [sim.devices[0].port],
       workingDirectory: dir,
       cameras: Array.from({ length: CAMERAS }, (_, i) => ({
         displayName: `Channel ${i + 1}`,
-        devicePort: 80,
+        devicePort: sim.devices[0].port,
         videoSourceToken: `VS${i}`,
         profileToken: `P${i}`,
         codec: 'H264',
@@ -127,6 +165,19 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
       const day = await applyRetentionRules(catalog, source.id, { maxBytes: total - 144 * CAMERAS * 19_200_000, now });
       const dayRetentionMs = performance.now() - d0;
       const dayMaxBlockMs = probe.stop();
+
+      // Deploy: a clean reopen by the archive, the source claimed, its first pass after the
+      // engine's start delay; the figure ends when the simulator sees the first request.
+      catalog.close();
+      const settings = parseArchiveSettings({ dbPath: file }, dir);
+      let deployOpenMs = 0;
+      const deployFirstRequestMs = await timeToFirstRequest(() => {
+        const a0 = performance.now();
+        const { archive } = acquireArchive('bench-nvr-archive', settings, 'archive-node');
+        archive.claim(NODE_ID, undefined);
+        deployOpenMs = performance.now() - a0;
+      });
+      await releaseArchive('bench-nvr-archive', settings.dbFile);
       const r: CatalogBenchResult = {
         rows,
         buildSec,
@@ -140,6 +191,8 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
         dayRetentionMs,
         dayDeleted: day.deleted,
         dayMaxBlockMs,
+        deployFirstRequestMs,
+        deployOpenMs,
         peakRssMB: peakRssMB(),
       };
       out(
@@ -152,11 +205,15 @@ export async function runCatalogBench(rows = 1_000_000): Promise<CatalogBenchRes
       out(
         `retention pass, one day over the size cap: ${day.deleted} files in ${dayRetentionMs.toFixed(0)} ms, longest main-thread block ${dayMaxBlockMs.toFixed(1)} ms; bench process peak RSS ${r.peakRssMB.toFixed(0)} MB`,
       );
+      out(
+        `deploy (nvr-archive opens the catalog, nvr-source claims its source) → first request at the NVR: ${deployFirstRequestMs.toFixed(0)} ms (open + claim ${deployOpenMs.toFixed(0)} ms, then the engine's 100 ms start delay and the pass up to its first request)`,
+      );
       return r;
     } finally {
-      catalog.close();
+      if (catalog.isOpen) catalog.close();
     }
   } finally {
+    await sim.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

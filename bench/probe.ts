@@ -11,6 +11,9 @@ export function timerGapProbe(periodMs = 2): { stop(): number } {
     max = Math.max(max, now - last - periodMs);
     last = now;
   }, periodMs);
+  // A probe never keeps a process alive: a bench child whose replay failed must exit (with its
+  // error) instead of ticking until the parent's timeout.
+  t.unref();
   return {
     stop: () => {
       clearInterval(t);

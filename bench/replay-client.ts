@@ -1,10 +1,13 @@
 // Child process of the replay benchmark: replays into MP4 and prints one JSON line with the figures:
 // CPU seconds of this process (main thread + replay worker; the server runs in the parent, so it is
 // not counted), peak RSS, and the main thread's longest timer gap meanwhile.
-//   replay-client.js one URL FROM TO OUTDIR              one range
+//   replay-client.js one URL FROM TO OUTDIR [warm]       one range; warm: on a worker that already ran
+//                                                        a 1 s replay (not counted), as the engine's
+//                                                        pooled workers run consecutive segments
 //   replay-client.js segments URL FROM SEG_SEC COUNT OUTDIR warm|cold
 //                                                        COUNT consecutive segments, on the pooled
 //                                                        (warm) worker or a fresh one each (cold)
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeReplayWorkers, replayToFiles, replayWorkerLimits, replayWorkerTestHooks, type WrittenFile } from '../lib/media/replay-to-files';
 import { cpuSecSince, peakRssMB, timerGapProbe } from './probe';
@@ -12,14 +15,19 @@ import { cpuSecSince, peakRssMB, timerGapProbe } from './probe';
 async function main(): Promise<void> {
   const [mode, url, fromIso, ...rest] = process.argv.slice(2);
   const from = new Date(fromIso);
+  const name = (dir: string) => (start: Date) => join(dir, `bench_${start.getTime()}.mp4`);
   // For measuring other young-generation sizes: VTRACK_BENCH_YOUNG_MB=16 npm run bench
   const young = Number(process.env.VTRACK_BENCH_YOUNG_MB);
   if (young > 0) replayWorkerTestHooks.resourceLimits = { ...replayWorkerLimits(from, new Date(from.getTime() + 3600_000)), maxYoungGenerationSizeMb: young };
+  if (mode === 'one' && rest[2] === 'warm') {
+    const warmDir = `${rest[1]}-warmup`;
+    await replayToFiles({ url, from, to: new Date(from.getTime() + 1000), finalPath: name(warmDir) });
+    rmSync(warmDir, { recursive: true, force: true });
+  }
   const probe = timerGapProbe();
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   const files: WrittenFile[] = [];
-  const name = (dir: string) => (start: Date) => join(dir, `bench_${start.getTime()}.mp4`);
   if (mode === 'one') {
     const [toIso, outDir] = rest;
     files.push(...(await replayToFiles({ url, from, to: new Date(toIso), finalPath: name(outDir) })));

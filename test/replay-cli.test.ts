@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { startRtspServer, type RtspServerHandle } from '../lib/sim/rtsp-server';
 import { replayPath } from '../lib/sim/tokens';
 import type { SimDeviceSpec } from '../lib/sim/types';
+import { run as runReplayCommand } from '../lib/cli/replay';
+import { replayWorkerPoolStats } from '../lib/media/replay-to-files';
 
 const CLI = join(__dirname, '..', 'lib', 'cli.js');
 const REC_START = new Date(Math.floor((Date.now() - 3600_000) / 60_000) * 60_000);
@@ -96,6 +98,27 @@ describe('vtrack-onvif replay (CLI)', function () {
     assert.equal(summary.frames, 75);
     assert.equal(summary.url, `rtsp://***@127.0.0.1:${server.port}${replayPath(0)}`);
     assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+  });
+
+  it('replays on its own thread: a one-shot process starts no replay worker (nothing else runs on its event loop)', async () => {
+    const startedBefore = replayWorkerPoolStats().started;
+    const out = join(dir, 'in-process.mp4');
+    const write = process.stdout.write;
+    let printed = '';
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      printed += String(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await runReplayCommand([`rtsp://op:hunter2@127.0.0.1:${server.port}${replayPath(0)}`, '--from', at(0), '--to', at(5), '-o', out, '--json']);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(code, 0, printed);
+    assert.equal((JSON.parse(printed.trim().split('\n')[0]) as { frames: number }).frames, 75);
+    assert.ok(existsSync(out));
+    assert.equal(replayWorkerPoolStats().started, startedBefore, 'a replay worker was started');
   });
 
   it('a wrong password exits 1 with an authentication error', async () => {

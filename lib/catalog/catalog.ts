@@ -664,6 +664,12 @@ export class Catalog {
     return r && toDownload(r);
   }
 
+  /** Every path the catalog lists for a camera, whatever its status: the folder sweep's "already
+   * catalogued?" in one query instead of one per file on disk (15 625 files per camera at 1 M rows). */
+  pathsOfCamera(cameraId: number): Set<string> {
+    return new Set(this.prepare('SELECT path FROM downloaded_files WHERE camera_id = ?').pluck().all(cameraId) as string[]);
+  }
+
   downloadByPath(path: string): DownloadedFileRow | undefined {
     const r = this.prepare('SELECT * FROM downloaded_files WHERE path = ?').get(path) as DownloadRecord | undefined;
     return r && toDownload(r);

@@ -81,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
       rateControl: rc === 'yes',
       timeouts: { idleMs: num(a, 'idle-timeout', 20) * 1000 },
       signal: ac.signal,
+      // This process does nothing else meanwhile: no worker to start (see ReplayToFilesOptions.inProcess).
+      inProcess: true,
       onProgress: json ? undefined : (p) => process.stderr.write(`\r${p.frames} frames  ${(p.bytes / 1e6).toFixed(1)} MB  at ${p.mediaTime.toISOString()}   `),
     });
     if (!json) process.stderr.write('\n');

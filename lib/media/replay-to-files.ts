@@ -145,10 +145,10 @@ export function replayWorkerPoolStats(): { live: number; idle: number; started: 
 }
 
 export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
-  // Escape hatch for hosts without worker threads, and for running the TypeScript sources directly
-  // (there is no compiled replay-worker.js next to a .ts file).
+  // Asked for by a one-shot caller (see inProcess); an escape hatch for hosts without worker
+  // threads; and running the TypeScript sources directly (no compiled replay-worker.js next to a .ts file).
   // Loaded only then: the main thread need not hold the muxer's code.
-  if (process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts')) {
+  if (o.inProcess || process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts')) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (see above)
     return (require('./replay-in-process') as typeof import('./replay-in-process')).replayInProcess(o);
   }

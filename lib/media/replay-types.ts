@@ -43,6 +43,10 @@ export interface ReplayToFilesOptions {
   signal?: AbortSignal;
   onProgress?(p: ReplayProgress): void;
   log?(message: string): void;
+  /** Run on the calling thread instead of a pooled worker: for a one-shot process (the `replay`
+   * CLI) whose event loop serves nothing else, which then does not pay a worker's start-up
+   * (measured ~65 ms CPU and ~8 MB RSS per run on 120 s of 1080p). */
+  inProcess?: boolean;
 }
 
 /** 'disk-full': ENOSPC/EDQUOT while writing — retrying cannot help until space returns. */

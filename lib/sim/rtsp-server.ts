@@ -27,6 +27,9 @@ export interface RtspServerOptions {
   sessionTimeoutSec?: number;
   /** false = behave like a server without ONVIF replay (551 on replay requests). */
   supportsReplay?: boolean;
+  /** Replay requests without `Require: onvif-replay` are served too (GStreamer 1.22's rtspsrc in
+   * onvif-mode sends none; the bench compares it with our client on this server). Default: 551. */
+  requireOptional?: boolean;
   /** Test faults: stop sending (connection kept open) after this many frames of a PLAY. */
   stallAfterFrames?: number;
   /**
@@ -272,7 +275,7 @@ class Connection {
       const require = (req.headers.get('require') ?? '').toLowerCase();
       // Quirk refuse-onvif-replay: 551 to the header, yet a correct replay without it.
       if (this.o.quirks?.refuseRequire && require.includes('onvif-replay')) return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
-      if (!this.o.quirks?.refuseRequire && ['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
+      if (!this.o.quirks?.refuseRequire && !this.o.requireOptional && ['DESCRIBE', 'SETUP', 'PLAY'].includes(req.method) && !require.includes('onvif-replay')) {
         return this.reply(req, '551 Option not supported', { Unsupported: 'onvif-replay' });
       }
     }

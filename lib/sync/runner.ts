@@ -221,13 +221,11 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     const wanted = new Set(o.range.cameras);
     cameras = cameras.filter((c) => wanted.has(c.displayName));
   }
-  if (o.sweep) {
-    for (const c of cameras) {
-      const r = await sweepCameraFolder(o.catalog, c);
-      if (r.partsRemoved) warn(`removed ${r.partsRemoved} unfinished .part file(s) left by an interrupted sync`, c, 'stale-part');
-      if (r.adopted) warn(`catalogued ${r.adopted} finished file(s) an interrupted sync had not recorded`, c, 'adopted');
-    }
-  }
+  // The sweep (what an interrupted sync left in the camera folders) runs while the NVR sessions
+  // open: planning needs it done, asking the NVR does not, and at a million files on disk listing
+  // the folders takes seconds (deploy → first request stays well under 0.3 s).
+  const swept = o.sweep ? sweepFolders(o, cameras, warn) : Promise.resolve();
+  swept.catch(() => undefined); // awaited before planning; no unhandled rejection meanwhile
 
   const byPort = new Map<number, CameraRow[]>();
   for (const c of cameras) byPort.set(c.devicePort, [...(byPort.get(c.devicePort) ?? []), c]);
@@ -252,6 +250,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
       fail(errorMessage(e), undefined, code);
       continue;
     }
+    await swept;
     for (const w of session.warnings) warn(w, undefined, 'device');
     if (session.searchPartial)
       warn(`the NVR's recording search on port ${port} did not complete: recordings it did not list are not synced this pass`, undefined, 'search-partial');
@@ -267,6 +266,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     }
   }
 
+  await swept; // every session open failed: the sweep still counts (and its failure ends the pass)
   const jobs = plans.flatMap((p) => p.jobs).sort((a, b) => a.segment.start.getTime() - b.segment.start.getTime());
   o.emit({ event: 'planned', source: source.name, sourceId: source.id, segments: jobs.length, cameras: cameras.length });
   /** camera id → earliest instant a job left uncovered (the synced point stops there). */
@@ -444,6 +444,14 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
     }
   }
   return summary;
+}
+
+async function sweepFolders(o: RunOptions, cameras: readonly CameraRow[], warn: (m: string, c?: CameraRow, code?: string) => void): Promise<void> {
+  for (const c of cameras) {
+    const r = await sweepCameraFolder(o.catalog, c);
+    if (r.partsRemoved) warn(`removed ${r.partsRemoved} unfinished .part file(s) left by an interrupted sync`, c, 'stale-part');
+    if (r.adopted) warn(`catalogued ${r.adopted} finished file(s) an interrupted sync had not recorded`, c, 'adopted');
+  }
 }
 
 async function planCamera(

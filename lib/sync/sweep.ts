@@ -14,13 +14,16 @@ export interface SweepResult {
 
 export async function sweepCameraFolder(catalog: Catalog, camera: CameraRow): Promise<SweepResult> {
   const result: SweepResult = { partsRemoved: 0, adopted: 0 };
-  for (const file of await listCameraFiles(camera.folderPath)) {
+  const files = await listCameraFiles(camera.folderPath);
+  const known = files.length ? catalog.pathsOfCamera(camera.id) : new Set<string>();
+  for (const file of files) {
     if (file.endsWith('.part')) {
       await rm(file, { force: true });
       result.partsRemoved++;
       continue;
     }
-    if (!file.endsWith('.mp4') || catalog.downloadByPath(file)) continue;
+    // Another camera's row for the file (never written by us, but possible in an edited catalog) counts too.
+    if (!file.endsWith('.mp4') || known.has(file) || catalog.downloadByPath(file)) continue;
     const times = parseSegmentName(file);
     if (!times) continue; // not ours: leave the user's files alone
     const same = catalog.downloadStartingAt(camera.id, times.start);
