@@ -1,6 +1,7 @@
 // `node dist/bench/vendors.js [MINUTES]`: download MINUTES (default 10) of the 1080p H.264 channel
 // from the Hikvision and Dahua simulators over loopback into MP4 files (demux, cut, mux, fsync),
-// printing MB/s, times real time, CPU-s/GB, peak RSS and the client's main-thread longest timer gap.
+// printing MB/s, times real time, CPU-s/GB, peak RSS and the client's main-thread longest timer gap
+// and event-loop utilisation.
 // The simulator runs here; the client runs in a child process (bench/vendors-client.ts), so its
 // CPU and timer-gap figures are the client's own. Not part of `npm test`.
 import { execFile } from 'node:child_process';
@@ -17,6 +18,7 @@ interface ClientResult {
   wallSec: number;
   cpuSec: number;
   maxLagMs: number;
+  mainBusy: number;
   peakRssMB: number;
 }
 
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
       const r = await runClient([preset, String(sim.devices[0].port), String(rec), String(rec + minutes * 60_000), dir]);
       const MB = r.bytes / 1e6;
       process.stdout.write(
-        `${preset}: ${minutes} min 1080p H.264 → ${r.files} file(s), ${r.frames} frames, ${MB.toFixed(1)} MB in ${r.wallSec.toFixed(2)} s: ${(MB / r.wallSec).toFixed(0)} MB/s, ${(r.mediaSec / r.wallSec).toFixed(0)}× real time, ${(r.cpuSec / (r.bytes / 1e9)).toFixed(1)} CPU-s/GB (client: main + worker), peak RSS ${r.peakRssMB.toFixed(0)} MB, main-thread max timer gap ${r.maxLagMs.toFixed(1)} ms\n`,
+        `${preset}: ${minutes} min 1080p H.264 → ${r.files} file(s), ${r.frames} frames, ${MB.toFixed(1)} MB in ${r.wallSec.toFixed(2)} s: ${(MB / r.wallSec).toFixed(0)} MB/s, ${(r.mediaSec / r.wallSec).toFixed(0)}× real time, ${(r.cpuSec / (r.bytes / 1e9)).toFixed(1)} CPU-s/GB (client: main + worker), peak RSS ${r.peakRssMB.toFixed(0)} MB, main-thread max timer gap ${r.maxLagMs.toFixed(1)} ms, main-thread event loop busy ${(100 * r.mainBusy).toFixed(0)} %\n`,
       );
     } finally {
       await sim.stop();
