@@ -1,6 +1,7 @@
 // Hikvision and Dahua downloads run in the replay worker pool, not on Node-RED's event loop: the
 // pool reports each download as its job, an abort mid-download ends it (the worker stops it
-// itself, without being terminated) and leaves no .part, a worker that dies fails its download with a clear error and
+// itself, without being terminated) and leaves no .part, what a download learned of the NVR (POST)
+// carries over to the next, a worker that dies fails its download with a clear error and
 // is replaced, and a password changed on the NVR during a pass still costs one rejected login.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -65,6 +66,27 @@ describe('vendor downloads in the worker pool', function () {
       assert.deepEqual(filesUnder(out), [files[0].path]);
     });
   }
+
+  it('Hikvision firmware that refuses GET: what one download learned (POST) is where the next one starts', async () => {
+    // The simulator's Hikvision preset takes POST only, as newer firmware does (qb60/hikvision-downloader#5).
+    const s = await sim('hikvision', 4);
+    const requests = (s as unknown as { vendor: RunningVendorSim }).vendor.requests;
+    const session = await openVendorSession('hikvision', '127.0.0.1', s.devices[0].port, AUTH, 5000);
+    const rec = s.devices[0].spec.cameras[0].recording.start.getTime();
+    const out = join(dir, 'learned');
+    for (const a of [0, 10_000]) {
+      const files = await session.download('ch1', {
+        from: new Date(rec + a),
+        to: new Date(rec + a + 10_000),
+        finalPath: (x) => join(out, `${x.getTime()}.mp4`),
+      });
+      assert.equal(files.length, 1);
+    }
+    // Each download's client (in its worker) asks for its own Digest challenge first (1 + 1); the
+    // first is refused GET and then POSTs (2); the second POSTs at once (1). Without carrying the
+    // method over: 6.
+    assert.equal(requests.get('/ISAPI/ContentMgmt/download'), 5);
+  });
 
   it('an abort mid-download ends it: the worker stops the download itself (not terminated), no .part is left', async () => {
     const s = await sim('dahua', 32);

@@ -19,7 +19,7 @@ import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, typ
 import type { VideoCodec } from '../rtsp/sdp';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerJob, WorkerJobKind, WorkerToMain } from './replay-worker-protocol';
 import { VendorError } from '../vendors/errors';
-import type { VendorDownloadJob, VendorJobCallbacks } from '../vendors/download-job';
+import type { VendorDownloadJob, VendorJobCallbacks, VendorLearned } from '../vendors/download-job';
 import { errorMessage } from '../errors';
 
 export { ReplayToFilesError } from './replay-types';
@@ -204,6 +204,7 @@ interface JobCallbacks {
   finalPath(start: Date, end: Date, codec: VideoCodec): string;
   onProgress?(p: ReplayProgress): void;
   log?(message: string): void;
+  onLearned?(l: VendorLearned): void;
   signal?: AbortSignal;
 }
 
@@ -294,6 +295,9 @@ function runInWorker(work: WorkerJob, o: JobCallbacks, words: JobWords): Promise
               return;
             case 'file':
               completed.push(m.file);
+              return;
+            case 'learned':
+              o.onLearned?.(m.learned);
               return;
             case 'done':
             case 'failed': {

@@ -8,7 +8,7 @@ import type { ReplayOptions } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import type { VendorErrorKind } from '../vendors/errors';
-import type { VendorDownloadJob } from '../vendors/download-job';
+import type { VendorDownloadJob, VendorLearned } from '../vendors/download-job';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
 /** An ONVIF replay: the options of replay() that can be cloned. */
@@ -44,6 +44,7 @@ export type WorkerToMain = { job: number } & (
   | { type: 'progress'; progress: ReplayProgress }
   | { type: 'log'; message: string }
   | { type: 'file'; file: WrittenFile }
+  | { type: 'learned'; learned: VendorLearned }
   | ({ type: 'done'; files: WrittenFile[] } & WorkerMemory)
   | ({ type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause } & WorkerMemory)
 );

@@ -64,7 +64,7 @@ function run(job: number, input: ReplayWorkerInput): void {
           onProgress,
           log: input.wantLog ? (message) => post({ job, type: 'log', message }) : undefined,
         })
-      : runVendorDownload(input, { finalPath, onFileWritten, onProgress, signal: ac.signal });
+      : runVendorDownload(input, { finalPath, onFileWritten, onProgress, onLearned: (learned) => post({ job, type: 'learned', learned }), signal: ac.signal });
   work
     .then(
       (files) => ({ type: 'done' as const, files }),

@@ -29,11 +29,19 @@ export type HikvisionDownloadJob = VendorJobCommon & { kind: 'hikvision'; record
 export type DahuaDownloadJob = VendorJobCommon & { kind: 'dahua'; index: number; state: DahuaDownloadState };
 export type VendorDownloadJob = HikvisionDownloadJob | DahuaDownloadJob;
 
+/** What a download found out about the NVR that later downloads should start from. */
+export interface VendorLearned {
+  /** Hikvision: GET was refused and POST worked. */
+  downloadMethod: 'GET' | 'POST';
+}
+
 export interface VendorJobCallbacks {
   /** May answer asynchronously (a worker asks the main thread). */
   finalPath(start: Date, end: Date, codec: VendorVideoCodec): string | Promise<string>;
   onFileWritten?(f: WrittenFile): void;
   onProgress?(p: ReplayProgress): void;
+  /** Called (before the job settles) when the download learned something of the NVR. */
+  onLearned?(l: VendorLearned): void;
   signal?: AbortSignal;
 }
 
@@ -59,17 +67,23 @@ export function asDownloadError(e: unknown, completed: WrittenFile[] = []): Repl
 
 /** Runs the job on this thread with its own HTTP client (a fresh Digest handshake: a nonce is not
  * shared with another thread's client, whose nonce counts would collide). */
-export function runVendorDownload(job: VendorDownloadJob, o: VendorJobCallbacks): Promise<WrittenFile[]> {
-  return runDownload(job, o, (signal) => {
-    const http = new VendorHttp({ ...job.connection, signal });
-    if (job.kind === 'hikvision') {
-      const c = HikvisionClient.withState(http, job.state);
-      return (async function* () {
-        for (const rec of job.recordings) yield* c.download(rec, job.from.getTime(), job.to.getTime(), signal);
-      })();
-    }
-    return DahuaClient.withState(http, job.state).download(job.index, job.from.getTime(), job.to.getTime(), signal);
-  });
+export async function runVendorDownload(job: VendorDownloadJob, o: VendorJobCallbacks): Promise<WrittenFile[]> {
+  let hik: HikvisionClient | undefined;
+  try {
+    return await runDownload(job, o, (signal) => {
+      const http = new VendorHttp({ ...job.connection, signal });
+      if (job.kind === 'hikvision') {
+        const c = (hik = HikvisionClient.withState(http, job.state));
+        return (async function* () {
+          for (const rec of job.recordings) yield* c.download(rec, job.from.getTime(), job.to.getTime(), signal);
+        })();
+      }
+      return DahuaClient.withState(http, job.state).download(job.index, job.from.getTime(), job.to.getTime(), signal);
+    });
+  } finally {
+    // Even after a failure: the next download need not be refused the same way first.
+    if (job.kind === 'hikvision' && hik && hik.downloadMethodInUse !== job.state.downloadMethod) o.onLearned?.({ downloadMethod: hik.downloadMethodInUse });
+  }
 }
 
 const PROGRESS_EVERY_MS = 250;

@@ -8,7 +8,7 @@ import { VendorHttp } from './http';
 import { VendorError } from './errors';
 import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
-import { asDownloadError, replayKindOf, type VendorDownloadJob } from './download-job';
+import { asDownloadError, replayKindOf, type VendorDownloadJob, type VendorLearned } from './download-job';
 import type { VendorVideoCodec } from './nal';
 import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
 import { vendorDownloadToFiles } from '../media/replay-to-files';
@@ -144,7 +144,7 @@ async function openHikvision(http: VendorHttp, host: string, port: number): Prom
       } catch (e) {
         throw asDownloadError(e);
       }
-      return downloadInWorker(http, job, o);
+      return downloadInWorker(http, job, o, (l) => c.learnDownloadMethod(l.downloadMethod));
     },
   };
 }
@@ -222,14 +222,19 @@ const jobRange = (http: VendorHttp, o: VendorDownloadOptions) => ({
 /** Runs the download in the worker pool. The worker's client logs in on its own, so the rule "a
  * rejected password is never sent again" is kept here: once this session's client or a worker had
  * the login rejected or locked, later downloads fail without contacting the NVR. */
-async function downloadInWorker(http: VendorHttp, job: VendorDownloadJob, o: VendorDownloadOptions): Promise<WrittenFile[]> {
+async function downloadInWorker(
+  http: VendorHttp,
+  job: VendorDownloadJob,
+  o: VendorDownloadOptions,
+  onLearned?: (l: VendorLearned) => void,
+): Promise<WrittenFile[]> {
   const refused = http.loginFailure;
   if (refused) throw new ReplayToFilesError(refused.message, [], replayKindOf(refused.kind), refused);
   // The session's signal (the pass) and the download's both end the download.
   const signals = [...new Set([o.signal, http.o.signal])].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
-    return await vendorDownloadToFiles(job, { finalPath: o.finalPath, onProgress: o.onProgress, signal });
+    return await vendorDownloadToFiles(job, { finalPath: o.finalPath, onProgress: o.onProgress, onLearned, signal });
   } catch (e) {
     if (e instanceof ReplayToFilesError && e.cause instanceof VendorError && (e.cause.kind === 'auth' || e.cause.kind === 'locked'))
       http.noteLoginFailure(e.cause);

@@ -81,6 +81,16 @@ export class HikvisionClient {
     return { zone: c.zone.toWire(), zMeansLocal: c.zMeansLocal, skewMs: c.skewMs, downloadMethod: this.downloadMethod };
   }
 
+  /** The download method in use now (POST once GET was refused). */
+  get downloadMethodInUse(): 'GET' | 'POST' {
+    return this.downloadMethod;
+  }
+
+  /** Another client (a download worker's) found which method the NVR takes: use it here too. */
+  learnDownloadMethod(m: 'GET' | 'POST'): void {
+    this.downloadMethod = m;
+  }
+
   /** A client that downloads with what another client learned (no clock request). */
   static withState(http: VendorHttp, s: HikDownloadState): HikvisionClient {
     const c = new HikvisionClient(http);
