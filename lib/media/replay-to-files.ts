@@ -1,8 +1,9 @@
 // replayToFiles: one time range from an ONVIF replay URI into MP4 files (see replay-in-process.ts
 // for how), run in a worker thread; vendorDownloadToFiles: a Hikvision / Dahua HTTP download into
-// MP4 files (lib/vendors/download-job.ts), run in the same pool of worker threads. Why a worker: RTSP parsing and MP4 muxing at hundreds of MB/s
-// would otherwise hold Node-RED's event loop (editor and other flows stall during a sync), and the
-// worker's own heap limits keep memory bounded without V8 flags on the whole process.
+// MP4 files (lib/vendors/download-job.ts), run in the same pool of worker threads. Why a worker:
+// RTSP parsing or PS/DHAV demuxing and MP4 muxing at tens to hundreds of MB/s would otherwise hold
+// Node-RED's event loop (editor and other flows stall during a sync), and the worker's own heap
+// limits keep memory bounded without V8 flags on the whole process.
 // Workers are pooled: a call takes an idle worker (or starts one), so concurrent calls get one
 // each (one per concurrency slot of the caller) and consecutive segments reuse a warm one. Why:
 // a fresh worker re-compiles all the code, measured 465-530 ms CPU per 10-minute segment against

@@ -6,13 +6,13 @@
 // of the device (clock, channel numbering, download method), and the range. Failures are
 // ReplayToFilesError with the kind the sync runner retries by, the VendorError as cause.
 import { VendorHttp, type VendorConnection } from './http';
-import { VendorError, type VendorErrorKind } from './errors';
+import { VendorError } from './errors';
+import { asDownloadError } from './download-errors';
 import { HikvisionClient, type HikDownloadState, type HikRecording } from './hikvision';
 import { DahuaClient, type DahuaDownloadState } from './dahua';
 import { cutToRange, framesToFiles, type VendorFrame } from './frames';
 import type { VendorVideoCodec } from './nal';
-import { ReplayToFilesError, type ReplayErrorKind, type ReplayProgress, type WrittenFile } from '../media/replay-types';
-import { errorMessage } from '../errors';
+import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
 
 interface VendorJobCommon {
   connection: VendorConnection;
@@ -43,26 +43,6 @@ export interface VendorJobCallbacks {
   /** Called (before the job settles) when the download learned something of the NVR. */
   onLearned?(l: VendorLearned): void;
   signal?: AbortSignal;
-}
-
-export const replayKindOf = (k: VendorErrorKind): ReplayErrorKind =>
-  k === 'auth' || k === 'locked'
-    ? 'auth'
-    : k === 'timeout'
-      ? 'timeout'
-      : k === 'unreachable'
-        ? 'network'
-        : k === 'aborted'
-          ? 'aborted'
-          : k === 'status'
-            ? 'status'
-            : 'protocol';
-
-/** A failure before or around a download (search, state) as the runner expects it. */
-export function asDownloadError(e: unknown, completed: WrittenFile[] = []): ReplayToFilesError {
-  if (e instanceof ReplayToFilesError) return e;
-  if (e instanceof VendorError) return new ReplayToFilesError(e.message, completed, replayKindOf(e.kind), e);
-  return new ReplayToFilesError(`writing the download failed: ${errorMessage(e)}`, completed, 'write', e);
 }
 
 /** Runs the job on this thread with its own HTTP client (a fresh Digest handshake: a nonce is not
