@@ -1,11 +1,39 @@
 // `node dist/bench/vendors.js [MINUTES]`: download MINUTES (default 10) of the 1080p H.264 channel
 // from the Hikvision and Dahua simulators over loopback into MP4 files (demux, cut, mux, fsync),
-// printing MB/s, times real time and peak RSS. Not part of `npm test`.
+// printing MB/s, times real time, CPU-s/GB, peak RSS and the client's main-thread longest timer gap
+// and event-loop utilisation.
+// The simulator runs here; the client runs in a child process (bench/vendors-client.ts), so its
+// CPU and timer-gap figures are the client's own. Not part of `npm test`.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../lib/sim/index';
-import { openVendorSession } from '../lib/vendors/driver';
+
+interface ClientResult {
+  files: number;
+  frames: number;
+  bytes: number;
+  mediaSec: number;
+  wallSec: number;
+  cpuSec: number;
+  maxLagMs: number;
+  mainBusy: number;
+  peakRssMB: number;
+}
+
+function runClient(args: string[]): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(__dirname, 'vendors-client.js'), ...args], { timeout: 900_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`vendors-client failed: ${stderr || err.message}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as ClientResult);
+      } catch {
+        reject(new Error(`vendors-client printed no result: ${stdout} ${stderr}`));
+      }
+    });
+  });
+}
 
 async function main(): Promise<void> {
   const minutes = Number(process.argv[2] ?? 10);
@@ -13,22 +41,11 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'vtrack-vbench-'));
     const sim = await startSimulator({ preset, basePort: 0, historyMinutes: minutes + 2, auth: { user: 'admin', password: 'pw' }, discovery: false });
     try {
-      const s = await openVendorSession(preset, '127.0.0.1', sim.devices[0].port, { user: 'admin', password: 'pw' }, 5000);
       const rec = sim.devices[0].spec.cameras[0].recording.start.getTime();
-      let peak = process.memoryUsage().rss;
-      const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-      const t0 = performance.now();
-      const files = await s.download('ch1', {
-        from: new Date(rec),
-        to: new Date(rec + minutes * 60_000),
-        finalPath: (a, b) => join(dir, `${a.getTime()}-${b.getTime()}.mp4`),
-      });
-      const sec = (performance.now() - t0) / 1000;
-      clearInterval(timer);
-      const bytes = files.reduce((n, f) => n + f.bytes, 0);
-      const media = files.reduce((n, f) => n + f.durationSec, 0);
+      const r = await runClient([preset, String(sim.devices[0].port), String(rec), String(rec + minutes * 60_000), dir]);
+      const MB = r.bytes / 1e6;
       process.stdout.write(
-        `${preset}: ${minutes} min 1080p H.264 → ${files.length} file(s), ${(bytes / 1e6).toFixed(1)} MB in ${sec.toFixed(2)} s: ${(bytes / 1e6 / sec).toFixed(0)} MB/s, ${(media / sec).toFixed(0)}× real time, peak RSS ${(peak / 1e6).toFixed(0)} MB\n`,
+        `${preset}: ${minutes} min 1080p H.264 → ${r.files} file(s), ${r.frames} frames, ${MB.toFixed(1)} MB in ${r.wallSec.toFixed(2)} s: ${(MB / r.wallSec).toFixed(0)} MB/s, ${(r.mediaSec / r.wallSec).toFixed(0)}× real time, ${(r.cpuSec / (r.bytes / 1e9)).toFixed(1)} CPU-s/GB (client: main + worker), peak RSS ${r.peakRssMB.toFixed(0)} MB, main-thread max timer gap ${r.maxLagMs.toFixed(1)} ms, main-thread event loop busy ${(100 * r.mainBusy).toFixed(0)} %\n`,
       );
     } finally {
       await sim.stop();

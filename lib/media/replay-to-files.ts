@@ -1,7 +1,9 @@
 // replayToFiles: one time range from an ONVIF replay URI into MP4 files (see replay-in-process.ts
-// for how), run in a worker thread. Why a worker: RTSP parsing and MP4 muxing at hundreds of MB/s
-// would otherwise hold Node-RED's event loop (editor and other flows stall during a sync), and the
-// worker's own heap limits keep memory bounded without V8 flags on the whole process.
+// for how), run in a worker thread; vendorDownloadToFiles: a Hikvision / Dahua HTTP download into
+// MP4 files (lib/vendors/download-job.ts), run in the same pool of worker threads. Why a worker:
+// RTSP parsing or PS/DHAV demuxing and MP4 muxing at tens to hundreds of MB/s would otherwise hold
+// Node-RED's event loop (editor and other flows stall during a sync), and the worker's own heap
+// limits keep memory bounded without V8 flags on the whole process.
 // Workers are pooled: a call takes an idle worker (or starts one), so concurrent calls get one
 // each (one per concurrency slot of the caller) and consecutive segments reuse a warm one. Why:
 // a fresh worker re-compiles all the code, measured 465-530 ms CPU per 10-minute segment against
@@ -14,8 +16,11 @@ import { join } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RtspError } from '../rtsp/errors';
 import { maskUrl } from '../rtsp/url';
-import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
-import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerToMain } from './replay-worker-protocol';
+import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
+import type { VideoCodec } from '../rtsp/sdp';
+import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerJob, WorkerJobKind, WorkerToMain } from './replay-worker-protocol';
+import { VendorError } from '../vendors/errors';
+import type { VendorDownloadJob, VendorJobCallbacks, VendorLearned } from '../vendors/download-job';
 import { errorMessage } from '../errors';
 
 export { ReplayToFilesError } from './replay-types';
@@ -45,8 +50,8 @@ export function replayWorkerLimits(from: Date, to: Date): ResourceLimits {
   return { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: OLD_GENERATION_BASE_MB + steps * OLD_GENERATION_STEP_MB };
 }
 
-/** For specs only: see the worker each call runs on, or override the heap limits. */
-export const replayWorkerTestHooks: { onWorker?(w: Worker): void; resourceLimits?: ResourceLimits; maxJobsPerWorker?: number } = {};
+/** For specs only: see the worker each call runs on (and the job's kind), or override the heap limits. */
+export const replayWorkerTestHooks: { onWorker?(w: Worker, kind: WorkerJobKind): void; resourceLimits?: ResourceLimits; maxJobsPerWorker?: number } = {};
 
 /** Jobs one worker runs before it is retired: bounds whatever a long-lived isolate might
  * accumulate (code, fragmentation) at a cost of one start-up per ~16 h of 10-minute segments. */
@@ -78,6 +83,8 @@ let jobSeq = 0;
 let workersStarted = 0;
 let busy = 0;
 let maxBusy = 0;
+/** Jobs handed to a worker, by kind. */
+const jobsByKind: Record<WorkerJobKind, number> = { rtsp: 0, hikvision: 0, dahua: 0 };
 
 function fits(w: PooledWorker, limits: ResourceLimits): boolean {
   return (
@@ -138,54 +145,103 @@ export async function closeReplayWorkers(): Promise<void> {
   await Promise.all(idleWorkers.splice(0).map((pw) => pw.worker.terminate()));
 }
 
-/** Pool figures for the bench and specs: workers alive, idle, started so far, replays running
- * now and the most that ran at once. */
-export function replayWorkerPoolStats(): { live: number; idle: number; started: number; busy: number; maxBusy: number } {
-  return { live: liveWorkers.size, idle: idleWorkers.length, started: workersStarted, busy, maxBusy };
+/** Pool figures for the bench and specs: workers alive, idle, started so far, jobs running now,
+ * the most that ran at once, and the jobs handed to workers so far by kind. */
+export function replayWorkerPoolStats(): { live: number; idle: number; started: number; busy: number; maxBusy: number; jobs: Record<WorkerJobKind, number> } {
+  return { live: liveWorkers.size, idle: idleWorkers.length, started: workersStarted, busy, maxBusy, jobs: { ...jobsByKind } };
 }
 
+/** Escape hatch for hosts without worker threads, and for running the TypeScript sources directly
+ * (there is no compiled replay-worker.js next to a .ts file). */
+const inProcess = (): boolean => process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts');
+
 export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
-  // Asked for by a one-shot caller (see inProcess); an escape hatch for hosts without worker
-  // threads; and running the TypeScript sources directly (no compiled replay-worker.js next to a .ts file).
-  // Loaded only then: the main thread need not hold the muxer's code.
-  if (o.inProcess || process.env.VTRACK_REPLAY_IN_PROCESS === '1' || __filename.endsWith('.ts')) {
+  // Asked for by a one-shot caller (o.inProcess: the CLI's single replay needs no worker), or the
+  // escape hatch above. Loaded only then: the main thread need not hold the muxer's code.
+  if (o.inProcess || inProcess()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (see above)
     return (require('./replay-in-process') as typeof import('./replay-in-process')).replayInProcess(o);
   }
-  return replayInWorker(o);
+  const job: WorkerJob = {
+    kind: 'rtsp',
+    url: o.url,
+    user: o.user,
+    password: o.password,
+    from: o.from,
+    to: o.to,
+    rateControl: o.rateControl,
+    allowBasicAuth: o.allowBasicAuth,
+    timeouts: o.timeouts,
+  };
+  return runInWorker(job, o, { what: `replay of ${maskUrl(o.url)}`, worker: 'replay worker', aborted: () => new RtspError('aborted', 'replay aborted') });
 }
 
-function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
+export interface VendorDownloadToFilesOptions extends Omit<VendorJobCallbacks, 'onFileWritten' | 'finalPath'> {
+  finalPath(start: Date, end: Date, codec: VideoCodec): string;
+}
+
+/** A Hikvision / Dahua download (HTTP, demux, mux) in a pooled worker; rejects with
+ * ReplayToFilesError (its cause a VendorError when the NVR or the network failed). The job holds
+ * the credentials: it goes to the worker by postMessage, in process, and is never logged. */
+export function vendorDownloadToFiles(job: VendorDownloadJob, o: VendorDownloadToFilesOptions): Promise<WrittenFile[]> {
+  if (inProcess()) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (see inProcess)
+    return (require('../vendors/download-job') as typeof import('../vendors/download-job')).runVendorDownload(job, o);
+  }
+  const c = job.connection;
+  return runInWorker(
+    job,
+    { ...o, from: job.from, to: job.to },
+    {
+      what: `download from the ${job.kind === 'hikvision' ? 'Hikvision' : 'Dahua'} NVR at ${c.host}:${c.port}`,
+      worker: 'download worker',
+      aborted: () => new VendorError('aborted', 'download aborted'),
+    },
+  );
+}
+
+interface JobCallbacks {
+  from: Date;
+  to: Date;
+  finalPath(start: Date, end: Date, codec: VideoCodec): string;
+  onProgress?(p: ReplayProgress): void;
+  log?(message: string): void;
+  onLearned?(l: VendorLearned): void;
+  signal?: AbortSignal;
+}
+
+/** How the pool's own failures (abort before start, a dead worker) read for this kind of job. */
+interface JobWords {
+  /** "replay of rtsp://…", "download from the Dahua NVR at …" */
+  what: string;
+  worker: string;
+  aborted(): Error;
+}
+
+function runInWorker(work: WorkerJob, o: JobCallbacks, words: JobWords): Promise<WrittenFile[]> {
   const failure = (msg: string, completed: WrittenFile[], kind: ReplayToFilesError['kind'], cause?: unknown) =>
-    new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${msg}`, completed, kind, cause);
-  if (o.signal?.aborted) return Promise.reject(failure('replay aborted', [], 'aborted', new RtspError('aborted', 'replay aborted')));
+    new ReplayToFilesError(`${words.what} failed: ${msg}`, completed, kind, cause);
+  if (o.signal?.aborted) {
+    const e = words.aborted();
+    return Promise.reject(failure(e.message, [], 'aborted', e));
+  }
 
   return new Promise<WrittenFile[]>((resolve, reject) => {
-    const input: ReplayWorkerInput = {
-      url: o.url,
-      user: o.user,
-      password: o.password,
-      from: o.from,
-      to: o.to,
-      rateControl: o.rateControl,
-      allowBasicAuth: o.allowBasicAuth,
-      timeouts: o.timeouts,
-      wantProgress: !!o.onProgress,
-      wantLog: !!o.log,
-    };
+    const input: ReplayWorkerInput = { ...work, wantProgress: !!o.onProgress, wantLog: !!o.log };
     const limits = replayWorkerTestHooks.resourceLimits ?? replayWorkerLimits(o.from, o.to);
     let pw: PooledWorker;
     try {
       pw = acquireWorker(limits);
     } catch (e) {
-      reject(failure(`cannot start the replay worker: ${errorMessage(e)}`, [], 'write', e));
+      reject(failure(`cannot start the ${words.worker}: ${errorMessage(e)}`, [], 'write', e));
       return;
     }
     const worker = pw.worker;
     const job = ++jobSeq;
     pw.jobs++;
+    jobsByKind[work.kind]++;
     maxBusy = Math.max(maxBusy, ++busy);
-    replayWorkerTestHooks.onWorker?.(worker);
+    replayWorkerTestHooks.onWorker?.(worker, work.kind);
 
     const completed: WrittenFile[] = [];
     // Every path finalPath answered, as a .part: the worker writes `<finalPath(start, to)>.part`.
@@ -242,6 +298,9 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
             case 'file':
               completed.push(m.file);
               return;
+            case 'learned':
+              o.onLearned?.(m.learned);
+              return;
             case 'done':
             case 'failed': {
               // The worker has cleaned up after itself (its .part files are gone).
@@ -262,8 +321,8 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
         // Died without a result (crash, out of memory, terminated): its .part file may be left.
         settle();
         const error = forcedAbort
-          ? failure('replay aborted (the replay worker did not stop in time)', completed, 'aborted', new RtspError('aborted', 'replay aborted'))
-          : failure(`replay worker ${deathReason(workerError, code, limits)}`, completed, 'write', workerError);
+          ? failure(`${words.aborted().message} (the ${words.worker} did not stop in time)`, completed, 'aborted', words.aborted())
+          : failure(`${words.worker} ${deathReason(workerError, code, limits)}`, completed, 'write', workerError);
         void Promise.all([...parts].map((p) => rm(p, { force: true }).catch(() => undefined))).then(() => reject(error));
       },
     };
@@ -274,6 +333,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
 function rebuildCause(c: WireCause | undefined): Error | undefined {
   if (!c) return undefined;
   if (c.rtspKind) return new RtspError(c.rtspKind, c.message, c.status);
+  if (c.vendorKind) return new VendorError(c.vendorKind, c.message, { status: c.status, unlockAt: c.unlockAt, unlockInSec: c.unlockInSec });
   const e = new Error(c.message);
   e.name = c.name;
   return e;

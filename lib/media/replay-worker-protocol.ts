@@ -1,25 +1,39 @@
-// Messages between replayToFiles (main thread) and its replay workers. Dates cross as Dates
-// (structured clone keeps them); functions and the AbortSignal cannot cross, so they become
+// Messages between the main thread and the pooled replay workers (replay-to-files.ts). Dates cross
+// as Dates (structured clone keeps them); functions and the AbortSignal cannot cross, so they become
 // request/response and event messages. A worker is long-lived (a pool reuses it across segments)
 // and runs one job at a time; every message carries the job's number, so a late message of an
-// earlier job can never be taken for the current one.
+// earlier job can never be taken for the current one. A job is an ONVIF replay over RTSP or a
+// Hikvision / Dahua HTTP download: the same files, progress and errors come back for each.
 import type { ReplayOptions } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
+import type { VendorErrorKind } from '../vendors/errors';
+import type { VendorDownloadJob, VendorLearned } from '../vendors/download-job';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
-/** One job: the options that can be cloned, plus which callbacks the caller gave. */
-export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'allowBasicAuth'> & {
+/** An ONVIF replay: the options of replay() that can be cloned. */
+export type RtspJob = { kind: 'rtsp' } & Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'allowBasicAuth'>;
+
+/** What a worker runs, by kind. */
+export type WorkerJob = RtspJob | VendorDownloadJob;
+export type WorkerJobKind = WorkerJob['kind'];
+
+/** One job plus which callbacks the caller gave. */
+export type ReplayWorkerInput = WorkerJob & {
   wantProgress: boolean;
   wantLog: boolean;
 };
 
-/** The cause of a failure, enough to rebuild an RtspError on the main thread. */
+/** The cause of a failure, enough to rebuild an RtspError or a VendorError on the main thread
+ * (the runner and the vendor session read their kinds). */
 export interface WireCause {
   name: string;
   message: string;
   rtspKind?: RtspErrorKind;
+  vendorKind?: VendorErrorKind;
   status?: number;
+  unlockAt?: Date;
+  unlockInSec?: number;
 }
 
 /** The worker's heap in use after a job, for the pool's recycling mark. */
@@ -30,6 +44,7 @@ export type WorkerToMain = { job: number } & (
   | { type: 'progress'; progress: ReplayProgress }
   | { type: 'log'; message: string }
   | { type: 'file'; file: WrittenFile }
+  | { type: 'learned'; learned: VendorLearned }
   | ({ type: 'done'; files: WrittenFile[] } & WorkerMemory)
   | ({ type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause } & WorkerMemory)
 );

@@ -1,5 +1,6 @@
-// Worker-thread entry of replayToFiles: runs whole replays (RTSP parsing, depacketizing, MP4
-// muxing, file I/O) off the main thread, so Node-RED's event loop stays free and the worker's own
+// Worker-thread entry of replayToFiles and vendorDownloadToFiles: runs whole replays (RTSP
+// parsing, depacketizing, MP4 muxing, file I/O) and whole Hikvision / Dahua downloads (HTTP, PS /
+// DHAV demuxing, MP4 muxing, file I/O) off the main thread, so Node-RED's event loop stays free and the worker's own
 // heap limits keep memory bounded. Long-lived: it runs one job after another (the pool in
 // replay-to-files.ts hands them out), so each segment does not pay for a new isolate and for
 // compiling the code again. Talks to the main thread only through replay-worker-protocol.
@@ -8,7 +9,9 @@ import { getHeapStatistics } from 'node:v8';
 import { RtspError } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import { replayInProcess } from './replay-in-process';
-import { ReplayToFilesError } from './replay-types';
+import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from './replay-types';
+import { VendorError } from '../vendors/errors';
+import { runVendorDownload } from '../vendors/download-job';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerToMain } from './replay-worker-protocol';
 import { errorMessage } from '../errors';
 
@@ -28,6 +31,7 @@ function memory(): { heapBytes: number } {
 
 function wireCause(e: unknown): WireCause | undefined {
   if (e instanceof RtspError) return { name: e.name, message: e.message, rtspKind: e.kind, status: e.status };
+  if (e instanceof VendorError) return { name: e.name, message: e.message, vendorKind: e.kind, ...e.details };
   if (e instanceof Error) return { name: e.name, message: e.message };
   return e === undefined ? undefined : { name: 'Error', message: String(e) };
 }
@@ -41,21 +45,27 @@ function run(job: number, input: ReplayWorkerInput): void {
       pending.set(id, { resolve, reject });
       post({ job, type: 'finalPath', id, start, end, codec });
     });
-  replayInProcess({
-    url: input.url,
-    user: input.user,
-    password: input.password,
-    from: input.from,
-    to: input.to,
-    rateControl: input.rateControl,
-    allowBasicAuth: input.allowBasicAuth,
-    timeouts: input.timeouts,
-    signal: ac.signal,
-    finalPath,
-    onFileWritten: (file) => post({ job, type: 'file', file }),
-    onProgress: input.wantProgress ? (progress) => post({ job, type: 'progress', progress }) : undefined,
-    log: input.wantLog ? (message) => post({ job, type: 'log', message }) : undefined,
-  })
+  const onFileWritten = (file: WrittenFile) => post({ job, type: 'file', file });
+  const onProgress = input.wantProgress ? (progress: ReplayProgress) => post({ job, type: 'progress', progress }) : undefined;
+  const work =
+    input.kind === 'rtsp'
+      ? replayInProcess({
+          url: input.url,
+          user: input.user,
+          password: input.password,
+          from: input.from,
+          to: input.to,
+          rateControl: input.rateControl,
+          allowBasicAuth: input.allowBasicAuth,
+          timeouts: input.timeouts,
+          signal: ac.signal,
+          finalPath,
+          onFileWritten,
+          onProgress,
+          log: input.wantLog ? (message) => post({ job, type: 'log', message }) : undefined,
+        })
+      : runVendorDownload(input, { finalPath, onFileWritten, onProgress, onLearned: (learned) => post({ job, type: 'learned', learned }), signal: ac.signal });
+  work
     .then(
       (files) => ({ type: 'done' as const, files }),
       (e: unknown) =>

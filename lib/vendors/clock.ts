@@ -42,11 +42,16 @@ export function parseCompactWall(text: string): number | undefined {
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
 }
 
-interface DstRule {
+export interface DstRule {
   /** Minutes added while DST applies. */
   saveMin: number;
   start: { month: number; week: number; day: number; minutes: number };
   end: { month: number; week: number; day: number; minutes: number };
+}
+
+export interface DeviceZoneWire {
+  standardMin: number;
+  dst?: DstRule;
 }
 
 /**
@@ -62,6 +67,15 @@ export class DeviceZone {
     readonly standardMin: number,
     private readonly dst?: DstRule,
   ) {}
+
+  /** As plain data, to hand the zone to a download worker (a class does not survive structured clone). */
+  toWire(): DeviceZoneWire {
+    return { standardMin: this.standardMin, dst: this.dst };
+  }
+
+  static fromWire(w: DeviceZoneWire): DeviceZone {
+    return new DeviceZone(w.standardMin, w.dst);
+  }
 
   static fixed(offsetMin: number): DeviceZone {
     return new DeviceZone(offsetMin);

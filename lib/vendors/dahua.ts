@@ -2,7 +2,7 @@
 // names, media file search and download. Answers are "key=value" lines.
 import { VendorHttp } from './http';
 import { VendorError } from './errors';
-import { DeviceZone, formatDahuaWall, inferZone, parseWall } from './clock';
+import { DeviceZone, type DeviceZoneWire, formatDahuaWall, inferZone, parseWall } from './clock';
 import { DhavDemuxer, DhavTimer } from './dhav-demux';
 import type { VendorFrame } from './frames';
 
@@ -46,6 +46,14 @@ export function parseKv(text: string): Map<string, string> {
   return m;
 }
 
+/** What a download needs to know of the device, as plain data (see HikDownloadState). */
+export interface DahuaDownloadState {
+  zone: DeviceZoneWire;
+  skewMs: number;
+  channelBase: 0 | 1 | undefined;
+  maxWindowMs: number;
+}
+
 export class DahuaClient {
   private clockInfo?: DahuaClock;
   /** API channel number of ChannelTitle[0]: 1 on most firmware, 0 on some (rroller/dahua#67,
@@ -57,6 +65,20 @@ export class DahuaClient {
     /** Longest loadfile window (specs lower it to see the splitting). */
     private readonly maxWindowMs = DAHUA_MAX_WINDOW_MS,
   ) {}
+
+  /** The clock read so far and the channel numbering (for a download worker's own client). */
+  async downloadState(): Promise<DahuaDownloadState> {
+    const c = await this.zone();
+    return { zone: c.zone.toWire(), skewMs: c.skewMs, channelBase: this.channelBase, maxWindowMs: this.maxWindowMs };
+  }
+
+  /** A client that downloads with what another client learned (no clock request). */
+  static withState(http: VendorHttp, s: DahuaDownloadState): DahuaClient {
+    const c = new DahuaClient(http, s.maxWindowMs);
+    c.clockInfo = { zone: DeviceZone.fromWire(s.zone), skewMs: s.skewMs };
+    c.channelBase = s.channelBase;
+    return c;
+  }
 
   async deviceInfo(): Promise<DahuaDeviceInfo> {
     const r = await this.http.request('GET', '/cgi-bin/magicBox.cgi?action=getSystemInfo');

@@ -1,16 +1,19 @@
 // Hikvision and Dahua recorders as sync sources: what the sync engine needs from a device (its
 // clock, its cameras with channel names, recorded intervals of a camera, and a range downloaded into
 // MP4 files), on top of the vendor clients. Failures of a download are ReplayToFilesError, like the
-// ONVIF path's, with the files finished before the failure in `completed`.
+// ONVIF path's, with the files finished before the failure in `completed`. A download itself (HTTP,
+// demux, mux) runs in the replay worker pool (./download-job.ts); the session does the search and
+// keeps the one-login-per-pass rule across the threads.
 import { VendorHttp } from './http';
-import { VendorError, type VendorErrorKind } from './errors';
+import { VendorError } from './errors';
 import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
-import { cutToRange, framesToFiles, type VendorFrame } from './frames';
+import { asDownloadError, replayKindOf } from './download-errors';
+import type { VendorDownloadJob, VendorLearned } from './download-job';
 import type { VendorVideoCodec } from './nal';
-import { ReplayToFilesError, type ReplayErrorKind, type ReplayProgress, type WrittenFile } from '../media/replay-types';
+import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
+import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
-import { errorMessage } from '../errors';
 
 export type VendorDriverName = 'hikvision' | 'dahua';
 
@@ -50,21 +53,6 @@ export interface VendorSession {
   recordedIntervals(token: string, from: Date, to: Date): Promise<Array<{ start: Date; end: Date }>>;
   download(token: string, o: VendorDownloadOptions): Promise<WrittenFile[]>;
 }
-
-const kindOf = (k: VendorErrorKind): ReplayErrorKind =>
-  k === 'auth' || k === 'locked'
-    ? 'auth'
-    : k === 'timeout'
-      ? 'timeout'
-      : k === 'unreachable'
-        ? 'network'
-        : k === 'aborted'
-          ? 'aborted'
-          : k === 'busy'
-            ? 'busy'
-            : k === 'status'
-              ? 'status'
-              : 'protocol';
 
 /** Which vendor API answers on host:port (undefined: neither). One shared client, so a wrong
  * password costs one login attempt in all (both vendors lock accounts). ISAPI first, then Dahua. */
@@ -158,11 +146,16 @@ async function openHikvision(http: VendorHttp, host: string, port: number): Prom
         from,
         to,
       ),
-    download: (token, o) =>
-      runDownload(o, async function* (signal) {
+    download: async (token, o) => {
+      let job: VendorDownloadJob;
+      try {
         // One download per recording the search lists in the range (the NVR's files), in order.
-        for (const rec of await search(token, o.from, o.to)) yield* c.download(rec, o.from.getTime(), o.to.getTime(), signal);
-      }),
+        job = { kind: 'hikvision', recordings: await search(token, o.from, o.to), state: await c.downloadState(), ...jobRange(http, o) };
+      } catch (e) {
+        throw asDownloadError(e);
+      }
+      return downloadInWorker(http, job, o, (l) => c.learnDownloadMethod(l.downloadMethod));
+    },
   };
 }
 
@@ -200,7 +193,15 @@ async function openDahua(http: VendorHttp, host: string, port: number): Promise<
         from,
         to,
       ),
-    download: (token, o) => runDownload(o, (signal) => c.download(channelOf(token) - 1, o.from.getTime(), o.to.getTime(), signal)),
+    download: async (token, o) => {
+      let job: VendorDownloadJob;
+      try {
+        job = { kind: 'dahua', index: channelOf(token) - 1, state: await c.downloadState(), ...jobRange(http, o) };
+      } catch (e) {
+        throw asDownloadError(e);
+      }
+      return downloadInWorker(http, job, o);
+    },
   };
 }
 
@@ -220,53 +221,33 @@ function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<
   return out;
 }
 
-const PROGRESS_EVERY_MS = 250;
+const jobRange = (http: VendorHttp, o: VendorDownloadOptions) => ({
+  connection: http.connectionOptions(),
+  from: o.from,
+  to: o.to,
+  deadlineFactor: o.deadlineFactor,
+  deadlineSlackMs: o.deadlineSlackMs,
+});
 
-/** Frames → files with progress, an overall deadline, and errors as ReplayToFilesError. */
-async function runDownload(o: VendorDownloadOptions, frames: (signal: AbortSignal) => AsyncIterable<VendorFrame>): Promise<WrittenFile[]> {
-  const ac = new AbortController();
-  const onAbort = () => ac.abort();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  const rangeMs = o.to.getTime() - o.from.getTime();
-  const deadlineMs = rangeMs * (o.deadlineFactor ?? 2) + (o.deadlineSlackMs ?? 60_000);
-  let timedOut = false;
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, deadlineMs);
-  let bytes = 0;
-  let count = 0;
-  let last = 0;
-  const progress = async function* (src: AsyncIterable<VendorFrame>): AsyncGenerator<VendorFrame> {
-    for await (const f of src) {
-      bytes += f.data.length;
-      count++;
-      const now = Date.now();
-      if (o.onProgress && now - last >= PROGRESS_EVERY_MS) {
-        last = now;
-        o.onProgress({ bytes, frames: count, mediaTime: new Date(Math.round(f.timeMs)) });
-      }
-      yield f;
-    }
-  };
+/** Runs the download in the worker pool. The worker's client logs in on its own, so the rule "a
+ * rejected password is never sent again" is kept here: once this session's client or a worker had
+ * the login rejected or locked, later downloads fail without contacting the NVR. */
+async function downloadInWorker(
+  http: VendorHttp,
+  job: VendorDownloadJob,
+  o: VendorDownloadOptions,
+  onLearned?: (l: VendorLearned) => void,
+): Promise<WrittenFile[]> {
+  const refused = http.loginFailure;
+  if (refused) throw new ReplayToFilesError(refused.message, [], replayKindOf(refused.kind), refused);
+  // The session's signal (the pass) and the download's both end the download.
+  const signals = [...new Set([o.signal, http.o.signal])].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
-    if (o.signal?.aborted) throw new VendorError('aborted', 'aborted');
-    const files = await framesToFiles(progress(cutToRange(frames(ac.signal), o.from.getTime(), o.to.getTime())), { finalPath: o.finalPath, signal: ac.signal });
-    o.onProgress?.({ bytes, frames: count, mediaTime: files.length ? files[files.length - 1].end : o.from });
-    return files;
+    return await vendorDownloadToFiles(job, { finalPath: o.finalPath, onProgress: o.onProgress, onLearned, signal });
   } catch (e) {
-    const completed = (e as { completed?: WrittenFile[] }).completed ?? [];
-    if (timedOut)
-      throw new ReplayToFilesError(
-        `download did not finish within its deadline (${Math.round(deadlineMs / 1000)} s for ${Math.round(rangeMs / 1000)} s of video)`,
-        completed,
-        'timeout',
-        e,
-      );
-    if (e instanceof VendorError) throw new ReplayToFilesError(e.message, completed, kindOf(e.kind), e);
-    throw new ReplayToFilesError(`writing the download failed: ${errorMessage(e)}`, completed, 'write', e);
-  } finally {
-    clearTimeout(deadline);
-    o.signal?.removeEventListener('abort', onAbort);
+    if (e instanceof ReplayToFilesError && e.cause instanceof VendorError && (e.cause.kind === 'auth' || e.cause.kind === 'locked'))
+      http.noteLoginFailure(e.cause);
+    throw e;
   }
 }

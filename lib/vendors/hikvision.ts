@@ -4,7 +4,7 @@
 import { parseXml, path as xpath, all, type XmlValue } from '../onvif/xml';
 import { VendorHttp } from './http';
 import { VendorError } from './errors';
-import { DeviceZone, formatCompactWall, formatIsapiWall, parseWall } from './clock';
+import { DeviceZone, type DeviceZoneWire, formatCompactWall, formatIsapiWall, parseWall } from './clock';
 import { PsDemuxer } from './ps-demux';
 import type { VendorFrame } from './frames';
 
@@ -43,6 +43,15 @@ export interface HikSearchResult {
   warnings: string[];
 }
 
+/** What a download needs to know of the device, as plain data: a download worker's own client
+ * starts from it instead of asking the NVR again. */
+export interface HikDownloadState {
+  zone: DeviceZoneWire;
+  zMeansLocal: boolean;
+  skewMs: number;
+  downloadMethod: 'GET' | 'POST';
+}
+
 /** ISAPI answers at most ~40 matches per search request (Hikvision's web-SDK notes: "每次最多返回 40 条"). */
 export const HIK_PAGE = 40;
 const MAX_PAGES = 500;
@@ -65,6 +74,30 @@ export class HikvisionClient {
   private downloadMethod: 'GET' | 'POST' = 'GET';
 
   constructor(readonly http: VendorHttp) {}
+
+  /** The clock read so far and the download method learned (for a worker's client). */
+  async downloadState(): Promise<HikDownloadState> {
+    const c = await this.zone();
+    return { zone: c.zone.toWire(), zMeansLocal: c.zMeansLocal, skewMs: c.skewMs, downloadMethod: this.downloadMethod };
+  }
+
+  /** The download method in use now (POST once GET was refused). */
+  get downloadMethodInUse(): 'GET' | 'POST' {
+    return this.downloadMethod;
+  }
+
+  /** Another client (a download worker's) found which method the NVR takes: use it here too. */
+  learnDownloadMethod(m: 'GET' | 'POST'): void {
+    this.downloadMethod = m;
+  }
+
+  /** A client that downloads with what another client learned (no clock request). */
+  static withState(http: VendorHttp, s: HikDownloadState): HikvisionClient {
+    const c = new HikvisionClient(http);
+    c.clockInfo = { zone: DeviceZone.fromWire(s.zone), zMeansLocal: s.zMeansLocal, skewMs: s.skewMs };
+    c.downloadMethod = s.downloadMethod;
+    return c;
+  }
 
   async deviceInfo(): Promise<HikDeviceInfo> {
     const r = await this.http.request('GET', '/ISAPI/System/deviceInfo');

@@ -34,6 +34,9 @@ export interface VendorHttpOptions {
   onCredentialedRequest?(): void;
 }
 
+/** VendorHttpOptions that can be sent to a worker thread. */
+export type VendorConnection = Omit<VendorHttpOptions, 'signal' | 'onCredentialedRequest'>;
+
 export interface VendorResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -64,6 +67,23 @@ export class VendorHttp {
   constructor(readonly o: VendorHttpOptions) {
     this.tls = o.https ?? o.port === 443;
     this.base = `${this.tls ? 'https' : 'http'}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+  }
+
+  /** The rejected or locked login that ended this client, if any. */
+  get loginFailure(): VendorError | undefined {
+    return this.authFailure;
+  }
+
+  /** Another client with the same credentials (a download worker's) had its login rejected or
+   * locked: this one must not try again either (the lockout counter). */
+  noteLoginFailure(e: VendorError): void {
+    this.authFailure ??= e;
+  }
+
+  /** The options another thread's client needs (no signal or callbacks: they cannot cross). */
+  connectionOptions(): VendorConnection {
+    const { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth } = this.o;
+    return { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth };
   }
 
   /** An API call whose answer is read into memory (bounded by maxBodyBytes). */
