@@ -1,7 +1,7 @@
 // `vtrack-onvif sim`: run the ONVIF NVR simulator until SIGINT/SIGTERM.
 import { isIP } from 'node:net';
 import { bool, num, parseArgs, str, type FlagSpec } from './args';
-import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
+import { END_FAULTS, REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
 import { parseUtcOffset } from '../sim/vendor-sim';
 import { parseQuirks, quirkHelp } from '../sim/quirks';
@@ -34,6 +34,11 @@ const USAGE = `usage: vtrack-onvif sim [options]
                              realtime        ignore Rate-Control: no (replay in real time)
                              lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
                                              replayed, though the search lists them (overwritten)
+                           and, for every replay, how its connection ends:
+                             reset-at-end    TCP reset right after the last frame of the range
+                                             (no RTCP BYE; a TEARDOWN sent first is reset too)
+                             reset-mid[:FRAMES]  TCP reset after FRAMES frames (default 150)
+                             no-teardown-reply   TEARDOWN is never answered
   --json                   print the endpoints as JSON
   --quirk NAME[,NAME]      reproduce a real-device behaviour (repeatable):
 ${quirkHelp()}
@@ -114,10 +119,15 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
       const toSec = count(a2, name, fromSec + 30);
       if (toSec <= fromSec) throw new Error('--fault lost:FROM:TO needs FROM < TO');
       faults.unreplayable = { fromSec, toSec };
+    } else if ((END_FAULTS as readonly string[]).includes(name)) {
+      const end = (faults.end ??= {});
+      if (name === 'reset-at-end') end.resetAtEnd = true;
+      else if (name === 'reset-mid') end.resetAfterFrames = count(a1, name, 150);
+      else end.noTeardownReply = true;
     } else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
       faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
-    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost'].join(', ')})`);
+    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'lost', ...END_FAULTS].join(', ')})`);
   }
   return faults;
 }

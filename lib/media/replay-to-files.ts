@@ -170,6 +170,7 @@ function replayInWorker(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
       rateControl: o.rateControl,
       allowBasicAuth: o.allowBasicAuth,
       timeouts: o.timeouts,
+      coverageToleranceMs: o.coverageToleranceMs,
       wantProgress: !!o.onProgress,
       wantLog: !!o.log,
     };

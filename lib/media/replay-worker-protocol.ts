@@ -9,7 +9,10 @@ import type { VideoCodec } from '../rtsp/sdp';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
 /** One job: the options that can be cloned, plus which callbacks the caller gave. */
-export type ReplayWorkerInput = Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'allowBasicAuth'> & {
+export type ReplayWorkerInput = Pick<
+  ReplayOptions,
+  'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'coverageToleranceMs' | 'allowBasicAuth'
+> & {
   wantProgress: boolean;
   wantLog: boolean;
 };

@@ -50,6 +50,7 @@ function run(job: number, input: ReplayWorkerInput): void {
     rateControl: input.rateControl,
     allowBasicAuth: input.allowBasicAuth,
     timeouts: input.timeouts,
+    coverageToleranceMs: input.coverageToleranceMs,
     signal: ac.signal,
     finalPath,
     onFileWritten: (file) => post({ job, type: 'file', file }),

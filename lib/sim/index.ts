@@ -9,8 +9,9 @@ import { deviceScopes } from './soap-device';
 import { SearchStore } from './soap-search-sessions';
 import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
-import { startRtspServer, type ReplayFault } from './rtsp-server';
+import { startRtspServer, type EndFaults, type ReplayFault } from './rtsp-server';
 export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
+export { END_FAULTS, type EndFault, type EndFaults } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 import type { QuirkName } from './quirks';
 import { errorMessage } from '../errors';
@@ -52,6 +53,8 @@ export interface SimulatorOptions {
     replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
     /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
     unreplayable?: { fromSec: number; toSec: number };
+    /** How every replay's connection ends: reset after the last frame or mid-range, TEARDOWN unanswered. */
+    end?: EndFaults;
   };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
   rtspBasePort?: number;
@@ -128,6 +131,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
+          endFaults: opts.faults?.end,
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
             : undefined,

@@ -11,6 +11,7 @@ import { loadClip, type Clip } from './clips';
 import { clipPayloads } from './rtp-packetize';
 import { splitAnnexB } from '../media/annexb';
 import { formatClock, parseClockRange } from '../rtsp/clock';
+import { waitDelivered } from './tcp-delivered';
 
 export interface RtspServerOptions {
   host: string;
@@ -41,7 +42,31 @@ export interface RtspServerOptions {
    * overwriting or losing part of a recording its search still lists); the next frame sent after
    * the span carries the D flag. */
   unreplayable?: { fromSec: number; toSec: number };
+  /** Test faults: how a replay's connection ends (see END_FAULTS). */
+  endFaults?: EndFaults;
 }
+
+// ---- End-of-replay faults (issue F: frame times decide) ----------------------------------------
+/**
+ * How real NVRs end the connection of a replay that did deliver its frames, each seen in public
+ * trackers (see lib/rtsp/replay-session.ts): `reset-at-end` resets the TCP connection (RST) right
+ * after the last frame of the range instead of sending RTCP BYE (and resets on a TEARDOWN that
+ * comes first); `no-teardown-reply` never answers TEARDOWN (the connection stays open, silent).
+ * `reset-mid` (JS: resetAfterFrames) resets after that many frames, before the range end. Each
+ * reset waits until the client has received what was sent (tcp-delivered.ts), so what arrives
+ * is exactly the frames sent.
+ */
+export const END_FAULTS = ['reset-at-end', 'reset-mid', 'no-teardown-reply'] as const;
+export type EndFault = (typeof END_FAULTS)[number];
+export interface EndFaults {
+  resetAtEnd?: boolean;
+  /** Reset after this many frames of each replay (before the range end). */
+  resetAfterFrames?: number;
+  noTeardownReply?: boolean;
+}
+/** How long a reset waits for the client to take what was sent. */
+const RESET_DELIVERY_BOUND_MS = 10_000;
+// ---- end of end-of-replay faults ---------------------------------------------------------------
 
 /**
  * Early endings real NVRs produce (sessions capped, recordings overwritten, firmware quirks), each
@@ -256,8 +281,10 @@ class Connection {
     const isLive = cam >= 0 && path.startsWith(livePath(cam));
     if (req.method === 'GET_PARAMETER') return this.reply(req, '200 OK', this.sessionHeader());
     if (req.method === 'TEARDOWN') {
+      const replay = !!this.session?.replay;
       this.session?.stop?.();
       this.session = undefined;
+      if (replay && this.teardownFault()) return; // end-of-replay faults
       this.reply(req, '200 OK');
       return;
     }
@@ -407,6 +434,7 @@ class Connection {
       if (stopped || this.isClosed) return;
       if (this.o.stallAfterFrames !== undefined && sent >= this.o.stallAfterFrames) return; // stays silent
       if (rf && sent >= faultAt && rf.fault !== 'terminal-early') return this.endEarly(s, rf.fault, () => stopped);
+      if (s.replay && this.o.endFaults?.resetAfterFrames !== undefined && sent >= this.o.endFaults.resetAfterFrames) return this.resetWhenDelivered(); // end-of-replay faults
       const next = plan.next();
       if (next.done) break;
       let f = next.value;
@@ -443,8 +471,34 @@ class Connection {
     }
     if (stopped || this.isClosed) return;
     s.plan = undefined;
+    if (s.replay && this.o.endFaults?.resetAtEnd) return this.resetWhenDelivered(); // end-of-replay faults
     this.sock.write(rtcpBye(s));
   }
+
+  // ---- End-of-replay faults (END_FAULTS) -------------------------------------------------------
+  /** TEARDOWN of a replay: true when a fault answers it (reset, or nothing at all). */
+  private teardownFault(): boolean {
+    const f = this.o.endFaults;
+    if (f?.resetAtEnd || f?.resetAfterFrames !== undefined) {
+      this.reset();
+      return true;
+    }
+    return !!f?.noTeardownReply;
+  }
+
+  /** Resets once the client has taken what was sent (data an RST would otherwise discard). */
+  private async resetWhenDelivered(): Promise<void> {
+    await waitDelivered(this.sock, RESET_DELIVERY_BOUND_MS);
+    this.reset();
+  }
+
+  private reset(): void {
+    if (this.isClosed || this.sock.destroyed) return;
+    this.isClosed = true;
+    this.session?.stop?.();
+    this.sock.resetAndDestroy();
+  }
+  // ---- end of end-of-replay faults -------------------------------------------------------------
 
   private async endEarly(s: Session, fault: ReplayFault, stopped: () => boolean): Promise<void> {
     s.plan = undefined;

@@ -269,6 +269,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           to: segment.end,
           fast: s.fastReplay,
           timeouts: s.replayTimeouts,
+          coverageToleranceMs: tolMs,
           signal: o.signal,
           finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
           onProgress: (p) => {
