@@ -138,7 +138,7 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
 
   it('a reset in the MIDDLE of the range is a network error, not a success; every frame sent before it is kept', async () => {
     // 90 frames (6 s) of the asked 15 s, then RST: the frames fall 9 s short of the asked end.
-    const url = await start({ resetAfterFrames: 90 });
+    const url = await start({ resetMid: { afterFrames: 90, remaining: 1 } });
     const err = await replayToFiles({ url, ...AUTH, from: at(5), to: at(20), finalPath }).then(
       () => assert.fail('a replay 9 s short of its end must not succeed'),
       (e: unknown) => e,
@@ -155,12 +155,12 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
   });
 
   it('sim --fault lists and parses every end-of-replay fault', async () => {
-    assert.deepEqual(optionsFromArgs(['--fault', 'reset-at-end', '--fault', 'no-teardown-reply', '--fault', 'reset-mid:40']).faults?.end, {
+    assert.deepEqual(optionsFromArgs(['--fault', 'reset-at-end', '--fault', 'no-teardown-reply', '--fault', 'reset-mid:40:2']).faults?.end, {
       resetAtEnd: true,
       noTeardownReply: true,
-      resetAfterFrames: 40,
+      resetMid: { afterFrames: 40, remaining: 2 },
     });
-    assert.deepEqual(optionsFromArgs(['--fault', 'reset-mid']).faults?.end, { resetAfterFrames: 150 });
+    assert.deepEqual(optionsFromArgs(['--fault', 'reset-mid']).faults?.end, { resetMid: { afterFrames: 150, remaining: Infinity } });
     assert.throws(() => optionsFromArgs(['--fault', 'reset-mid:x']), /reset-mid: expected a whole number/);
     let help = '';
     const write = process.stdout.write.bind(process.stdout);
@@ -171,6 +171,6 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
       process.stdout.write = write;
     }
     // Each listed with a description on its line.
-    for (const f of END_FAULTS) assert.match(help, new RegExp(`^ +${f}(\\[:FRAMES\\])? +\\S`, 'm'), `${f} in --help`);
+    for (const f of END_FAULTS) assert.match(help, new RegExp(`^ +${f}(\\[:FRAMES\\[:COUNT\\]\\])? +\\S`, 'm'), `${f} in --help`);
   });
 });

@@ -37,7 +37,8 @@ const USAGE = `usage: vtrack-onvif sim [options]
                            and, for every replay, how its connection ends:
                              reset-at-end    TCP reset right after the last frame of the range
                                              (no RTCP BYE; a TEARDOWN sent first is reset too)
-                             reset-mid[:FRAMES]  TCP reset after FRAMES frames (default 150)
+                             reset-mid[:FRAMES[:COUNT]]  TCP reset after FRAMES frames (default
+                                             150), for the first COUNT replays (default all)
                              no-teardown-reply   TEARDOWN is never answered
   --json                   print the endpoints as JSON
   --quirk NAME[,NAME]      reproduce a real-device behaviour (repeatable):
@@ -122,7 +123,7 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
     } else if ((END_FAULTS as readonly string[]).includes(name)) {
       const end = (faults.end ??= {});
       if (name === 'reset-at-end') end.resetAtEnd = true;
-      else if (name === 'reset-mid') end.resetAfterFrames = count(a1, name, 150);
+      else if (name === 'reset-mid') end.resetMid = { afterFrames: count(a1, name, 150), remaining: a2 === undefined ? Infinity : count(a2, name, 0) };
       else end.noTeardownReply = true;
     } else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);

@@ -53,7 +53,8 @@ export interface SimulatorOptions {
     replay?: { fault: ReplayFault; afterFrames?: number; count?: number };
     /** Frames in [fromSec, toSec) after each recording's start cannot be replayed (search still lists them). */
     unreplayable?: { fromSec: number; toSec: number };
-    /** How every replay's connection ends: reset after the last frame or mid-range, TEARDOWN unanswered. */
+    /** How replays' connections end: reset after the last frame, reset mid-range (the first `remaining`
+     * replays per device), TEARDOWN unanswered. */
     end?: EndFaults;
   };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
@@ -131,7 +132,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           rateControl: opts.faults?.ignoreRateControl || quirks.has('real-time') ? 'ignore' : 'honour',
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
-          endFaults: opts.faults?.end,
+          // Per device, like replayFault: each server counts its own mid-range resets.
+          endFaults: opts.faults?.end && { ...opts.faults.end, resetMid: opts.faults.end.resetMid && { ...opts.faults.end.resetMid } },
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
             : undefined,

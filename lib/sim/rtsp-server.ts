@@ -52,7 +52,7 @@ export interface RtspServerOptions {
  * trackers (see lib/rtsp/replay-session.ts): `reset-at-end` resets the TCP connection (RST) right
  * after the last frame of the range instead of sending RTCP BYE (and resets on a TEARDOWN that
  * comes first); `no-teardown-reply` never answers TEARDOWN (the connection stays open, silent).
- * `reset-mid` (JS: resetAfterFrames) resets after that many frames, before the range end. Each
+ * `reset-mid` resets after a number of frames, before the range end. Each
  * reset waits until the client has received what was sent (tcp-delivered.ts), so what arrives
  * is exactly the frames sent.
  */
@@ -60,8 +60,8 @@ export const END_FAULTS = ['reset-at-end', 'reset-mid', 'no-teardown-reply'] as 
 export type EndFault = (typeof END_FAULTS)[number];
 export interface EndFaults {
   resetAtEnd?: boolean;
-  /** Reset after this many frames of each replay (before the range end). */
-  resetAfterFrames?: number;
+  /** Reset after `afterFrames` frames (before the range end) of the next `remaining` replays. */
+  resetMid?: { afterFrames: number; remaining: number };
   noTeardownReply?: boolean;
 }
 /** How long a reset waits for the client to take what was sent. */
@@ -430,11 +430,15 @@ class Connection {
     const rf = s.replay && this.o.replayFault && this.o.replayFault.remaining > 0 ? this.o.replayFault : undefined;
     if (rf) rf.remaining--;
     const faultAt = rf ? rf.afterFrames : Infinity;
+    const resetMid = s.replay ? this.o.endFaults?.resetMid : undefined; // end-of-replay faults
     for (;;) {
       if (stopped || this.isClosed) return;
       if (this.o.stallAfterFrames !== undefined && sent >= this.o.stallAfterFrames) return; // stays silent
       if (rf && sent >= faultAt && rf.fault !== 'terminal-early') return this.endEarly(s, rf.fault, () => stopped);
-      if (s.replay && this.o.endFaults?.resetAfterFrames !== undefined && sent >= this.o.endFaults.resetAfterFrames) return this.resetWhenDelivered(); // end-of-replay faults
+      if (resetMid && sent >= resetMid.afterFrames && resetMid.remaining > 0) {
+        resetMid.remaining--; // counted when it fires: a replay shorter than afterFrames is not one
+        return this.resetWhenDelivered(); // end-of-replay faults
+      }
       const next = plan.next();
       if (next.done) break;
       let f = next.value;
@@ -479,7 +483,7 @@ class Connection {
   /** TEARDOWN of a replay: true when a fault answers it (reset, or nothing at all). */
   private teardownFault(): boolean {
     const f = this.o.endFaults;
-    if (f?.resetAtEnd || f?.resetAfterFrames !== undefined) {
+    if (f?.resetAtEnd) {
       this.reset();
       return true;
     }
