@@ -102,8 +102,17 @@ export interface ReplayStats {
 // its young generation (peak RSS).
 const HIGH_WATER_BYTES = 1024 * 1024;
 const HIGH_WATER_FRAMES = 8;
-/** How long TEARDOWN may take before the finished replay is reported anyway. Short: the replay is
- * already complete, and firmwares that never answer TEARDOWN (or close instead) are common. */
+/**
+ * How long TEARDOWN may take before the finished replay is reported anyway. Short: the replay is
+ * already complete, and servers that close or reset instead of answering are common. Public
+ * reports (issue F): rtsp-simple-server ≤ 0.12.2 closed the connection on TEARDOWN without a reply
+ * (github.com/bluenviron/mediamtx/issues/151); an MRCP server never answering TEARDOWN
+ * (github.com/unispeech/unimrcp/issues/125); Reolink cameras on live555 older than 2017.06.04
+ * mishandle RTP/TCP session ends (github.com/scottlamb/retina/issues/17) and cameras reset RTSP
+ * connections ("Connection reset by peer (os error 104)", github.com/scottlamb/retina/issues/34);
+ * a Dahua-style NVR playback (/cam/playback?…starttime…endtime) ended by the device with
+ * "connection reset by peer" (github.com/ZLMediaKit/ZLMediaKit/issues/3632).
+ */
 const TEARDOWN_WAIT_MS = 2000;
 /** Default of ReplayOptions.coverageToleranceMs (= the sync runner's default coverageToleranceSec). */
 export const DEFAULT_COVERAGE_TOLERANCE_MS = 2000;
@@ -333,7 +342,8 @@ class ReplaySession {
   /**
    * The socket broke (reset, EPIPE, unparsable data) or the server closed it. Before DESCRIBE it
    * is the error. While streaming, the frame times decide: covering the range, the replay is
-   * complete (several NVR firmwares reset or close right after the last packet instead of BYE);
+   * complete (NVR firmwares reset or close right after the last packet instead of BYE: see
+   * TEARDOWN_WAIT_MS for the public reports);
    * short of it, the error stands — after the frames already queued reach the consumer, so the
    * caller keeps all that arrived. Once the end was decided (ending, closing), it changes nothing:
    * it only cuts the TEARDOWN short.
