@@ -136,6 +136,28 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
     }
   });
 
+  it('every frame of the range, then silence (no T flag, no BYE, connection open) → complete after the end grace, not an idle error', async () => {
+    // stallAfterFrames: the 225 frames of the range, then nothing; no-abac: no T flag either.
+    const url = await start({}, { stallAfterFrames: 225, quirks: { noAbac: true } });
+    const log: string[] = [];
+    const files = await replayToFiles({
+      url,
+      ...AUTH,
+      from: at(5),
+      to: at(20),
+      finalPath,
+      timeouts: { idleMs: 4000, endGraceMs: 1000 },
+      log: (m) => log.push(m),
+    });
+    assert.equal(files.length, 1);
+    assert.equal(files[0].frames, 225);
+    assert.deepEqual(frameMd5s(files[0].path), clipFrames.slice(75, 300));
+    assert.ok(
+      log.some((m) => /after the frames covered the asked range \(no BYE, no T flag\)/.test(m)),
+      JSON.stringify(log),
+    );
+  });
+
   it('a reset in the MIDDLE of the range is a network error, not a success; every frame sent before it is kept', async () => {
     // 90 frames (6 s) of the asked 15 s, then RST: the frames fall 9 s short of the asked end.
     const url = await start({ resetMid: { afterFrames: 90, remaining: 1 } });

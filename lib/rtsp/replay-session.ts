@@ -114,6 +114,8 @@ const HIGH_WATER_FRAMES = 8;
  * "connection reset by peer" (github.com/ZLMediaKit/ZLMediaKit/issues/3632).
  */
 const TEARDOWN_WAIT_MS = 2000;
+/** The last frame's end this close to the asked end is all of it (millisecond rounding of frame times). */
+const FULLY_COVERED_SLACK_MS = 50;
 /** Default of ReplayOptions.coverageToleranceMs (= the sync runner's default coverageToleranceSec). */
 export const DEFAULT_COVERAGE_TOLERANCE_MS = 2000;
 
@@ -333,10 +335,10 @@ class ReplaySession {
     return this.requireReplay ? { Require: 'onvif-replay' } : {};
   }
 
-  /** The frames handed out reach the asked end, within the coverage tolerance. */
-  private covered(): boolean {
+  /** The frames handed out reach the asked end, within `slackMs` (default: the coverage tolerance). */
+  private covered(slackMs = this.o.coverageToleranceMs ?? DEFAULT_COVERAGE_TOLERANCE_MS): boolean {
     const until = this.assembler?.coveredUntilMs;
-    return until !== undefined && until >= this.o.to.getTime() - (this.o.coverageToleranceMs ?? DEFAULT_COVERAGE_TOLERANCE_MS);
+    return until !== undefined && until >= this.o.to.getTime() - slackMs;
   }
 
   /**
@@ -367,7 +369,9 @@ class ReplaySession {
     if (this.state !== 'playing' || this.queue.busy) return;
     const quiet = Date.now() - this.lastMediaAt;
     if (this.assembler?.terminalSeen && quiet > this.t.endGraceMs) return this.end('quiet-after-terminal');
-    if (quiet > this.t.endGraceMs && this.covered()) {
+    // Quiet with the frames right up to the end (no T flag, no BYE): done after the end grace. Quiet
+    // with them only within the tolerance might be a pause before the last frames: wait the idle time.
+    if (quiet > (this.covered(FULLY_COVERED_SLACK_MS) ? this.t.endGraceMs : this.t.idleMs) && this.covered()) {
       this.o.log?.(`no data for ${Math.round(quiet / 1000)} s after the frames covered the asked range (no BYE, no T flag): the replay is complete`);
       return this.end('quiet-after-range');
     }
