@@ -110,8 +110,8 @@ const HIGH_WATER_FRAMES = 8;
  * (github.com/unispeech/unimrcp/issues/125); Reolink cameras on live555 older than 2017.06.04
  * mishandle RTP/TCP session ends (github.com/scottlamb/retina/issues/17) and cameras reset RTSP
  * connections ("Connection reset by peer (os error 104)", github.com/scottlamb/retina/issues/34);
- * a Dahua-style NVR playback (/cam/playback?…starttime…endtime) ended by the device with
- * "connection reset by peer" (github.com/ZLMediaKit/ZLMediaKit/issues/3632).
+ * a Dahua-style NVR playback session (/cam/playback?…starttime…endtime) reset by the device
+ * ("connection reset by peer", github.com/ZLMediaKit/ZLMediaKit/issues/3632).
  */
 const TEARDOWN_WAIT_MS = 2000;
 /** The last frame's end this close to the asked end is all of it (millisecond rounding of frame times). */

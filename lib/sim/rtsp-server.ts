@@ -52,9 +52,9 @@ export interface RtspServerOptions {
  * trackers (see lib/rtsp/replay-session.ts): `reset-at-end` resets the TCP connection (RST) right
  * after the last frame of the range instead of sending RTCP BYE (and resets on a TEARDOWN that
  * comes first); `no-teardown-reply` never answers TEARDOWN (the connection stays open, silent).
- * `reset-mid` resets after a number of frames, before the range end. Each
- * reset waits until the client has received what was sent (tcp-delivered.ts), so what arrives
- * is exactly the frames sent.
+ * `reset-mid` resets after a number of frames, before the range end (a shortfall, not an end).
+ * Each reset waits until the client has received what was sent (tcp-delivered.ts), so what
+ * arrives is exactly the frames sent.
  */
 export const END_FAULTS = ['reset-at-end', 'reset-mid', 'no-teardown-reply'] as const;
 export type EndFault = (typeof END_FAULTS)[number];
