@@ -239,6 +239,45 @@ describe('the archive never loses a recording', function () {
     assert.throws(() => optionsFromArgs(['--fault', 'next-key']), /unknown fault "next-key" \(one of .*next-keyframe/);
   });
 
+  it('an NVR that resets the connection right after the last frame of every replay (no BYE) is synced in one pass: every recorded second held, no segment failed', async () => {
+    // Frame times decide: the frames reach each segment's end, so the reset is how the replay ends,
+    // not a failure. attempts 1: no retry may hide a replay that was taken for failed.
+    r = await rig({ faults: { end: { resetAtEnd: true } } });
+    const engine = r.engine({ attempts: 1 });
+    const [pass] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(pass.errors, []);
+    assert.equal(pass.failed, 0);
+    assert.ok(!r.events.some((e) => e.event === 'error'), JSON.stringify(r.events.filter((e) => e.event === 'error')));
+    assertCovered(r);
+    const [again] = await engine.syncNow(r.sourceId);
+    assert.equal(again.files.length, 0, 'nothing left to fetch');
+  });
+
+  it('a reset in the MIDDLE of a replay is a shortfall, not a success: the part that arrived is kept and the rest fetched next pass', async () => {
+    // One replay per device is reset after 75 frames (5 s of a 2-minute segment).
+    r = await rig({ faults: { end: { resetMid: { afterFrames: 75, remaining: 1 } } } });
+    const engine = r.engine({ attempts: 1 });
+    const [first] = await engine.syncNow(r.sourceId);
+    assert.ok(first.failed >= 1, 'the reset replay is not a success');
+    assert.ok(
+      r.events.some((e) => e.event === 'error' && e.code === 'network' && /ECONNRESET|closed by the server/.test(e.error)),
+      'the pass names the reset',
+    );
+    const kept = r.files.filter((f) => f.frames === 75);
+    assert.ok(kept.length >= r.sim.devices.length, 'each reset replay left its 75 frames as a file');
+    const [second] = await engine.syncNow(r.sourceId);
+    assert.deepEqual(second.errors, []);
+    for (const k of kept) {
+      // The remainder starts where the kept part ends (at the keyframe at or before it), not again at the segment start.
+      const rest = r.files.filter((f) => f.camera === k.camera && f.start > k.start && f.start <= k.end);
+      assert.ok(
+        rest.length >= 1,
+        `${k.camera}: the rest after ${k.end} is fetched; files ${JSON.stringify(r.files.filter((f) => f.camera === k.camera).map((f) => [f.start, f.end]))}`,
+      );
+    }
+    assertCovered(r);
+  });
+
   it('a server trickling only RTCP cannot hold a replay: the pass ends with an idle timeout and a later pass completes', async () => {
     r = await rig({ faults: { replay: { fault: 'rtcp-only', afterFrames: 0, count: 1 } } }, { devices: 1 });
     const engine = r.engine({ attempts: 1, replayTimeouts: { idleMs: 3000 } });

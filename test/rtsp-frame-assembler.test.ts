@@ -229,6 +229,18 @@ describe('frame assembler: RTP/RTCP bytes in, frames out (no socket)', () => {
       assert.deepEqual(ends, []);
     });
 
+    it('says where the frames given out end (last frame + its duration): what decides a replay is complete', () => {
+      const { a } = assemble();
+      assert.equal(a.coveredUntilMs, undefined, 'nothing yet');
+      a.rtp(rtp({ seq: 1, ts: 0, payload: IDR, onvif: { ms: T0, clean: true } }));
+      assert.equal(a.coveredUntilMs, T0, 'one frame: no duration known');
+      a.rtp(rtp({ seq: 2, ts: 6000, payload: P, onvif: { ms: T0 + 66 } }));
+      assert.equal(a.coveredUntilMs, T0 + 66 + 66);
+      // Across a gap the step is no frame's duration: nothing is claimed past the last frame.
+      a.rtp(rtp({ seq: 3, ts: 900_000, payload: IDR, onvif: { ms: T0 + 10_000, clean: true, discontinuity: true } }));
+      assert.equal(a.coveredUntilMs, T0 + 10_000);
+    });
+
     it('a frame at or past the range end is not given: the stream ends there ("range-end")', () => {
       const { a, frames, ends } = assemble();
       a.rtp(rtp({ seq: 1, ts: 0, payload: IDR, onvif: { ms: to.getTime() - 40, clean: true } }));

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { bool, num, parseArgs, str, type FlagSpec } from './args';
-import { REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
+import { END_FAULTS, REPLAY_FAULTS, startSimulator, type ReplayFault, type RunningSimulator, type SimulatorOptions } from '../sim/index';
 import { errorMessage } from '../errors';
 import { parseUtcOffset } from '../sim/vendor-sim';
 import { parseQuirks, quirkHelp } from '../sim/quirks';
@@ -38,6 +38,12 @@ const USAGE = `usage: vtrack-onvif sim [options]
                                              asked start (not the one before it, as ONVIF says)
                              lost:FROM:TO    seconds FROM..TO after each recording's start cannot be
                                              replayed, though the search lists them (overwritten)
+                           and, for every replay, how its connection ends:
+                             reset-at-end    TCP reset right after the last frame of the range
+                                             (no RTCP BYE; a TEARDOWN sent first is reset too)
+                             reset-mid[:FRAMES[:COUNT]]  TCP reset after FRAMES frames (default
+                                             150), for the first COUNT replays (default all)
+                             no-teardown-reply   TEARDOWN is never answered
   --tls-key FILE --tls-cert FILE  serve SOAP over HTTPS only, with this PEM key and certificate
                            (an HTTPS-only device; a self-signed certificate needs the client's
                            "accept self-signed certificate"), e.g. made with
@@ -128,10 +134,16 @@ function faultsFromArgs(values: string[]): SimulatorOptions['faults'] {
       const toSec = count(a2, name, fromSec + 30);
       if (toSec <= fromSec) throw new Error('--fault lost:FROM:TO needs FROM < TO');
       faults.unreplayable = { fromSec, toSec };
+    } else if ((END_FAULTS as readonly string[]).includes(name)) {
+      const end = (faults.end ??= {});
+      if (name === 'reset-at-end') end.resetAtEnd = true;
+      else if (name === 'reset-mid') end.resetMid = { afterFrames: count(a1, name, 150), remaining: a2 === undefined ? Infinity : count(a2, name, 0) };
+      else end.noTeardownReply = true;
     } else if ((REPLAY_FAULTS as readonly string[]).includes(name)) {
       if (faults.replay) throw new Error(`--fault: only one early-ending fault at a time (${faults.replay.fault} and ${name})`);
       faults.replay = { fault: name as ReplayFault, afterFrames: count(a1, name, 150), count: a2 === undefined ? undefined : count(a2, name, 0) };
-    } else throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'next-keyframe', 'lost'].join(', ')})`);
+    } else
+      throw new Error(`--fault: unknown fault "${name}" (one of ${[...REPLAY_FAULTS, 'busy', 'realtime', 'next-keyframe', 'lost', ...END_FAULTS].join(', ')})`);
   }
   return faults;
 }

@@ -150,6 +150,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
       rateControl: o.rateControl,
       allowBasicAuth: o.allowBasicAuth,
       timeouts: o.timeouts,
+      coverageToleranceMs: o.coverageToleranceMs,
       signal: o.signal,
       log: o.log,
       onTrack: (t) => {

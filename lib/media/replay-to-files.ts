@@ -172,6 +172,7 @@ export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
     rateControl: o.rateControl,
     allowBasicAuth: o.allowBasicAuth,
     timeouts: o.timeouts,
+    coverageToleranceMs: o.coverageToleranceMs,
   };
   return runInWorker(job, o, { what: `replay of ${maskUrl(o.url)}`, worker: 'replay worker', aborted: () => new RtspError('aborted', 'replay aborted') });
 }

@@ -40,6 +40,9 @@ export interface ReplayToFilesOptions {
   /** Send the password with HTTP Basic when that is all the server offers (in clear: opt-in). */
   allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
+  /** Frames this close to `to` make the replay complete whatever the connection does next
+   * (ReplayOptions.coverageToleranceMs). */
+  coverageToleranceMs?: number;
   signal?: AbortSignal;
   onProgress?(p: ReplayProgress): void;
   log?(message: string): void;

@@ -12,7 +12,10 @@ import type { VendorDownloadJob, VendorLearned } from '../vendors/download-job';
 import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
 
 /** An ONVIF replay: the options of replay() that can be cloned. */
-export type RtspJob = { kind: 'rtsp' } & Pick<ReplayOptions, 'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'allowBasicAuth'>;
+export type RtspJob = { kind: 'rtsp' } & Pick<
+  ReplayOptions,
+  'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'coverageToleranceMs' | 'allowBasicAuth'
+>;
 
 /** What a worker runs, by kind. */
 export type WorkerJob = RtspJob | VendorDownloadJob;

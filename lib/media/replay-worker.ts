@@ -58,6 +58,7 @@ function run(job: number, input: ReplayWorkerInput): void {
           rateControl: input.rateControl,
           allowBasicAuth: input.allowBasicAuth,
           timeouts: input.timeouts,
+          coverageToleranceMs: input.coverageToleranceMs,
           signal: ac.signal,
           finalPath,
           onFileWritten,

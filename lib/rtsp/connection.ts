@@ -19,14 +19,19 @@ export interface RtspConnectionOptions {
   connectMs: number;
   /** Each request's reply. */
   responseMs: number;
-  /** The connection broke (socket error, or a parser error on what the server sent). */
+  /**
+   * The connection broke: a socket error (ECONNRESET, EPIPE…) or what the server sent cannot be
+   * parsed (the socket is then closed). Every byte that arrived before was handed out first.
+   * Called at most once, and never after close().
+   */
   onError(err: Error): void;
-  /** The server closed the connection (not called after close()). */
+  /** The server closed the connection (FIN). Not called after onError() or close(). */
   onClose(): void;
   log?(message: string): void;
 }
 
 interface PendingRequest {
+  method: string;
   resolve(m: RtspMessage): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
@@ -41,6 +46,10 @@ export class RtspConnection {
   private readonly channels = new Map<number, (payload: Buffer) => void>();
   private keepAliveTimer?: NodeJS.Timeout;
   private closed = false;
+  /** The socket broke or the server closed it: reported once. */
+  private lost = false;
+  /** Reading out what the socket buffered after an error: `data` events are not parsed twice. */
+  private salvaging = false;
 
   constructor(private readonly o: RtspConnectionOptions) {
     this.parser = new RtspStreamParser({
@@ -73,22 +82,28 @@ export class RtspConnection {
         resolve();
       });
       sock.on('data', (chunk: Buffer) => {
-        try {
-          this.parser.push(chunk);
-        } catch (e) {
-          this.o.onError(asError(e));
-        }
+        if (!this.salvaging) this.feed(chunk);
       });
       sock.on('error', (e) => {
         clearTimeout(timer);
         const err = new RtspError('network', `RTSP connection to ${this.endpoint} failed: ${e.message}`);
         reject(err);
-        this.o.onError(err);
+        // Node drops what a paused socket had buffered when it is destroyed by an error (a TCP
+        // RST right after the last packet): read it out first, the last frames may be in it.
+        this.salvaging = true;
+        for (let chunk: unknown; !this.lost && !this.closed && (chunk = sock.read()) !== null;) {
+          if (Buffer.isBuffer(chunk)) this.feed(chunk);
+        }
+        this.salvaging = false;
+        this.broken(err);
       });
       sock.on('close', () => {
         clearTimeout(timer);
-        if (this.closed) return;
-        reject(new RtspError('network', `RTSP connection to ${this.endpoint} closed by the server`));
+        if (this.closed || this.lost) return;
+        const err = new RtspError('network', `RTSP connection to ${this.endpoint} closed by the server`);
+        reject(err);
+        this.lost = true;
+        this.rejectPending(err);
         this.o.onClose();
       });
     });
@@ -122,7 +137,7 @@ export class RtspConnection {
         this.pending.delete(cseq);
         reject(new RtspError('timeout', `no reply to ${method} within ${this.o.responseMs} ms`));
       }, this.o.responseMs);
-      this.pending.set(cseq, { resolve, reject, timer });
+      this.pending.set(cseq, { method, resolve, reject, timer });
       sock.write(s + '\r\n');
     });
   }
@@ -195,6 +210,33 @@ export class RtspConnection {
     this.pending.clear();
     this.channels.clear();
     this.sock?.destroy();
+  }
+
+  private feed(chunk: Buffer): void {
+    if (this.lost || this.closed) return;
+    try {
+      this.parser.push(chunk);
+    } catch (e) {
+      // After a malformed message the byte stream cannot be trusted to resync.
+      this.broken(asError(e));
+    }
+  }
+
+  /** The connection is unusable: waiting requests fail at once (not at their timeout), the socket goes. */
+  private broken(err: Error): void {
+    if (this.lost || this.closed) return;
+    this.lost = true;
+    this.rejectPending(new RtspError('network', `no reply: ${errorMessage(err)}`));
+    this.sock?.destroy();
+    this.o.onError(err);
+  }
+
+  private rejectPending(err: RtspError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new RtspError(err.kind, `${p.method}: ${err.message}`));
+    }
+    this.pending.clear();
   }
 
   private onMessage(m: RtspMessage): void {

@@ -51,6 +51,10 @@ export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 // A first frame this much before the asked start is still the asked range (a start at an earlier keyframe).
 const RANGE_PROOF_SLACK_MS = 60_000;
 
+// Frames further apart than this are on two sides of a gap: the step says nothing of a frame's
+// duration (1 fps cameras stay inside it).
+const MAX_FRAME_STEP_MS = 1000;
+
 interface FrameInProgress {
   ts: number;
   onvif?: OnvifExtension;
@@ -68,6 +72,8 @@ export class FrameAssembler {
   /** Wall times of the first and last frame given out. */
   firstFrameMs?: number;
   lastFrameMs?: number;
+  /** Wall-time step between the last two frames given out (the last frame's expected duration). */
+  private lastStepMs = 0;
   private mustProveRange: boolean;
   private done = false;
   private readonly depack: Depacketizer;
@@ -93,6 +99,14 @@ export class FrameAssembler {
   /** True once end() or fail() was given: later packets are ignored. */
   get finished(): boolean {
     return this.done;
+  }
+
+  /**
+   * Where the frames given out end: the last frame's time plus its expected duration (the step
+   * before it; nothing across a gap). What the written file will cover, by frame times.
+   */
+  get coveredUntilMs(): number | undefined {
+    return this.lastFrameMs === undefined ? undefined : this.lastFrameMs + this.lastStepMs;
   }
 
   /** The server refused `Require: onvif-replay` after this assembler was made (at SETUP or PLAY). */
@@ -203,6 +217,8 @@ export class FrameAssembler {
       this.stop('range-end');
       return;
     }
+    const step = this.lastFrameMs === undefined ? 0 : ms - this.lastFrameMs;
+    this.lastStepMs = step > 0 && step <= MAX_FRAME_STEP_MS ? step : 0;
     this.lastFrameMs = ms;
     this.out.frame({
       ntpTime: new Date(ms),

@@ -4,8 +4,11 @@
 // channels), the frame assembler (frame-assembler.ts: packets → frames, no socket) and a bounded
 // queue (frame-queue.ts) whose backpressure pauses the socket, so memory stays bounded whatever
 // the length. The stream ends at RTCP BYE (draining to BYE keeps the last frame), when frames
-// pass the range end, or — after the terminal frame — when the server goes quiet. This file owns
-// the session's life (one state, transitions checked) and its timers.
+// pass the range end, or — after the terminal frame — when the server goes quiet. Frame times, not
+// the server's manners, decide whether a replay is complete: a connection reset, closed or gone
+// quiet once the frames reach the asked end (within the coverage tolerance) ends it as complete;
+// before that it is an error, after what arrived was handed out. This file owns the session's
+// life (one state, transitions checked) and its timers.
 import { RtspConnection } from './connection';
 import { FrameAssembler, type ReplayFrame, type TimeSource } from './frame-assembler';
 import { FrameQueue } from './frame-queue';
@@ -51,6 +54,12 @@ export interface ReplayOptions {
   allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
+  /**
+   * Frames reaching this close to `to` cover the asked range: a connection that is then reset,
+   * closed or silent ends the replay as complete. Default 2 s, the sync runner's default
+   * `coverageToleranceSec` (it passes its own), so "complete" here is "no hole" there.
+   */
+  coverageToleranceMs?: number;
   /** Called once after DESCRIBE with the video track. */
   onTrack?(track: VideoTrack): void | Promise<void>;
   /** Called per frame in order; a returned promise is awaited before the next frame (backpressure). */
@@ -58,7 +67,11 @@ export interface ReplayOptions {
   log?(message: string): void;
 }
 
-export type ReplayEndReason = 'bye' | 'range-end' | 'quiet-after-terminal';
+/**
+ * 'closed-after-range': the connection was reset or closed once the frames covered the range;
+ * 'quiet-after-range': the server went quiet then (no T flag, no BYE).
+ */
+export type ReplayEndReason = 'bye' | 'range-end' | 'quiet-after-terminal' | 'closed-after-range' | 'quiet-after-range';
 
 export interface ReplayStats {
   track: VideoTrack;
@@ -89,8 +102,22 @@ export interface ReplayStats {
 // its young generation (peak RSS).
 const HIGH_WATER_BYTES = 1024 * 1024;
 const HIGH_WATER_FRAMES = 8;
-/** How long TEARDOWN may take before the finished replay is reported anyway. */
+/**
+ * How long TEARDOWN may take before the finished replay is reported anyway. Short: the replay is
+ * already complete, and servers that close or reset instead of answering are common. Public
+ * reports (issue F): rtsp-simple-server ≤ 0.12.2 closed the connection on TEARDOWN without a reply
+ * (github.com/bluenviron/mediamtx/issues/151); an MRCP server never answering TEARDOWN
+ * (github.com/unispeech/unimrcp/issues/125); Reolink cameras on live555 older than 2017.06.04
+ * mishandle RTP/TCP session ends (github.com/scottlamb/retina/issues/17) and cameras reset RTSP
+ * connections ("Connection reset by peer (os error 104)", github.com/scottlamb/retina/issues/34);
+ * a Dahua-style NVR playback session (/cam/playback?…starttime…endtime) reset by the device
+ * ("connection reset by peer", github.com/ZLMediaKit/ZLMediaKit/issues/3632).
+ */
 const TEARDOWN_WAIT_MS = 2000;
+/** The last frame's end this close to the asked end is all of it (millisecond rounding of frame times). */
+const FULLY_COVERED_SLACK_MS = 50;
+/** Default of ReplayOptions.coverageToleranceMs; the sync runner's default coverageToleranceSec is derived from it. */
+export const DEFAULT_COVERAGE_TOLERANCE_MS = 2000;
 
 export function replay(o: ReplayOptions): Promise<ReplayStats> {
   return new ReplaySession(o).run();
@@ -133,6 +160,9 @@ class ReplaySession {
   private playAt = 0;
   private lastMediaAt = Date.now();
   private serverRateControl?: string;
+  /** The connection broke before the frames covered the range: the replay fails with this once
+   * what arrived has been handed to the consumer. */
+  private lostWith?: Error;
 
   constructor(private readonly o: ReplayOptions) {
     const u = parseRtspUrl(o.url);
@@ -155,11 +185,8 @@ class ReplaySession {
       connectMs: this.t.connectMs,
       responseMs: this.t.responseMs,
       log: o.log,
-      onError: (e) => this.fail(e),
-      onClose: () => {
-        if (this.inStream() || this.state === 'connecting')
-          this.fail(new RtspError('network', `RTSP connection to ${this.conn.endpoint} closed by the server`));
-      },
+      onError: (e) => this.connectionLost(e),
+      onClose: () => this.connectionLost(new RtspError('network', `RTSP connection to ${this.conn.endpoint} closed by the server`)),
     });
     this.queue = new FrameQueue<ReplayFrame>({
       consume: (f) => this.o.onFrame(f),
@@ -181,20 +208,21 @@ class ReplaySession {
       this.rejectRun = reject;
       const sig = this.o.signal;
       if (sig?.aborted) return this.fail(new RtspError('aborted', 'replay aborted'));
-      const onAbort = () => this.fail(new RtspError('aborted', 'replay aborted'));
+      // Waiting for the TEARDOWN answer, the replay is complete: stopping now loses nothing.
+      const onAbort = () => (this.isIn('closing') ? this.finish() : this.fail(new RtspError('aborted', 'replay aborted')));
       sig?.addEventListener('abort', onAbort, { once: true });
       this.cleanupAbort = () => sig?.removeEventListener('abort', onAbort);
       this.timers.push(
-        setTimeout(
-          () =>
-            this.fail(
-              new RtspError(
-                'timeout',
-                `replay deadline: not finished within ${Math.round(this.t.totalMs / 1000)} s (range length at real-time speed plus slack)`,
-              ),
+        setTimeout(() => {
+          // Waiting for the TEARDOWN answer: the replay is over, its end already decided.
+          if (this.isIn('closing')) return void this.finish();
+          this.fail(
+            new RtspError(
+              'timeout',
+              `replay deadline: not finished within ${Math.round(this.t.totalMs / 1000)} s (range length at real-time speed plus slack)`,
             ),
-          this.t.totalMs,
-        ),
+          );
+        }, this.t.totalMs),
       );
       this.start().catch((e: unknown) => this.fail(asError(e)));
     });
@@ -307,10 +335,46 @@ class ReplaySession {
     return this.requireReplay ? { Require: 'onvif-replay' } : {};
   }
 
+  /** The frames handed out reach the asked end, within `slackMs` (default: the coverage tolerance). */
+  private covered(slackMs = this.o.coverageToleranceMs ?? DEFAULT_COVERAGE_TOLERANCE_MS): boolean {
+    const until = this.assembler?.coveredUntilMs;
+    return until !== undefined && until >= this.o.to.getTime() - slackMs;
+  }
+
+  /**
+   * The socket broke (reset, EPIPE, unparsable data) or the server closed it. Before DESCRIBE it
+   * is the error. While streaming, the frame times decide: covering the range, the replay is
+   * complete (NVR firmwares reset or close right after the last packet instead of BYE: see
+   * TEARDOWN_WAIT_MS for the public reports);
+   * short of it, the error stands — after the frames already queued reach the consumer, so the
+   * caller keeps all that arrived. Once the end was decided (ending, closing), it changes nothing:
+   * it only cuts the TEARDOWN short.
+   */
+  private connectionLost(err: Error): void {
+    if (this.state === 'ended' || this.state === 'failed') return;
+    if (this.isIn('connecting')) return this.fail(err);
+    if (!this.inStream()) {
+      this.o.log?.(`after the end of the replay: ${errorMessage(err)} (ignored)`);
+      return;
+    }
+    if (this.covered()) {
+      this.o.log?.(`${errorMessage(err)} after the frames covered the asked range: the replay is complete`);
+      return this.end('closed-after-range');
+    }
+    this.lostWith = err;
+    this.end('closed-after-range');
+  }
+
   private checkIdle(): void {
     if (this.state !== 'playing' || this.queue.busy) return;
     const quiet = Date.now() - this.lastMediaAt;
     if (this.assembler?.terminalSeen && quiet > this.t.endGraceMs) return this.end('quiet-after-terminal');
+    // Quiet with the frames right up to the end (no T flag, no BYE): done after the end grace. Quiet
+    // with them only within the tolerance might be a pause before the last frames: wait the idle time.
+    if (quiet > (this.covered(FULLY_COVERED_SLACK_MS) ? this.t.endGraceMs : this.t.idleMs) && this.covered()) {
+      this.o.log?.(`no data for ${Math.round(quiet / 1000)} s after the frames covered the asked range (no BYE, no T flag): the replay is complete`);
+      return this.end('quiet-after-range');
+    }
     if (quiet > this.t.idleMs) {
       this.fail(new RtspError('idle', `no data from the server for ${Math.round(quiet / 1000)} s (idle timeout)`));
     }
@@ -328,17 +392,28 @@ class ReplaySession {
 
   private async teardown(): Promise<void> {
     if (!this.isIn('ending')) return;
+    if (this.lostWith) return this.fail(this.lostWith); // what arrived is with the consumer now
     this.move('closing');
     if (this.sessionId && this.conn.open) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        await Promise.race([
+        const answer = await Promise.race([
           this.conn.send('TEARDOWN', resolveControl(this.url, undefined), { Session: this.sessionId }),
-          new Promise((r) => setTimeout(r, TEARDOWN_WAIT_MS).unref()),
+          new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), TEARDOWN_WAIT_MS))),
         ]);
-      } catch {
-        // the server may already have closed: the replay itself is complete
+        if (!answer) this.o.log?.(`TEARDOWN: no answer within ${TEARDOWN_WAIT_MS} ms (ignored: the replay is complete)`);
+      } catch (e) {
+        // Reset or closed instead of an answer: the replay itself is complete.
+        this.o.log?.(`TEARDOWN: ${errorMessage(e)} (ignored: the replay is complete)`);
+      } finally {
+        clearTimeout(timer);
       }
     }
+    this.finish();
+  }
+
+  /** The end is decided and TEARDOWN done (or given up): report the replay. */
+  private finish(): void {
     if (!this.isIn('closing')) return;
     const track = this.track;
     if (!track) return this.fail(new RtspError('protocol', 'stream ended before DESCRIBE'));

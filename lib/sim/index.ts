@@ -9,8 +9,9 @@ import { deviceScopes } from './soap-device';
 import { SearchStore } from './soap-search-sessions';
 import { startSoapServer, type RunningSoapServer } from './soap-server';
 import { startWsDiscoveryResponder, type WsDiscoveryResponder } from './ws-discovery-responder';
-import { startRtspServer, type ReplayFault } from './rtsp-server';
+import { startRtspServer, type EndFaults, type ReplayFault } from './rtsp-server';
 export { REPLAY_FAULTS, type ReplayFault } from './rtsp-server';
+export { END_FAULTS, type EndFault, type EndFaults } from './rtsp-server';
 import type { SimAuth, SimDeviceSpec } from './types';
 import type { QuirkName } from './quirks';
 import { withRecordedStreams } from './recordings';
@@ -57,6 +58,9 @@ export interface SimulatorOptions {
     unreplayable?: { fromSec: number; toSec: number };
     /** Replays start at the first keyframe at or after the asked start, not the one before it. */
     nextKeyframe?: boolean;
+    /** How replays' connections end: reset after the last frame, reset mid-range (the first `remaining`
+     * replays per device), TEARDOWN unanswered. */
+    end?: EndFaults;
   };
   /** First RTSP port; device i gets rtspBasePort + i. Default: any free port. */
   rtspBasePort?: number;
@@ -138,6 +142,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           quirks: { strictClock: quirks.has('strict-clock'), refuseRequire: quirks.has('refuse-onvif-replay'), noAbac: quirks.has('no-abac') },
           unreplayable: opts.faults?.unreplayable,
           replayStart: opts.faults?.nextKeyframe ? 'next-keyframe' : 'keyframe-before',
+          // Per device, like replayFault: each server counts its own mid-range resets.
+          endFaults: opts.faults?.end && { ...opts.faults.end, resetMid: opts.faults.end.resetMid && { ...opts.faults.end.resetMid } },
           replayFault: opts.faults?.replay
             ? { fault: opts.faults.replay.fault, afterFrames: opts.faults.replay.afterFrames ?? 150, remaining: opts.faults.replay.count ?? Infinity }
             : undefined,

@@ -12,6 +12,7 @@ import { loadClip, type Clip } from './clips';
 import { clipPayloads } from './rtp-packetize';
 import { splitAnnexB } from '../media/annexb';
 import { formatClock, parseClockRange } from '../rtsp/clock';
+import { waitDelivered } from './tcp-delivered';
 
 export interface RtspServerOptions {
   host: string;
@@ -49,7 +50,31 @@ export interface RtspServerOptions {
    * "Synchronization points"; the default), or the first one at or after it, as servers that seek
    * to the nearest or next keyframe do (test fault `next-keyframe`). */
   replayStart?: 'keyframe-before' | 'next-keyframe';
+  /** Test faults: how a replay's connection ends (see END_FAULTS). */
+  endFaults?: EndFaults;
 }
+
+// ---- End-of-replay faults (issue F: frame times decide) ----------------------------------------
+/**
+ * How real NVRs end the connection of a replay that did deliver its frames, each seen in public
+ * trackers (see lib/rtsp/replay-session.ts): `reset-at-end` resets the TCP connection (RST) right
+ * after the last frame of the range instead of sending RTCP BYE (and resets on a TEARDOWN that
+ * comes first); `no-teardown-reply` never answers TEARDOWN (the connection stays open, silent).
+ * `reset-mid` resets after a number of frames, before the range end (a shortfall, not an end).
+ * Each reset waits until the client has received what was sent (tcp-delivered.ts), so what
+ * arrives is exactly the frames sent.
+ */
+export const END_FAULTS = ['reset-at-end', 'reset-mid', 'no-teardown-reply'] as const;
+export type EndFault = (typeof END_FAULTS)[number];
+export interface EndFaults {
+  resetAtEnd?: boolean;
+  /** Reset after `afterFrames` frames (before the range end) of the next `remaining` replays. */
+  resetMid?: { afterFrames: number; remaining: number };
+  noTeardownReply?: boolean;
+}
+/** How long a reset waits for the client to take what was sent. */
+const RESET_DELIVERY_BOUND_MS = 10_000;
+// ---- end of end-of-replay faults ---------------------------------------------------------------
 
 /**
  * Early endings real NVRs produce (sessions capped, recordings overwritten, firmware quirks), each
@@ -264,8 +289,10 @@ class Connection {
     const isLive = cam >= 0 && path.startsWith(livePath(cam));
     if (req.method === 'GET_PARAMETER') return this.reply(req, '200 OK', this.sessionHeader());
     if (req.method === 'TEARDOWN') {
+      const replay = !!this.session?.replay;
       this.session?.stop?.();
       this.session = undefined;
+      if (replay && this.teardownFault()) return; // end-of-replay faults
       this.reply(req, '200 OK');
       return;
     }
@@ -411,10 +438,15 @@ class Connection {
     const rf = s.replay && this.o.replayFault && this.o.replayFault.remaining > 0 ? this.o.replayFault : undefined;
     if (rf) rf.remaining--;
     const faultAt = rf ? rf.afterFrames : Infinity;
+    const resetMid = s.replay ? this.o.endFaults?.resetMid : undefined; // end-of-replay faults
     for (;;) {
       if (stopped || this.isClosed) return;
       if (this.o.stallAfterFrames !== undefined && sent >= this.o.stallAfterFrames) return; // stays silent
       if (rf && sent >= faultAt && rf.fault !== 'terminal-early') return this.endEarly(s, rf.fault, () => stopped);
+      if (resetMid && sent >= resetMid.afterFrames && resetMid.remaining > 0) {
+        resetMid.remaining--; // counted when it fires: a replay shorter than afterFrames is not one
+        return this.resetWhenDelivered(); // end-of-replay faults
+      }
       const next = plan.next();
       if (next.done) break;
       let f = next.value;
@@ -451,8 +483,34 @@ class Connection {
     }
     if (stopped || this.isClosed) return;
     s.plan = undefined;
+    if (s.replay && this.o.endFaults?.resetAtEnd) return this.resetWhenDelivered(); // end-of-replay faults
     this.sock.write(rtcpBye(s));
   }
+
+  // ---- End-of-replay faults (END_FAULTS) -------------------------------------------------------
+  /** TEARDOWN of a replay: true when a fault answers it (reset, or nothing at all). */
+  private teardownFault(): boolean {
+    const f = this.o.endFaults;
+    if (f?.resetAtEnd) {
+      this.reset();
+      return true;
+    }
+    return !!f?.noTeardownReply;
+  }
+
+  /** Resets once the client has taken what was sent (data an RST would otherwise discard). */
+  private async resetWhenDelivered(): Promise<void> {
+    await waitDelivered(this.sock, RESET_DELIVERY_BOUND_MS);
+    this.reset();
+  }
+
+  private reset(): void {
+    if (this.isClosed || this.sock.destroyed) return;
+    this.isClosed = true;
+    this.session?.stop?.();
+    this.sock.resetAndDestroy();
+  }
+  // ---- end of end-of-replay faults -------------------------------------------------------------
 
   private async endEarly(s: Session, fault: ReplayFault, stopped: () => boolean): Promise<void> {
     s.plan = undefined;

@@ -49,6 +49,7 @@ export const onvifDriver: SyncDriver = {
           to: d.to,
           rateControl: !d.fast,
           timeouts: d.timeouts,
+          coverageToleranceMs: d.coverageToleranceMs,
           signal: d.signal,
           finalPath: d.finalPath,
           onProgress: d.onProgress,

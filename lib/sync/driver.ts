@@ -48,6 +48,8 @@ export interface DriverDownloadOptions {
   /** Replay as fast as the device sends (ONVIF: Rate-Control: no). */
   fast: boolean;
   timeouts?: ReplayTimeouts;
+  /** The coverage tolerance: frames this close to `to` make a replay complete (ReplayOptions). */
+  coverageToleranceMs?: number;
   signal?: AbortSignal;
   finalPath(start: Date, end: Date, codec: VideoCodec): string;
   onProgress?(p: ReplayProgress): void;

@@ -10,7 +10,7 @@ import type { Credentials } from '../onvif/soap';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { ReplayToFilesError, type WrittenFile } from '../media/replay-types';
 import { VendorError } from '../vendors/errors';
-import type { ReplayTimeouts } from '../rtsp/replay-session';
+import { DEFAULT_COVERAGE_TOLERANCE_MS, type ReplayTimeouts } from '../rtsp/replay-session';
 import { deleteFiles, freeSpace } from '../storage';
 import { RtspError } from '../rtsp/errors';
 import { clipRange, mergeRanges, subtractRanges, type TimeRange } from '../time/range';
@@ -73,7 +73,8 @@ export const DEFAULT_SETTINGS: SyncSettings = {
   timeoutMs: 10_000,
   fastReplay: true,
   minFreeBytes: 512 * 1024 * 1024,
-  coverageToleranceSec: 2,
+  // The replay client's own "frames cover the range" test uses the same figure by default.
+  coverageToleranceSec: DEFAULT_COVERAGE_TOLERANCE_MS / 1000,
   maxHoursPerPass: 24,
   confirmAbsentAfter: 3,
   absentRecheckHours: 24,
@@ -310,6 +311,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           to: segment.end,
           fast: s.fastReplay,
           timeouts: s.replayTimeouts,
+          coverageToleranceMs: tolMs,
           signal: o.signal,
           finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
           onProgress: (p) => {
