@@ -3,12 +3,12 @@
 // RTSP). Each syncs only with its setting on; with it off the source is refused with a badge that
 // names the setting, and nothing is saved. The Check (doctor) route follows the same settings.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { helper, nodeModule } from './support/node-red';
+import { probe } from './support/media';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/sim';
 
 type Msg = { topic?: string; payload: Record<string, unknown> };
@@ -142,19 +142,7 @@ describe('nvr-source opt-ins: self-signed HTTPS and Basic authentication, end to
   function assertVideo(files: Msg[]): void {
     assert.ok(files.length >= 1, 'at least one file');
     for (const f of files) {
-      const out = execFileSync('ffprobe', [
-        '-v',
-        'error',
-        '-count_frames',
-        '-select_streams',
-        'v:0',
-        '-show_entries',
-        'stream=nb_read_frames',
-        '-of',
-        'csv=p=0',
-        String(f.payload.path),
-      ]);
-      assert.ok(Number(out.toString().trim()) > 0, `${String(f.payload.path)} decodes to frames`);
+      assert.ok(probe(String(f.payload.path)).frames > 0, `${String(f.payload.path)} decodes to frames`);
     }
   }
 

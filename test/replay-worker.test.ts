@@ -2,7 +2,7 @@
 // while frames are parsed and muxed, and a worker that is aborted, dies or runs out of memory
 // rejects cleanly, keeps the files it finished and leaves no .part file behind.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { probe } from './support/media';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,21 +43,7 @@ function device(recording: TimelineSpec = { start: REC_START }): SimDeviceSpec {
   };
 }
 
-function frameCount(file: string): number {
-  const out = execFileSync('ffprobe', [
-    '-v',
-    'error',
-    '-count_frames',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'stream=nb_read_frames',
-    '-of',
-    'csv=p=0',
-    file,
-  ]).toString();
-  return Number(out.trim());
-}
+const frameCount = (file: string): number => probe(file).frames;
 
 const until = async (cond: () => boolean, timeoutMs: number, what: string): Promise<void> => {
   const t0 = Date.now();
