@@ -44,7 +44,10 @@ describe('nvr-sync node (with nvr-archive and nvr-source)', function () {
   const mods = [nodeModule('nvr-archive'), nodeModule('nvr-source'), nodeModule('nvr-sync')];
 
   before(async () => {
-    sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 6 });
+    // Ten minutes recorded, six synced first (sinceHours 0.1): the backfill spec's first two minutes
+    // are never held by the first pass, however long the deploy takes (its first ask starts one GOP
+    // early, and would reach back to the recording's start if that were only seconds away).
+    sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 10 });
     ports = sim.devices.map((d) => d.port).join(',');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-nvr-sync-'));
     userDir = path.join(dir, 'user');

@@ -664,6 +664,16 @@ export class Catalog {
     return r && toDownload(r);
   }
 
+  /** A file of ours that held `t` and is gone (found missing, or deleted): the one starting last. */
+  lostFileAt(cameraId: number, t: TimeInput): DownloadedFileRow | undefined {
+    const at = isoTime(t, 'time');
+    const r = this.prepare(
+      `SELECT * FROM downloaded_files WHERE camera_id = ? AND status IN ('missing', 'deleted') AND end_time > ? AND start_time <= ?
+       ORDER BY start_time DESC LIMIT 1`,
+    ).get(cameraId, at, at) as DownloadRecord | undefined;
+    return r && toDownload(r);
+  }
+
   /** Every path the catalog lists for a camera, whatever its status: the folder sweep's "already
    * catalogued?" in one query instead of one per file on disk (15 625 files per camera at 1 M rows). */
   pathsOfCamera(cameraId: number): Set<string> {

@@ -600,6 +600,10 @@ async function planRechecks(
  */
 async function askFrom(catalog: Catalog, camera: CameraRow, hole: TimeRange, recordedFrom: Date, gops: Map<number, number>, tolMs: number): Promise<Date> {
   if (hole.start.getTime() <= recordedFrom.getTime()) return hole.start;
+  // A file of ours held this point and is gone (found missing, or deleted and wanted again): its
+  // first frame was a keyframe, so any server starts right there and it comes back under its name.
+  const lost = catalog.lostFileAt(camera.id, hole.start);
+  if (lost) return new Date(Math.max(recordedFrom.getTime(), Date.parse(lost.startTime)));
   let gop = gops.get(camera.id);
   if (gop === undefined) {
     // The file that ends at the hole, else the camera's latest: the same encoder settings.
