@@ -22,7 +22,8 @@ import { message, say, type Message, type Translate } from '../../lib/message';
 import { backoffMs } from '../../lib/sync/retry';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
 import { nodeWords, wordProblem } from '../nvr-archive/node-words';
-import { openVendorSession, probeVendor, type VendorDriverName } from '../../lib/vendors/driver';
+import type { VendorDriverName } from '../../lib/vendors/driver';
+import { findVendorRecorder, RecorderSearchError } from '../../lib/vendors/find-recorder';
 import { VendorError } from '../../lib/vendors/errors';
 import { parsePortList, target } from './ports';
 import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types';
@@ -216,28 +217,24 @@ export = function register(RED: NodeAPI): void {
     async function vendorDevices(h: string, ports: number[]): Promise<{ driver: VendorDriverName; devices: DiscoveredDevice[] } | undefined> {
       const ac = new AbortController();
       running.add(ac);
-      const creds = login();
       try {
-        for (const port of ports) {
-          try {
-            const found =
-              driverSetting === 'hikvision' || driverSetting === 'dahua'
-                ? driverSetting
-                : await probeVendor(h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
-            if (!found) continue;
-            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
-            return { driver: found, devices: [session.device] };
-          } catch (e) {
-            const where = `${h}:${port}`;
-            const error = message('errors.atDevice', { where, error: errorMessage(e) });
-            const optIn = optInNeeded(errorMessage(e));
-            if (optIn) throw new SourceProblem(words, error, OPT_IN_BADGE[optIn]);
-            if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked'))
-              throw new SourceProblem(words, error, e.kind === 'auth' ? message('status.wrongPassword', { where }) : message('status.locked', { where }));
-            if (driverSetting !== 'auto') throw new SourceProblem(words, error);
-          }
-        }
-        return undefined;
+        const found = await findVendorRecorder(h, ports, driverSetting === 'hikvision' || driverSetting === 'dahua' ? driverSetting : 'auto', {
+          credentials: login(),
+          timeoutMs,
+          signal: ac.signal,
+          connection: { acceptSelfSigned },
+        });
+        return found && { driver: found.driver, devices: [found.device] };
+      } catch (e) {
+        if (!(e instanceof RecorderSearchError)) throw e;
+        const where = `${e.host}:${e.port}`;
+        const error = message('errors.atDevice', { where, error: errorMessage(e.cause) });
+        const optIn = optInNeeded(errorMessage(e.cause));
+        if (optIn) throw new SourceProblem(words, error, OPT_IN_BADGE[optIn]);
+        const kind = e.cause instanceof VendorError ? e.cause.kind : undefined;
+        if (kind === 'auth') throw new SourceProblem(words, error, message('status.wrongPassword', { where }));
+        if (kind === 'locked') throw new SourceProblem(words, error, message('status.locked', { where }));
+        throw new SourceProblem(words, error);
       } finally {
         running.delete(ac);
       }
