@@ -19,8 +19,8 @@ import { RtspStreamParser } from '../lib/rtsp/stream-parser';
 import { RtspError } from '../lib/rtsp/errors';
 import { parseTargetList, TargetLimitError } from '../lib/onvif/targets';
 import { safeFolderName, MAX_FOLDER_NAME_BYTES } from '../lib/storage/names';
-import { discoverRoute, ownTargets, type NodeLookup } from '../nodes/onvif-discover/discover-route';
-import type { DiscoverOptions } from '../lib/onvif/discovery';
+import { discoverRoute, ownTargets, type NodeLookup, type RoutePlan } from '../nodes/onvif-discover/discover-route';
+import { MAX_PORTS } from '../nodes/nvr-source/ports';
 import { parseArgs, num as argNum } from '../lib/cli/args';
 import { resolvePassword } from '../lib/cli/password';
 
@@ -296,10 +296,15 @@ const ROUTE_MAX = 1024;
 let routeRuns = 0;
 
 /** The stub discovery: checks that whatever the route lets through keeps its promises. */
-async function stubDiscover(o: DiscoverOptions) {
+async function stubDiscover(o: RoutePlan) {
   routeRuns++;
   const targets = (o.targets ?? []) as string[];
   check(targets.length <= ROUTE_MAX, `route passed ${targets.length} targets`);
+  if (o.driver !== 'onvif') {
+    // A vendor driver logs in port after port: one host, few ports, no WS-Discovery.
+    check(!o.wsDiscovery && targets.length > 0 && targets.length <= MAX_PORTS, `vendor driver ${o.driver} with ${targets.length} targets`);
+    check(new Set(targets.map((t) => t.replace(/:\d+$/, ''))).size === 1, `vendor driver ${o.driver} over several hosts`);
+  }
   for (const [id, login] of Object.entries(STORED)) {
     if (o.password !== login.password) continue;
     check(id !== 'mq1', 'an mqtt-broker password was used');
@@ -345,6 +350,7 @@ function routeInput() {
   if (rnd() < 0.3) body.password = fuzzValue();
   if (rnd() < 0.2) body.wsDiscovery = pick<unknown>([true, false, '127.0.0.1:3702', 'lo', '10.9.9.9:3702', '[::1]:3702', fuzzValue()]);
   if (rnd() < 0.2) body.timeoutMs = fuzzValue();
+  if (rnd() < 0.3) body.driver = rnd() < 0.8 ? pick(['onvif', 'auto', 'hikvision', 'dahua', 'Hikvision', '']) : fuzzValue();
   // Mostly JSON, so most inputs reach the credential and target rules.
   const type =
     rnd() < 0.7

@@ -10,6 +10,12 @@ import type { SyncEvent } from '../lib/sync/types';
 const at = (iso: string) => new Date(iso);
 const english = catalogTranslate(STATUS_EN);
 
+/** One source's badge on the board, in lib's English (as nvr-source words it with its en-US file). */
+function sourceBadge(b: StatusBoard, id: number) {
+  const s = b.sourceStatus(id);
+  return s && wordBadge(s, english);
+}
+
 describe('status badges', () => {
   it('cut long texts at a word boundary and end them with "…"', () => {
     assert.equal(fitBadge('short'), 'short');
@@ -56,15 +62,15 @@ describe('status badges', () => {
       ev({ event: 'started', source: name, sourceId: id, reason: 'timer', at: '' });
     }
     ev({ event: 'progress', source: 'A', sourceId: 1, camera: 'Front Door Camera', index: 3, total: 12, percent: 45 });
-    assert.deepEqual(b.badge(1), { fill: 'blue', shape: 'dot', text: 'Front Door 3/12 · 45%' });
+    assert.deepEqual(sourceBadge(b, 1), { fill: 'blue', shape: 'dot', text: 'Front Door 3/12 · 45%' });
     assert.equal(wordBadge(b.summaryStatus(false), english).text, '3 syncing');
     ev({ event: 'finished', source: 'A', sourceId: 1, reason: 'timer', files: 2, bytes: 1, failed: 0, durationMs: 1, nextRunAt: next.toISOString() });
     ev({ event: 'finished', source: 'B', sourceId: 2, reason: 'timer', files: 1, bytes: 1, failed: 2, durationMs: 1, nextRunAt: next.toISOString() });
     ev({ event: 'error', source: 'C', sourceId: 3, error: 'the device said 401', code: 'auth' });
     ev({ event: 'finished', source: 'C', sourceId: 3, reason: 'timer', files: 0, bytes: 0, failed: 0, durationMs: 1, nextRunAt: next.toISOString() });
-    assert.deepEqual(b.badge(1), { fill: 'green', shape: 'dot', text: `synced ${clock(at('2026-12-02T14:10:00Z'))} · next ${clock(next)}` });
-    assert.match(b.badge(2)?.text ?? '', / · 2 left · next /, 'backlog shown');
-    assert.deepEqual(b.badge(3), { fill: 'red', shape: 'ring', text: `auth failed · retry ${clock(next)}` });
+    assert.deepEqual(sourceBadge(b, 1), { fill: 'green', shape: 'dot', text: `synced ${clock(at('2026-12-02T14:10:00Z'))} · next ${clock(next)}` });
+    assert.match(sourceBadge(b, 2)?.text ?? '', / · 2 left · next /, 'backlog shown');
+    assert.deepEqual(sourceBadge(b, 3), { fill: 'red', shape: 'ring', text: `auth failed · retry ${clock(next)}` });
     assert.deepEqual(wordBadge(b.summaryStatus(false), english), { fill: 'yellow', shape: 'ring', text: `2 ok · 1 error · next ${clock(next)}` });
     assert.equal(wordBadge(b.summaryStatus(true), english).text, 'paused');
     b.forget(3);
@@ -132,21 +138,23 @@ describe('progress throttle', () => {
 describe('nvr-source badge after a save', () => {
   it('after a save, show the sync state the source already reached, whichever finished first', () => {
     const b = new StatusBoard();
-    const saved = { fill: 'green', shape: 'dot', text: '3 cameras · unchanged' } as const;
+    // nvr-source's own save result; the board only decides whether it or the sync state shows.
+    const saved = { fill: 'green', shape: 'dot', parts: [message('status.unchanged', { count: 3 })] } as const;
+    const afterSave = (id: number) => wordBadge(b.afterSaveStatus(id, saved), english);
     const now = at('2026-12-02T08:14:00Z');
     const next = at('2026-12-02T08:15:00Z');
     b.track(7, 'Demo NVR');
-    assert.deepEqual(b.afterSave(7, saved), saved, 'nothing run yet: the save result');
-    assert.deepEqual(b.afterSave(8, saved), saved, 'a source the board does not know');
+    assert.deepEqual(b.afterSaveStatus(7, saved), saved, 'nothing run yet: the save result');
+    assert.deepEqual(b.afterSaveStatus(8, saved), saved, 'a source the board does not know');
     b.apply({ event: 'started', source: 'Demo NVR', sourceId: 7, reason: 'timer', at: '' }, now);
-    assert.deepEqual(b.afterSave(7, saved), saved, '"looking for new recordings" says less than the save');
+    assert.deepEqual(b.afterSaveStatus(7, saved), saved, '"looking for new recordings" says less than the save');
     b.apply({ event: 'progress', source: 'Demo NVR', sourceId: 7, camera: 'Front Door Camera', index: 1, total: 3, percent: 20 }, now);
-    assert.equal(b.afterSave(7, saved).text, 'Front Door 1/3 · 20%');
+    assert.equal(afterSave(7).text, 'Front Door 1/3 · 20%');
     // The demo's race: the pass from the last saved settings ended before the deploy's save did.
     b.apply(
       { event: 'finished', source: 'Demo NVR', sourceId: 7, reason: 'timer', files: 3, bytes: 1, failed: 0, durationMs: 1, nextRunAt: next.toISOString() },
       now,
     );
-    assert.deepEqual(b.afterSave(7, saved), { fill: 'green', shape: 'dot', text: `synced ${clock(now)} · next ${clock(next)}` });
+    assert.deepEqual(afterSave(7), { fill: 'green', shape: 'dot', text: `synced ${clock(now)} · next ${clock(next)}` });
   });
 });

@@ -2,7 +2,8 @@
 // userDir) and headless Chromium. Open the nvr-source editor, press Discover, see the simulator's
 // cameras in the grid, tick two, deploy, and find their folders on disk. A second NVR whose cameras
 // each have two recordings: the grid shows each camera's recording and how it was mapped, offers a
-// choice where that is a guess, and the pick is saved with the camera.
+// choice where that is a guess, and the pick is saved with the camera. A Hikvision recorder with the
+// driver set to Hikvision: the grid lists its channels by the NVR's names, and a tick saves that one.
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -78,6 +79,7 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
   this.timeout(180_000);
   let sim: RunningSimulator;
   let sim2: RunningSimulator;
+  let hik: RunningSimulator;
   let dir: string;
   let userDir: string;
   let port: number;
@@ -89,6 +91,7 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     if (!fs.existsSync(CHROMIUM)) this.skip();
     sim = await startSimulator({ preset: 'seed', basePort: 0, auth: AUTH, discovery: false, rtsp: false });
     sim2 = await startSimulator({ preset: 'nvr', channels: 2, basePort: 0, auth: AUTH, discovery: false, rtsp: false, quirks: ['several-recordings'] });
+    hik = await startSimulator({ preset: 'hikvision', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5 });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vtrack-e2e-'));
     userDir = path.join(dir, 'node-red');
     fs.mkdirSync(path.join(userDir, 'node_modules', '@vtrack'), { recursive: true });
@@ -130,6 +133,7 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
     if (red) await stopChild(red);
     await sim?.stop();
     await sim2?.stop();
+    await hik?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -316,6 +320,62 @@ describe('e2e: nvr-source editor in headless Chromium against a real Node-RED', 
         ['Channel 1 Front Door', 'REC_3'],
         ['Channel 2 Parking Lot', null],
       ],
+    );
+    await page.close();
+  });
+
+  it("with driver Hikvision lists the recorder's channels by their NVR names, and a tick saves that channel", async () => {
+    assert.ok(browser);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(20_000);
+    await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'domcontentloaded' });
+    await addNvrSource(page);
+    await page.fill('#node-input-name', 'nvr_hik');
+    await page.fill('#node-input-host', '127.0.0.1');
+    await page.fill('#node-input-ports', String(hik.devices[0].port));
+    await page.selectOption('#node-input-driver', 'hikvision');
+    await page.fill('#node-input-user', AUTH.user);
+    await page.fill('#node-input-password', AUTH.password);
+    await page.selectOption('#node-input-selection', 'chosen');
+    await page.click('#nvr-source-discover');
+    const rows = page.locator('#nvr-source-grid tbody tr[data-key]');
+    await page.waitForFunction(() => document.querySelectorAll('#nvr-source-grid tbody tr[data-key]').length === 3, null, { timeout: 30_000 });
+    assert.deepEqual(await rows.locator('.nvr-source-name').allTextContents(), ['Front Door', 'Parking Lot', 'Warehouse']);
+    const parking = rows.filter({ has: page.locator('.nvr-source-name', { hasText: 'Parking Lot' }) });
+    // The channel's main stream as the NVR describes it; no ONVIF recording to map.
+    assert.match(await parking.innerText(), /H265/);
+    assert.equal((await parking.locator('.nvr-source-recording').innerText()).trim(), '—');
+    assert.match((await page.locator('#nvr-source-discover-status').textContent()) ?? '', /3 camera\(s\) found$/);
+    await parking.locator('input.nvr-source-pick').check();
+
+    await page.click('#node-dialog-ok');
+    await page.click('#red-ui-header-button-deploy');
+    const db = path.join(userDir, 'vtrack-onvif.db');
+    const saved = () => {
+      if (!fs.existsSync(db)) return [];
+      const h = new Database(db, { readonly: true });
+      try {
+        return h
+          .prepare(
+            "SELECT s.driver AS driver, c.display_name AS name, c.video_source_token AS token FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id WHERE s.name = 'nvr_hik' AND c.enabled = 1 ORDER BY c.id",
+          )
+          .all() as Array<{ driver: string; name: string; token: string }>;
+      } finally {
+        h.close();
+      }
+    };
+    await waitFor('the Hikvision source saved', () => saved().length > 0);
+    assert.deepEqual(saved(), [{ driver: 'hikvision', name: 'Parking Lot', token: 'ch2' }]);
+    const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8')) as Array<{
+      name?: string;
+      driver?: string;
+      cameras?: Array<{ name: string; token: string }>;
+    }>;
+    const node = flows.find((n) => n.name === 'nvr_hik');
+    assert.equal(node?.driver, 'hikvision');
+    assert.deepEqual(
+      node?.cameras?.map((c) => [c.name, c.token]),
+      [['Parking Lot', 'ch2']],
     );
     await page.close();
   });

@@ -1,5 +1,5 @@
 // The runtime texts of the nodes (badges, errors, warnings) come from their en-US locale files:
-// every key a node asks RED._ for is in its file, every key lib's status board or the archive
+// every key a node asks RED._ for or makes a message of is in its file, every key lib's status board or the archive
 // problems may hand a node is there too (with the same English as lib's fallback), and every key of
 // a file's runtime sections ("status", "errors") is used by someone. Read from the sources, so a
 // key added in code or in a file alone is caught before a badge shows a raw key.
@@ -56,6 +56,16 @@ function staticKeys(type: string): string[] {
   return sources(type).flatMap(({ text }) => [...text.matchAll(/RED\._\(\s*'([^']+)'/g)].map((m) => m[1]));
 }
 
+/**
+ * Keys of the node's own messages (message('status.saved', …) in its <type>.ts), which it words
+ * with nodeWords: relative to its section. Other files of a node folder may make messages for
+ * other nodes (use-archive.ts's are checked through wordProblem above).
+ */
+function ownMessageKeys(type: string): string[] {
+  const own = sources(type).find((s) => s.file === path.join(type, `${type}.ts`));
+  return own ? [...own.text.matchAll(/\bmessage\(\s*'([^']+)'/g)].map((m) => m[1]) : [];
+}
+
 describe('node locale files (en-US)', () => {
   it('RED._ is only called with a literal key, except in the one wording adapter', () => {
     for (const type of TYPES) {
@@ -78,6 +88,10 @@ describe('node locale files (en-US)', () => {
         }
       });
 
+      it('has every key of its own messages', () => {
+        for (const key of ownMessageKeys(type)) assert.ok(has(c, key), `${type}.${key} is missing from ${type}.json`);
+      });
+
       it("has every key lib may hand it, with lib's English", () => {
         const t = catalogTranslate(c);
         for (const { key, english } of libKeys(type)) {
@@ -88,7 +102,7 @@ describe('node locale files (en-US)', () => {
       });
 
       it('uses every key of its runtime sections', () => {
-        const used = new Set([...staticKeys(type).map((k) => k.slice(type.length + 1)), ...libKeys(type).map((k) => k.key)]);
+        const used = new Set([...staticKeys(type).map((k) => k.slice(type.length + 1)), ...ownMessageKeys(type), ...libKeys(type).map((k) => k.key)]);
         const runtime = RUNTIME_SECTIONS.flatMap((s) => (typeof c[s] === 'object' ? leafKeys(c[s] as Catalog, `${s}.`) : []));
         assert.deepEqual(
           runtime.filter((k) => !used.has(k)),

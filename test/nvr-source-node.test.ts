@@ -329,6 +329,27 @@ describe('nvr-source node', function () {
     assert.match(m.error?.message ?? '', /payload must be discovered devices/);
   });
 
+  it('words its badges and errors with its en-US locale file: a missing archive, no host, a check without a host', async () => {
+    const caughtError = () =>
+      new Promise<string>((resolve) => (helper.getNode('caught') as unknown as TestNode).on('input', (m) => resolve(m.error?.message ?? '')));
+    const missing = await deploy([sourceNode({ archive: 'gone' })]);
+    assert.deepEqual([missing.status.fill, missing.status.text], ['red', 'archive missing']);
+    let caught = caughtError();
+    (helper.getNode('src1') as unknown as TestNode).receive({ payload: '' });
+    assert.equal(await caught, 'Error: the nvr-archive node gone is not deployed (deleted or disabled?)');
+    await helper.unload();
+
+    const waiting = await deploy([sourceNode({ host: '' })]);
+    assert.deepEqual([waiting.status.fill, waiting.status.text], ['yellow', 'waiting for devices']);
+    const src = helper.getNode('src1') as unknown as TestNode;
+    const badges: string[] = [];
+    src.on('call:status', (c) => badges.push(String(c.args[0].text)));
+    caught = caughtError();
+    src.receive({ topic: 'doctor', payload: '' });
+    assert.equal(await caught, 'Error: host is empty: the check needs the NVR address');
+    assert.deepEqual(badges, ['checking…', 'no host']);
+  });
+
   it("driver auto on a Hikvision recorder: saves the NVR's channels as cameras and the driver", async () => {
     const hik = await startSimulator({ preset: 'hikvision', basePort: 0, auth: AUTH, discovery: false, historyMinutes: 5 });
     try {

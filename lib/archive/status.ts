@@ -4,7 +4,7 @@
 // parameters); the nodes word them through their locale files and fit the text with fitBadge.
 import type { SyncEvent } from '../sync/types';
 import { WRONG_PASSWORD } from '../vendors/errors';
-import { catalogTranslate, message, say, type Message, type Translate } from '../message';
+import { message, say, type Message, type Translate } from '../message';
 
 export type BadgeFill = 'red' | 'green' | 'yellow' | 'blue' | 'grey';
 export interface Badge {
@@ -64,8 +64,8 @@ export type SummaryKey = (typeof SUMMARY_KEYS)[number];
 export type SourceKey = (typeof SOURCE_KEYS)[number];
 
 /**
- * The English texts of SUMMARY_KEYS and SOURCE_KEYS, for callers without a locale file (nvr-source
- * until it words sourceStatus itself). The nodes' en-US files hold the same texts (a spec compares).
+ * The English texts of SUMMARY_KEYS and SOURCE_KEYS, for callers without a locale file (catalogTranslate).
+ * The nodes' en-US files hold the same texts (a spec compares).
  */
 export const STATUS_EN = {
   status: {
@@ -98,8 +98,6 @@ export const STATUS_EN = {
     },
   },
 } as const;
-
-const english = catalogTranslate(STATUS_EN);
 
 /** Node-RED draws a badge on one line; longer texts run across the canvas. */
 export const BADGE_MAX = 48;
@@ -248,19 +246,6 @@ export class StatusBoard {
     const sync = this.sourceStatus(id);
     if (!sync || sync.fill === 'grey' || (sync.fill === 'blue' && sync.shape === 'ring')) return saved;
     return sync;
-  }
-
-  /** sourceStatus in English. @deprecated for nvr-source until it words sourceStatus with RED._. */
-  badge(id: number): Badge | undefined {
-    const s = this.sourceStatus(id);
-    return s && wordBadge(s, english);
-  }
-
-  /** afterSaveStatus in English. @deprecated for nvr-source until it words afterSaveStatus with RED._. */
-  afterSave(id: number, saved: Badge): Badge {
-    const sync = this.sourceStatus(id);
-    if (!sync || sync.fill === 'grey' || (sync.fill === 'blue' && sync.shape === 'ring')) return saved;
-    return wordBadge(sync, english);
   }
 
   /** nvr-sync's badge: how many sources are ok, syncing, failing, and the next pass. */

@@ -24,9 +24,9 @@ export interface ArchiveUse {
 }
 
 /**
- * The English of ArchiveProblem's texts, for nodes that do not word them yet (nvr-source reads
- * `message` and `status`); nvr-sync words `error` and `badge` with its locale file, which holds
- * the same texts under "nvr-sync." (a spec compares).
+ * The English of ArchiveProblem's texts: its Error message, for a caller that does not word it.
+ * The nodes word `error` and `badge` with their locale files (wordProblem), which hold the same
+ * texts under their type (a spec compares).
  */
 export const ARCHIVE_PROBLEM_EN = {
   status: { archive: { missing: 'archive missing', problem: 'archive: __problem__', invalid: 'invalid setting', database: 'database: __error__' } },
@@ -49,11 +49,6 @@ export class ArchiveProblem extends Error {
     readonly badge: Message,
   ) {
     super(say(error, english));
-  }
-
-  /** The badge in English. @deprecated for nvr-source until it words `badge` with RED._. */
-  get status(): string {
-    return say(this.badge, english);
   }
 }
 

@@ -17,10 +17,13 @@ import { cameraKey, saveSourceFromDevices, type CameraSelection } from '../../li
 import { defaultWorkingDirectory, safeFolderName, StorageError } from '../../lib/storage';
 import { asError, errorMessage, optInNeeded } from '../../lib/errors';
 import { checkFlag, checkNumber, SOURCE_NUMBERS } from '../../lib/archive/settings';
-import { clock, fitBadge } from '../../lib/archive/status';
+import { clock, wordBadge, type StatusMessage } from '../../lib/archive/status';
+import { message, say, type Message, type Translate } from '../../lib/message';
 import { backoffMs } from '../../lib/sync/retry';
 import { ArchiveProblem, useArchive, type ArchiveUse } from '../nvr-archive/use-archive';
-import { openVendorSession, probeVendor, type VendorDriverName } from '../../lib/vendors/driver';
+import { nodeWords, wordProblem } from '../nvr-archive/node-words';
+import type { VendorDriverName } from '../../lib/vendors/driver';
+import { findVendorRecorder, RecorderSearchError } from '../../lib/vendors/find-recorder';
 import { VendorError } from '../../lib/vendors/errors';
 import { parsePortList, target } from './ports';
 import type { NvrSourceCredentials, NvrSourceDef, NvrSourceNode } from './types';
@@ -31,19 +34,27 @@ const RETRY_CAP_MS = 300_000;
 
 /** The badge for a device refused because a per-source opt-in is off (both off by default). */
 const OPT_IN_BADGE = {
-  acceptSelfSigned: 'self-signed cert — turn on accept self-signed',
-  allowBasicAuth: 'Basic auth only — turn on allow Basic auth',
+  acceptSelfSigned: message('status.optIn.acceptSelfSigned'),
+  allowBasicAuth: message('status.optIn.allowBasicAuth'),
 } as const;
 
-/** An error whose message is also short enough for the status badge. */
+/**
+ * Why a save (or a request) failed: the error for the log and Catch, worded when made, and a short
+ * badge, worded when shown (a retry time may follow it). An error given as a string is lib's own
+ * English (a setting rule, a storage or vendor error), which stays as lib worded it.
+ */
 class SourceProblem extends Error {
+  readonly badge: Message;
   constructor(
-    message: string,
-    readonly status: string = message,
+    words: Translate,
+    error: Message | string,
+    /** Without one, the badge is the error itself. */
+    badge?: Message,
     /** The NVR may come back: save again later. */
     readonly transient = false,
   ) {
-    super(message);
+    super(typeof error === 'string' ? error : say(error, words));
+    this.badge = badge ?? message('status.cause.detail', { text: this.message });
   }
 }
 
@@ -59,12 +70,12 @@ function selectionOf(def: NvrSourceDef): CameraSelection {
 }
 
 /** Recordings picked in the grid: cameraKey → recording token; a pick that is not a token is a problem. */
-function recordingPicks(def: NvrSourceDef): { picks: Record<string, string>; problem?: string } {
+function recordingPicks(def: NvrSourceDef, words: Translate): { picks: Record<string, string>; problem?: string } {
   const picks: Record<string, string> = {};
   for (const c of Array.isArray(def.cameras) ? def.cameras : []) {
     if (c.recording === undefined || c.recording === '') continue;
     if (typeof c.recording !== 'string')
-      return { picks, problem: `recording of camera "${String(c.name)}": ${JSON.stringify(c.recording)} is not a recording token` };
+      return { picks, problem: say(message('errors.badRecording', { camera: String(c.name), value: JSON.stringify(c.recording) }), words) };
     picks[cameraKey(Number(c.port), String(c.token))] = c.recording;
   }
   return { picks };
@@ -75,25 +86,26 @@ function selectionIsEmpty(sel: CameraSelection): boolean {
 }
 
 /** The first device problem on the source's ports, worded for the user and the status badge. */
-function deviceProblem(devices: DiscoveredDevice[], hasUser: boolean): SourceProblem | undefined {
+function deviceProblem(devices: DiscoveredDevice[], hasUser: boolean, words: Translate): SourceProblem | undefined {
   const bad = devices.find((d) => d.error);
   if (!bad) return undefined;
   const where = `${bad.host}:${bad.port}`;
+  const error = bad.error ?? '';
   // Refused because a per-source opt-in is off: the badge names the setting, not "wrong password".
-  const optIn = optInNeeded(bad.error ?? '');
-  if (optIn) return new SourceProblem(`${where}: ${bad.error}`, OPT_IN_BADGE[optIn]);
+  const optIn = optInNeeded(error);
+  if (optIn) return new SourceProblem(words, message('errors.atDevice', { where, error }), OPT_IN_BADGE[optIn]);
   switch (bad.errorCode) {
     case 'auth':
       return hasUser
-        ? new SourceProblem(`${where}: wrong user name or password (${bad.error})`, `wrong user name or password (${where})`)
-        : new SourceProblem(`${where}: the NVR needs a user name and password`, `needs user name and password (${where})`);
+        ? new SourceProblem(words, message('errors.wrongLogin', { where, error }), message('status.wrongLogin', { where }))
+        : new SourceProblem(words, message('errors.needsLogin', { where }), message('status.needsLogin', { where }));
     case 'unreachable':
     case 'timeout':
-      return new SourceProblem(`NVR unreachable at ${where}: ${bad.error}`, `NVR unreachable at ${where}`, true);
+      return new SourceProblem(words, message('errors.unreachable', { where, error }), message('status.unreachable', { where }), true);
     case 'not-onvif':
-      return new SourceProblem(`${where} is not an ONVIF device: ${bad.error}`, `not ONVIF at ${where}`);
+      return new SourceProblem(words, message('errors.notOnvif', { where, error }), message('status.notOnvif', { where }));
     default:
-      return new SourceProblem(`${where}: ${bad.error}`);
+      return new SourceProblem(words, message('errors.atDevice', { where, error }));
   }
 }
 
@@ -101,6 +113,9 @@ export = function register(RED: NodeAPI): void {
   function NvrSource(this: NvrSourceNode, def: NvrSourceDef) {
     RED.nodes.createNode(this, def);
     const node = this;
+    const words = nodeWords(RED, 'nvr-source');
+    /** A badge in this node's words. */
+    const show = (s: StatusMessage) => node.status(wordBadge(s, words));
     const userDir = RED.settings.userDir ?? process.cwd();
     const running = new Set<AbortController>();
     let selection = selectionOf(def);
@@ -124,15 +139,16 @@ export = function register(RED: NodeAPI): void {
     const host = (def.host ?? '').trim();
     const driverSetting = def.driver ?? 'onvif';
 
-    function showProblem(p: SourceProblem, suffix = ''): void {
-      node.status({ fill: 'red', shape: 'ring', text: fitBadge(p.status + suffix) });
+    /** A problem's badge, with the time of the next save when one is planned. */
+    function showProblem(p: SourceProblem, retryAt?: string): void {
+      show({ fill: 'red', shape: 'ring', parts: [p.badge, ...(retryAt ? [message('status.retry', { at: retryAt })] : [])] });
     }
 
     // The same number rules as the editor: an invalid value is refused, never read as another.
     const numberProblems: string[] = [];
     const interval = checkNumber('sync interval', def.interval, SOURCE_NUMBERS.interval);
     const timeout = checkNumber('discovery timeout', def.timeout, SOURCE_NUMBERS.timeout);
-    const picked = recordingPicks(def);
+    const picked = recordingPicks(def, words);
     for (const r of [interval, timeout, basicSetting, selfSignedSetting, picked]) if (r.problem) numberProblems.push(r.problem);
     const intervalMinutes = interval.value ?? 10;
     const timeoutMs = timeout.value ?? 8000;
@@ -141,10 +157,11 @@ export = function register(RED: NodeAPI): void {
     try {
       use = useArchive(RED, node, def);
     } catch (e) {
-      const p = e instanceof ArchiveProblem ? new SourceProblem(e.message, e.status) : new SourceProblem(errorMessage(e));
-      showProblem(p);
-      node.error(p.message);
-      node.on('input', (_msg: NodeMessageInFlow, _send: (m: NodeMessage) => void, done: (err?: Error) => void) => done(p));
+      const p = e instanceof ArchiveProblem ? wordProblem(e, words) : { error: new SourceProblem(words, errorMessage(e)) };
+      if ('badge' in p) node.status(p.badge);
+      else showProblem(p.error);
+      node.error(p.error.message);
+      node.on('input', (_msg: NodeMessageInFlow, _send: (m: NodeMessage) => void, done: (err?: Error) => void) => done(p.error));
       return;
     }
     const archive = use.archive;
@@ -157,27 +174,23 @@ export = function register(RED: NodeAPI): void {
     // The badge follows this node's own source: syncing, last sync, backlog, error.
     const onStatus = (sourceId: number) => {
       if (closed || sourceId !== mySource()) return;
-      const badge = archive.board.badge(sourceId);
+      const status = archive.board.sourceStatus(sourceId);
       // "Looking for new recordings" says less than the save result it would replace.
-      if (!badge || (badge.fill === 'blue' && badge.shape === 'ring')) return;
-      if (saveProblem && badge.fill !== 'blue') return showProblem(saveProblem, retryTimer ? ` · retry ${retryClock}` : '');
-      node.status(badge);
+      if (!status || (status.fill === 'blue' && status.shape === 'ring')) return;
+      if (saveProblem && status.fill !== 'blue') return showProblem(saveProblem, retryTimer ? retryClock : undefined);
+      show(status);
     };
     archive.on('status', onStatus);
     let retryClock = '';
 
     function checkName(): void {
-      if (!name) throw new SourceProblem('give the NVR source a name (it names the source in the database)', 'no source name');
+      if (!name) throw new SourceProblem(words, message('errors.noName'), message('status.noName'));
       let duplicate: string | undefined;
       RED.nodes.eachNode((n) => {
         const other = n as NodeDef & { d?: boolean };
         if (other.type === 'nvr-source' && other.id !== node.id && !other.d && (other.name ?? '').trim() === name) duplicate = other.id;
       });
-      if (duplicate)
-        throw new SourceProblem(
-          `another nvr-source node (${duplicate}) is also named "${name}"; source names must be unique`,
-          `duplicate source name "${name}"`,
-        );
+      if (duplicate) throw new SourceProblem(words, message('errors.duplicateNode', { id: duplicate, name }), message('status.duplicateName', { name }));
     }
 
     async function discoverPorts(h: string, ports: number[]): Promise<DiscoveredDevice[]> {
@@ -204,36 +217,34 @@ export = function register(RED: NodeAPI): void {
     async function vendorDevices(h: string, ports: number[]): Promise<{ driver: VendorDriverName; devices: DiscoveredDevice[] } | undefined> {
       const ac = new AbortController();
       running.add(ac);
-      const creds = login();
       try {
-        for (const port of ports) {
-          try {
-            const found =
-              driverSetting === 'hikvision' || driverSetting === 'dahua'
-                ? driverSetting
-                : await probeVendor(h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
-            if (!found) continue;
-            const session = await openVendorSession(found, h, port, creds, timeoutMs, ac.signal, { acceptSelfSigned });
-            return { driver: found, devices: [session.device] };
-          } catch (e) {
-            const optIn = optInNeeded(errorMessage(e));
-            if (optIn) throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`, OPT_IN_BADGE[optIn]);
-            if (e instanceof VendorError && (e.kind === 'auth' || e.kind === 'locked'))
-              throw new SourceProblem(`${h}:${port}: ${e.message}`, e.kind === 'auth' ? `wrong password (${h}:${port})` : `account locked (${h}:${port})`);
-            if (driverSetting !== 'auto') throw new SourceProblem(`${h}:${port}: ${errorMessage(e)}`);
-          }
-        }
-        return undefined;
+        const found = await findVendorRecorder(h, ports, driverSetting === 'hikvision' || driverSetting === 'dahua' ? driverSetting : 'auto', {
+          credentials: login(),
+          timeoutMs,
+          signal: ac.signal,
+          connection: { acceptSelfSigned },
+        });
+        return found && { driver: found.driver, devices: [found.device] };
+      } catch (e) {
+        if (!(e instanceof RecorderSearchError)) throw e;
+        const where = `${e.host}:${e.port}`;
+        const error = message('errors.atDevice', { where, error: errorMessage(e.cause) });
+        const optIn = optInNeeded(errorMessage(e.cause));
+        if (optIn) throw new SourceProblem(words, error, OPT_IN_BADGE[optIn]);
+        const kind = e.cause instanceof VendorError ? e.cause.kind : undefined;
+        if (kind === 'auth') throw new SourceProblem(words, error, message('status.wrongPassword', { where }));
+        if (kind === 'locked') throw new SourceProblem(words, error, message('status.locked', { where }));
+        throw new SourceProblem(words, error);
       } finally {
         running.delete(ac);
       }
     }
 
     function preflight(): void {
-      if (numberProblems.length) throw new SourceProblem(numberProblems.join('; '), 'invalid setting: ' + numberProblems[0].split(':')[0]);
+      if (numberProblems.length)
+        throw new SourceProblem(words, numberProblems.join('; '), message('status.invalidSetting', { what: numberProblems[0].split(':')[0] }));
       checkName();
-      if (selectionIsEmpty(selection))
-        throw new SourceProblem('no cameras selected: press Discover and tick at least one camera, or choose "all cameras"', 'no cameras selected');
+      if (selectionIsEmpty(selection)) throw new SourceProblem(words, message('errors.noCameras'), message('status.noCameras'));
     }
 
     function workingDirectory(): string {
@@ -254,24 +265,29 @@ export = function register(RED: NodeAPI): void {
         // Devices from onvif-discover: those on our host and ports, or, with no host set, every
         // device of the first host that has cameras.
         if (!h) h = (given.find((d) => d.cameras.length > 0) ?? given[0])?.host ?? '';
-        if (!h) throw new SourceProblem('the message holds no devices', 'no devices in message');
+        if (!h) throw new SourceProblem(words, message('errors.noDevices'), message('status.noDevices'));
         ports = host ? parsePortList(def.ports) : [...new Set(given.filter((d) => d.host === h).map((d) => d.port))].sort((a, b) => a - b);
         devices = given.filter((d) => d.host === h && ports.includes(d.port));
         if (devices.length === 0)
-          throw new SourceProblem(`none of the ${given.length} discovered devices is ${h} on ports ${ports.join(', ')}`, 'no matching devices');
+          throw new SourceProblem(words, message('errors.noMatch', { count: given.length, host: h, ports: ports.join(', ') }), message('status.noMatch'));
         // onvif-discover may have run without credentials: list the cameras again with ours.
         if (devices.some((d) => d.error || d.cameras.length === 0)) devices = await discoverPorts(h, ports);
       } else {
-        if (!h) throw new SourceProblem('host is empty: give the NVR address (or feed this node devices from onvif-discover)', 'no host');
+        if (!h) throw new SourceProblem(words, message('errors.noHost'), message('status.noHost'));
         try {
           ports = parsePortList(def.ports);
         } catch (e) {
-          throw new SourceProblem(errorMessage(e), 'bad ports');
+          throw new SourceProblem(words, errorMessage(e), message('status.badPorts'));
         }
-        node.status({ fill: 'blue', shape: 'ring', text: fitBadge(`discovering ${h}…`) });
+        show({ fill: 'blue', shape: 'ring', parts: [message('status.discovering', { host: h })] });
         if (driverSetting === 'hikvision' || driverSetting === 'dahua') {
           const v = await vendorDevices(h, ports);
-          if (!v) throw new SourceProblem(`no ${driverSetting} recorder at ${h} on ports ${ports.join(', ')}`, `not ${driverSetting} at ${h}`);
+          if (!v)
+            throw new SourceProblem(
+              words,
+              message('errors.notVendor', { driver: driverSetting, host: h, ports: ports.join(', ') }),
+              message('status.notVendor', { driver: driverSetting, host: h }),
+            );
           driver = v.driver;
           devices = v.devices;
         } else {
@@ -286,9 +302,9 @@ export = function register(RED: NodeAPI): void {
           }
         }
       }
-      if (closed) throw new SourceProblem('node closed during discovery', 'closed');
+      if (closed) throw new SourceProblem(words, message('errors.closed'), message('status.closed'));
       devices = devices.filter((d) => ports.includes(d.port));
-      const problem = deviceProblem(devices, hasUser);
+      const problem = deviceProblem(devices, hasUser, words);
       if (problem) throw problem;
 
       const input = {
@@ -310,7 +326,7 @@ export = function register(RED: NodeAPI): void {
         // The name belongs to another node id. If that node is deployed it is a real duplicate;
         // if not (the node was deleted or replaced), this node takes the source over.
         if (e.ownerNodeId && RED.nodes.getNode(e.ownerNodeId)) {
-          throw new SourceProblem(`an NVR source named "${name}" is already saved by node ${e.ownerNodeId}`, `duplicate source name "${name}"`);
+          throw new SourceProblem(words, message('errors.duplicateSaved', { name, id: e.ownerNodeId }), message('status.duplicateName', { name }));
         }
         return await saveSourceFromDevices(archive.catalog, { ...input, adoptName: true });
       }
@@ -330,10 +346,9 @@ export = function register(RED: NodeAPI): void {
     function report(saved: SavedSource): void {
       saveProblem = undefined;
       retries = 0;
-      const n = saved.cameras.filter((c) => c.enabled).length;
-      node.status(
-        archive.board.afterSave(saved.id, { fill: 'green', shape: 'dot', text: `${n} camera${n === 1 ? '' : 's'} · ${saved.changed ? 'saved' : 'unchanged'}` }),
-      );
+      const count = saved.cameras.filter((c) => c.enabled).length;
+      const result = saved.changed ? message('status.saved', { count }) : message('status.unchanged', { count });
+      show(archive.board.afterSaveStatus(saved.id, { fill: 'green', shape: 'dot', parts: [result] }));
     }
 
     function problemOf(e: unknown): SourceProblem {
@@ -341,16 +356,16 @@ export = function register(RED: NodeAPI): void {
       // The badge names the cause first; the message (log, Catch) has the whole path.
       if (e instanceof StorageError) {
         const cause = {
-          'is-file': 'folder is a file',
-          'not-writable': 'folder not writable',
-          'low-space': 'disk full',
-          escape: 'folder outside working directory',
-          'not-absolute': 'bad folder',
-          failed: 'folder error',
+          'is-file': message('status.folder.isFile'),
+          'not-writable': message('status.folder.notWritable'),
+          'low-space': message('status.cause.diskFull'),
+          escape: message('status.folder.outside'),
+          'not-absolute': message('status.folder.bad'),
+          failed: message('status.folder.failed'),
         }[e.code];
-        return new SourceProblem(e.message, cause);
+        return new SourceProblem(words, e.message, cause);
       }
-      return new SourceProblem(errorMessage(e));
+      return new SourceProblem(words, errorMessage(e));
     }
 
     /** The deploy save, again after a transient failure until it succeeds or the node closes. */
@@ -370,10 +385,11 @@ export = function register(RED: NodeAPI): void {
             const delay = backoffMs(++retries, RETRY_BASE_MS, RETRY_CAP_MS);
             retryClock = clock(new Date(Date.now() + delay));
             retryTimer = setTimeout(saveFromSettings, delay);
-            const kept = prior || mySource() !== undefined ? ' · last saved settings kept' : '';
+            const kept = prior || mySource() !== undefined;
             // Logged once, not on every retry of the same outage.
-            if (retries === 1) node.warn(`${p.message}; saving again with backoff${kept}`);
-            showProblem(p, ` · retry ${retryClock}`);
+            if (retries === 1)
+              node.warn(kept ? RED._('nvr-source.errors.retryingKept', { problem: p.message }) : RED._('nvr-source.errors.retrying', { problem: p.message }));
+            showProblem(p, retryClock);
           } else {
             showProblem(p);
             node.error(p.message);
@@ -394,7 +410,7 @@ export = function register(RED: NodeAPI): void {
       showProblem(preflightProblem);
       node.error(preflightProblem.message);
     } else if (!host) {
-      node.status({ fill: 'yellow', shape: 'ring', text: prior ? 'set a host or send devices' : 'waiting for devices' });
+      show({ fill: 'yellow', shape: 'ring', parts: [prior ? message('status.setHost') : message('status.waitingDevices')] });
     } else {
       saveFromSettings();
     }
@@ -404,14 +420,13 @@ export = function register(RED: NodeAPI): void {
         // Sync this node's own source now (the editor's button sends this too).
         const id = mySource();
         if (id === undefined) {
-          const p = new SourceProblem(saveProblem ? `not saved yet: ${saveProblem.message}` : 'not saved yet: nothing to sync', 'not saved yet');
-          done(p);
+          done(new Error(saveProblem ? RED._('nvr-source.errors.notSavedBecause', { problem: saveProblem.message }) : RED._('nvr-source.errors.notSaved')));
           return;
         }
         archive.syncNow(id).then(
           (sums) => {
             const errors = sums.flatMap((x) => x.errors);
-            done(errors.length ? new Error(`sync: ${errors.join('; ')}`) : undefined);
+            done(errors.length ? new Error(RED._('nvr-source.errors.sync', { errors: errors.join('; ') })) : undefined);
           },
           (e: unknown) => done(asError(e)),
         );
@@ -421,10 +436,10 @@ export = function register(RED: NodeAPI): void {
       if (msg.topic === 'doctor') {
         const ac = new AbortController();
         running.add(ac);
-        node.status({ fill: 'blue', shape: 'ring', text: 'checking…' });
+        show({ fill: 'blue', shape: 'ring', parts: [message('status.checking')] });
         Promise.resolve()
           .then(() => {
-            if (!host) throw new SourceProblem('host is empty: the check needs the NVR address', 'no host');
+            if (!host) throw new SourceProblem(words, message('errors.checkNoHost'), message('status.noHost'));
             const creds = node.credentials ?? {};
             return doctor({
               targets: parsePortList(def.ports).map((p) => target(host, p)),
@@ -439,7 +454,8 @@ export = function register(RED: NodeAPI): void {
           .then(
             (reports) => {
               const n = reports.reduce((k, r) => k + r.problems.length, 0);
-              if (!closed) node.status({ fill: n ? 'yellow' : 'green', shape: 'dot', text: n ? `check: ${n} problem(s)` : 'check: no problems' });
+              if (!closed)
+                show({ fill: n ? 'yellow' : 'green', shape: 'dot', parts: [n ? message('status.checkProblems', { count: n }) : message('status.checkOk')] });
               send({ ...msg, topic: 'doctor', payload: reports });
               done();
             },
@@ -460,10 +476,7 @@ export = function register(RED: NodeAPI): void {
         const names = (payload as { cameras: unknown[] }).cameras.filter((c): c is string => typeof c === 'string' && c.trim() !== '');
         selection = { names };
       } else {
-        const p = new SourceProblem(
-          'payload must be discovered devices (onvif-discover output), { cameras: ["camera name", ...] } or topic "sync"',
-          'bad input',
-        );
+        const p = new SourceProblem(words, message('errors.badInput'), message('status.badInput'));
         showProblem(p);
         done(p);
         return;
@@ -500,7 +513,7 @@ export = function register(RED: NodeAPI): void {
       });
       void settle
         .then(() => archive.release(node.id, removed))
-        .catch((e: unknown) => node.warn(`closing: ${errorMessage(e)}`))
+        .catch((e: unknown) => node.warn(RED._('nvr-source.errors.closing', { error: errorMessage(e) })))
         .then(() => use.release())
         .catch(() => undefined)
         .then(() => done());
@@ -514,7 +527,7 @@ export = function register(RED: NodeAPI): void {
   // The editor's "sync now" button: the same as a message with topic "sync".
   RED.httpAdmin.post('/vtrack-onvif/source/:id/sync', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
     const n = RED.nodes.getNode(String(req.params.id));
-    if (!n || (n as { type?: string }).type !== 'nvr-source') return void res.status(404).json({ error: 'this nvr-source is not deployed: deploy first' });
+    if (!n || (n as { type?: string }).type !== 'nvr-source') return void res.status(404).json({ error: RED._('nvr-source.errors.notDeployed') });
     n.receive({ topic: 'sync' });
     res.sendStatus(200);
   });

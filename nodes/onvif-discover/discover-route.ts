@@ -7,14 +7,17 @@
 // - an unknown id and a node of another type get the same 403, so ids cannot be probed;
 // - JSON only (a cross-site form POST cannot set that type without a CORS preflight);
 // - bounded work per request (targets counted before expansion) and per user (rate limit);
-// - probe failures say "unreachable", not whether a port refused or stayed silent.
+// - probe failures say "unreachable", not whether a port refused or stayed silent;
+// - a vendor driver (Hikvision, Dahua) lists one host's recorder, on at most MAX_PORTS ports, and
+//   stops at the first rejected login (both vendors lock accounts).
 import type { Request, Response } from 'express';
-import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
+import type { DiscoverOptions } from '../../lib/onvif/discovery';
+import { discoverWithDriver, DRIVER_SETTINGS, type DriverSetting } from '../../lib/vendors/find-recorder';
 import { parseTargetList, type TargetList } from '../../lib/onvif/targets';
 import { probeTargets } from '../../lib/onvif/ws-discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { errorMessage } from '../../lib/errors';
-import { parsePortList, target } from '../nvr-source/ports';
+import { MAX_PORTS, parsePortList, target } from '../nvr-source/ports';
 
 /** Node types whose stored login the route may use (each against its own saved targets). */
 export const CREDENTIAL_NODE_TYPES: ReadonlySet<string> = new Set(['onvif-discover', 'nvr-source']);
@@ -127,7 +130,13 @@ interface Body {
   allowBasicAuth?: unknown;
   /** https devices: accept a self-signed certificate (with a stored login: the node's own setting). */
   acceptSelfSigned?: unknown;
+  /** What to list: "onvif" (default) devices, or a "hikvision" / "dahua" recorder's channels, or
+   * "auto" (ONVIF where it offers recording replay, else a vendor API), as nvr-source's setting. */
+  driver?: unknown;
 }
+
+/** A request read by the rules: discovery options and the driver to list with. */
+export type RoutePlan = DiscoverOptions & { driver: DriverSetting };
 
 const REFUSED_NODE = 'nodeId does not name a deployed onvif-discover or nvr-source node with a stored login';
 
@@ -146,7 +155,9 @@ export function blurProbeErrors(devices: DiscoveredDevice[]): DiscoveredDevice[]
 }
 
 /** Turns a request into discover() options, or throws a RouteError. No network traffic. */
-export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSettings): DiscoverOptions {
+export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSettings): RoutePlan {
+  const driver = body.driver === undefined ? 'onvif' : DRIVER_SETTINGS.find((d) => d === body.driver);
+  if (!driver) throw new RouteError(400, `driver must be one of ${DRIVER_SETTINGS.join(', ')}`);
   const targetsIn =
     typeof body.targets === 'string' || (Array.isArray(body.targets) && body.targets.every((t) => typeof t === 'string'))
       ? (body.targets as string | string[])
@@ -217,7 +228,15 @@ export function planRequest(body: Body, nodes: NodeLookup, s: DiscoverRouteSetti
     }
   }
   if (!list && !wsDiscovery) throw new RouteError(400, 'give targets (host:port list) or enable WS-Discovery');
+  if (driver !== 'onvif') {
+    // A vendor API is asked port after port, with a login: one recorder, few ports, no scan.
+    if (wsDiscovery || !list) throw new RouteError(400, `the ${driver} driver lists one recorder: give its host and ports as targets, without WS-Discovery`);
+    if (list.size > MAX_PORTS) throw new RouteError(400, `the ${driver} driver asks at most ${MAX_PORTS} ports of one recorder`);
+    const hosts = new Set([...list].map((t) => t.host));
+    if (hosts.size !== 1) throw new RouteError(400, `the ${driver} driver lists one recorder: give the ports of one host`);
+  }
   return {
+    driver,
     targets: list ? [...list].map((t) => target(t.host, t.port)) : undefined,
     wsDiscovery,
     user,
@@ -234,7 +253,7 @@ export function discoverRoute(
   nodes: NodeLookup,
   settings: () => DiscoverRouteSettings,
   /** The discovery itself; the fuzzer passes a stub so fuzzed requests never reach a network. */
-  run: (o: DiscoverOptions) => Promise<DiscoveredDevice[]> = discover,
+  run: (o: RoutePlan) => Promise<DiscoveredDevice[]> = (o) => discoverWithDriver(o, o.driver),
 ): (req: Request, res: Response) => void {
   const limiter = new RateLimiter(settings);
   return (req, res) => {
@@ -251,7 +270,7 @@ export function discoverRoute(
     }
     const who = (req as Request & { user?: { username?: string } }).user?.username;
     let release: () => void;
-    let opts: DiscoverOptions;
+    let opts: RoutePlan;
     try {
       release = limiter.acquire(who ? `user:${who}` : `addr:${req.ip ?? req.socket.remoteAddress ?? '?'}`);
     } catch (e) {
