@@ -430,5 +430,15 @@ describe('nvr-source node', function () {
     assert.match((anonymous.body as Array<{ problems: Array<{ action: string }> }>)[0].problems[0].action, /give the user name and password of an ONVIF user/);
     const bad = await helper.request().post('/vtrack-onvif/doctor').send({ targets: [] }).expect(400);
     assert.match((bad.body as { error: string }).error, /give --targets/);
+    // The same guards as Discover: a cross-site form post cannot start a check, and a stored login
+    // goes only to the node's own host and ports.
+    const form = await helper.request().post('/vtrack-onvif/doctor').type('form').send(`targets=127.0.0.1:${ports[0]}&nodeId=src1`).expect(415);
+    assert.match((form.body as { error: string }).error, /application\/json/);
+    const elsewhere = await helper
+      .request()
+      .post('/vtrack-onvif/doctor')
+      .send({ targets: ['127.0.0.2:9'], nodeId: 'src1' })
+      .expect(403);
+    assert.ok(!JSON.stringify(elsewhere.body).includes(AUTH.password));
   });
 });

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import type { Request, Response } from 'express';
 import type { NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { SourceNameTakenError, type SavedSource } from '../../lib/catalog';
-import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
-import { planRequest, routeSettings, RouteError, type NodeLookup } from '../onvif-discover/discover-route';
+import { discover } from '../../lib/onvif/discovery';
+import { deployedNodes, guardedRoute, routeSettingsOf } from '../onvif-discover/discover-route';
 import { doctor } from '../../lib/onvif/doctor';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { cameraKey, saveSourceFromDevices, type CameraSelection } from '../../lib/sources/save-from-devices';
@@ -537,34 +537,25 @@ export = function register(RED: NodeAPI): void {
   // node's stored credentials are used.
   // The request is read by the discover route's rules (planRequest): a stored login only against
   // that node's own host and ports, and with that node's Basic / self-signed settings.
-  const nodes: NodeLookup = {
-    config(id) {
-      let found: NodeDef | undefined;
-      RED.nodes.eachNode((n) => {
-        if (n.id === id) found = n;
-      });
-      // NodeDef has no index signature; the route reads its fields as unknown.
-      return found as (NodeDef & Record<string, unknown>) | undefined;
-    },
-    credentials: (id) => RED.nodes.getCredentials(id) as NvrSourceCredentials | undefined,
-  };
-  RED.httpAdmin.post('/vtrack-onvif/doctor', RED.auth.needsPermission('nvr-source.write'), (req: Request, res: Response) => {
-    let o: DiscoverOptions;
-    try {
-      o = planRequest({ ...((req.body ?? {}) as Record<string, unknown>), wsDiscovery: false }, nodes, routeSettings(undefined));
-    } catch (e) {
-      return void res.status(e instanceof RouteError ? e.status : 400).json({ error: errorMessage(e) });
-    }
-    doctor({
-      targets: o.targets ?? [],
-      user: o.user,
-      password: o.password,
-      allowBasicAuth: o.allowBasicAuth,
-      acceptSelfSigned: o.acceptSelfSigned,
-      timeoutMs: o.timeoutMs,
-    }).then(
-      (reports) => res.json(reports),
-      (err: unknown) => res.status(400).json({ error: errorMessage(err) }),
-    );
-  });
+  // The Check button: the same guards as Discover (JSON only, rate limit, stored logins only
+  // against this node's own host and ports), never WS-Discovery.
+  RED.httpAdmin.post(
+    '/vtrack-onvif/doctor',
+    RED.auth.needsPermission('nvr-source.write'),
+    guardedRoute(
+      deployedNodes(RED),
+      routeSettingsOf(RED),
+      (o) =>
+        doctor({
+          targets: o.targets ?? [],
+          user: o.user,
+          password: o.password,
+          allowBasicAuth: o.allowBasicAuth,
+          acceptSelfSigned: o.acceptSelfSigned,
+          timeoutMs: o.timeoutMs,
+          signal: o.signal,
+        }),
+      (b) => ({ ...b, wsDiscovery: false }),
+    ),
+  );
 };

@@ -11,6 +11,7 @@
 // - a vendor driver (Hikvision, Dahua) lists one host's recorder, on at most MAX_PORTS ports, and
 //   stops at the first rejected login (both vendors lock accounts).
 import type { Request, Response } from 'express';
+import type { NodeAPI, NodeDef } from 'node-red';
 import type { DiscoverOptions } from '../../lib/onvif/discovery';
 import { discoverWithDriver, DRIVER_SETTINGS, type DriverSetting } from '../../lib/vendors/find-recorder';
 import { parseTargetList, type TargetList } from '../../lib/onvif/targets';
@@ -53,6 +54,24 @@ export interface NodeLookup {
   config(id: string): { type: string; [key: string]: unknown } | undefined;
   credentials(id: string): { user?: string; password?: string } | undefined;
 }
+
+/** The deployed nodes and their stored logins, as the admin routes look them up. */
+export function deployedNodes(RED: NodeAPI): NodeLookup {
+  return {
+    config(id) {
+      let found: NodeDef | undefined;
+      RED.nodes.eachNode((n) => {
+        if (n.id === id) found = n;
+      });
+      // NodeDef has no index signature; the routes read its fields as unknown.
+      return found as (NodeDef & Record<string, unknown>) | undefined;
+    },
+    credentials: (id) => RED.nodes.getCredentials(id) as { user?: string; password?: string } | undefined,
+  };
+}
+
+/** Settings of the admin routes from settings.js (`vtrackOnvif`). */
+export const routeSettingsOf = (RED: NodeAPI) => (): DiscoverRouteSettings => routeSettings((RED.settings as unknown as Record<string, unknown>).vtrackOnvif);
 
 /** The targets a node saved for itself: nvr-source's host × ports, onvif-discover's list. */
 export function ownTargets(def: { type: string; [key: string]: unknown }): TargetList | undefined {
@@ -119,7 +138,7 @@ class RateLimiter {
   }
 }
 
-interface Body {
+export interface Body {
   targets?: unknown;
   wsDiscovery?: unknown;
   user?: unknown;
@@ -255,6 +274,21 @@ export function discoverRoute(
   /** The discovery itself; the fuzzer passes a stub so fuzzed requests never reach a network. */
   run: (o: RoutePlan) => Promise<DiscoveredDevice[]> = (o) => discoverWithDriver(o, o.driver),
 ): (req: Request, res: Response) => void {
+  return guardedRoute(nodes, settings, async (o) => blurProbeErrors(await run(o)));
+}
+
+/**
+ * Any admin route that contacts devices (Discover, Check): JSON only (a cross-site form cannot
+ * trigger it), rate-limited per user, the request planned by the same rules (stored logins only of
+ * our node types and only against that node's own host and ports; bounded targets), and the work
+ * aborted when the caller goes away. `body` adjusts the request before planning.
+ */
+export function guardedRoute(
+  nodes: NodeLookup,
+  settings: () => DiscoverRouteSettings,
+  run: (o: RoutePlan & { signal: AbortSignal }) => Promise<unknown>,
+  body: (b: Body) => Body = (b) => b,
+): (req: Request, res: Response) => void {
   const limiter = new RateLimiter(settings);
   return (req, res) => {
     const fail = (e: unknown) => {
@@ -277,19 +311,19 @@ export function discoverRoute(
       return fail(e);
     }
     try {
-      opts = planRequest((req.body ?? {}) as Body, nodes, settings());
+      opts = planRequest(body((req.body ?? {}) as Body), nodes, settings());
     } catch (e) {
       release();
       return fail(e);
     }
-    // A caller that goes away stops its discovery.
+    // A caller that goes away stops its work.
     const ac = new AbortController();
     res.on('close', () => {
       if (!res.writableEnded) ac.abort();
     });
     run({ ...opts, signal: ac.signal })
-      .then((devices) => {
-        if (!res.headersSent) res.json(blurProbeErrors(devices));
+      .then((answer) => {
+        if (!res.headersSent) res.json(answer);
       }, fail)
       .finally(release);
   };

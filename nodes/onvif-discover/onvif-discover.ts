@@ -6,7 +6,7 @@ import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { asError } from '../../lib/errors';
 import { fitBadge } from '../../lib/archive/status';
 import { checkNumber, DISCOVER_NUMBERS } from '../../lib/archive/settings';
-import { discoverRoute, routeSettings, type NodeLookup } from './discover-route';
+import { deployedNodes, discoverRoute, routeSettingsOf } from './discover-route';
 
 interface OnvifDiscoverDef extends NodeDef {
   targets: string;
@@ -148,17 +148,5 @@ export = function register(RED: NodeAPI): void {
   // Editors call this to list cameras (nvr-source's Discover button). Credentials travel in the
   // JSON body, never in the URL; with only a node id, that deployed node's stored login is used,
   // but only against the host and ports saved in it (see discover-route.ts for every rule).
-  const nodes: NodeLookup = {
-    config(id) {
-      let found: NodeDef | undefined;
-      RED.nodes.eachNode((n) => {
-        if (n.id === id) found = n;
-      });
-      // NodeDef has no index signature; the route reads its fields as unknown.
-      return found as (NodeDef & Record<string, unknown>) | undefined;
-    },
-    credentials: (id) => RED.nodes.getCredentials(id) as Creds | undefined,
-  };
-  const settings = () => routeSettings((RED.settings as unknown as Record<string, unknown>).vtrackOnvif);
-  RED.httpAdmin.post('/vtrack-onvif/discover', RED.auth.needsPermission('onvif-discover.write'), discoverRoute(nodes, settings));
+  RED.httpAdmin.post('/vtrack-onvif/discover', RED.auth.needsPermission('onvif-discover.write'), discoverRoute(deployedNodes(RED), routeSettingsOf(RED)));
 };
