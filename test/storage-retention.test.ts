@@ -168,5 +168,41 @@ describe('storage: retention', () => {
       assert.equal(catalog.totalBytes(source.id), 0);
       assert.ok(turns >= 5, `the timer ran ${turns} times during the pass`);
     });
+
+    it('a long pass checkpoints the WAL on a worker thread, then hands checkpoints back to the connection and closes cleanly', async () => {
+      add(3000, 1, false);
+      const db = (catalog as unknown as { db: import('better-sqlite3').Database }).db;
+      const started = catalog.backgroundCheckpoints.bind(catalog);
+      let workers = 0;
+      let duringPass: unknown;
+      catalog.backgroundCheckpoints = () => {
+        workers++;
+        const bc = started();
+        duringPass = db.pragma('wal_autocheckpoint', { simple: true });
+        return bc;
+      };
+      const r = await applyRetentionRules(catalog, source.id, { maxBytes: 0, now });
+      assert.equal(r.deleted, 3000);
+      assert.equal(workers, 1, 'one worker for the pass');
+      assert.equal(duringPass, 0, "the connection's own checkpoints are off during the pass");
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'and back on after it');
+      assert.equal(catalog.totalBytes(source.id), 0);
+      catalog.close();
+      catalog = openCatalog(path.join(dir, 'c.db'));
+      assert.equal(catalog.integrityChecked, false, 'closed cleanly: no WAL left behind, no full check on the next open');
+      assert.equal(catalog.listDownloads(source.cameras[0].id, { status: 'deleted' }).length, 1500);
+    });
+
+    it('a short pass starts no worker', async () => {
+      add(100, 1, false);
+      let workers = 0;
+      const started = catalog.backgroundCheckpoints.bind(catalog);
+      catalog.backgroundCheckpoints = () => {
+        workers++;
+        return started();
+      };
+      assert.equal((await applyRetentionRules(catalog, source.id, { maxBytes: 0, now })).deleted, 100);
+      assert.equal(workers, 0);
+    });
   });
 });

@@ -3,6 +3,7 @@
 // half-saved. Credentials are never stored (there is no column for them).
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
+import { startBackgroundCheckpoints, type BackgroundCheckpoints } from './checkpointer';
 import { CatalogError, SourceNameTakenError } from './errors';
 import { openDatabase } from './open';
 import type { TimeRange } from '../time/range';
@@ -804,6 +805,14 @@ export class Catalog {
     return this.prepare(`UPDATE downloaded_files SET status = 'deleted' WHERE id IN (SELECT value FROM json_each(?)) AND status = 'done'`).run(
       JSON.stringify(ids),
     ).changes;
+  }
+
+  /**
+   * WAL checkpoints on a worker thread until stop() (a retention pass over many files): the
+   * connection's own checkpoints are off meanwhile, so no commit of the pass waits for one.
+   */
+  backgroundCheckpoints(): BackgroundCheckpoints {
+    return startBackgroundCheckpoints(this.db, this.file);
   }
 
   /** Bytes of the source's files still on disk (status done): the running totals kept by triggers

@@ -41,6 +41,8 @@ export interface RetentionCatalog {
   oldestFilesCursor(sourceId: number): { next(): { id: number; endTime: string; bytes: number; path: string } | undefined };
   /** Marks files deleted in one statement; a row already not done is left as it is. */
   markDeleted(ids: readonly number[]): number;
+  /** WAL checkpoints off the event loop while a long pass commits (optional). */
+  backgroundCheckpoints?(): { written(): void; stop(): Promise<void> };
 }
 
 export interface RetentionPassResult {
@@ -105,53 +107,61 @@ export async function applyRetentionRules(catalog: RetentionCatalog, sourceId: n
       }
     });
   };
+  // A pass beyond its first batch commits many times: its checkpoints move to a worker thread.
+  let checkpoints: { written(): void; stop(): Promise<void> } | undefined;
   const commit = () => {
+    if (!checkpoints && goneIds.length >= COMMIT_ROWS) checkpoints = catalog.backgroundCheckpoints?.();
     catalog.markDeleted(goneIds);
+    checkpoints?.written();
     result.deleted += goneIds.length;
     result.bytes += goneBytes;
     goneIds = [];
     goneBytes = 0;
   };
-  for (;;) {
-    const t0 = performance.now();
-    if (goneIds.length >= COMMIT_ROWS) commit();
-    let satisfied = false;
-    while (inFlight < MAX_IN_FLIGHT && !exhausted && performance.now() - t0 < SLICE_MS) {
-      const f = carry ?? cursor.next();
-      carry = undefined;
-      if (!f) {
-        exhausted = true;
-        break;
+  try {
+    for (;;) {
+      const t0 = performance.now();
+      if (goneIds.length >= COMMIT_ROWS) commit();
+      let satisfied = false;
+      while (inFlight < MAX_IN_FLIGHT && !exhausted && performance.now() - t0 < SLICE_MS) {
+        const f = carry ?? cursor.next();
+        carry = undefined;
+        if (!f) {
+          exhausted = true;
+          break;
+        }
+        // ISO strings of one form: string order is time order.
+        const tooOld = cutoff !== undefined && f.endTime < cutoff;
+        const tooBig = maxBytes !== undefined && planned > maxBytes;
+        if (!tooOld && !tooBig) {
+          // Oldest first: nothing later is older, and the size fits if the unlinks in flight succeed
+          // (if one fails, the next slice looks at this file again).
+          carry = f;
+          satisfied = true;
+          break;
+        }
+        planned -= f.bytes;
+        unlink(f.id, f.bytes, f.path);
       }
-      // ISO strings of one form: string order is time order.
-      const tooOld = cutoff !== undefined && f.endTime < cutoff;
-      const tooBig = maxBytes !== undefined && planned > maxBytes;
-      if (!tooOld && !tooBig) {
-        // Oldest first: nothing later is older, and the size fits if the unlinks in flight succeed
-        // (if one fails, the next slice looks at this file again).
-        carry = f;
-        satisfied = true;
-        break;
+      const reading = !exhausted && !satisfied;
+      if (!reading && goneIds.length > 0) commit();
+      if (inFlight === 0 && !reading) {
+        // goneIds is empty here: completions only run while this function awaits.
+        return result;
       }
-      planned -= f.bytes;
-      unlink(f.id, f.bytes, f.path);
+      if (reading && inFlight < MAX_IN_FLIGHT) {
+        // The slice ran out of time: let the event loop (and finished unlinks) run, then go on.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } else {
+        // Enough unlinks queued, or nothing more to take unless one fails: wait for a batch of them.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        // Completions of the same event-loop turn land in this batch too.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
-    const reading = !exhausted && !satisfied;
-    if (!reading && goneIds.length > 0) commit();
-    if (inFlight === 0 && !reading) {
-      // goneIds is empty here: completions only run while this function awaits.
-      return result;
-    }
-    if (reading && inFlight < MAX_IN_FLIGHT) {
-      // The slice ran out of time: let the event loop (and finished unlinks) run, then go on.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    } else {
-      // Enough unlinks queued, or nothing more to take unless one fails: wait for a batch of them.
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      // Completions of the same event-loop turn land in this batch too.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+  } finally {
+    await checkpoints?.stop();
   }
 }
