@@ -57,9 +57,9 @@ const MAX_IN_FLIGHT = 32;
 /** When the queue is full the pass waits until this many are left (not for each one). */
 const LOW_WATER = 16;
 /** Files found gone are marked in batches of about this many rows. At 1 M rows on the 2-core
- * machine one statement of 256 took 2-6 ms (more when it ran a WAL checkpoint), and 9 216 rows
- * cost 115-150 ms in batches of 256 against 180-300 ms in batches of 32 (each commit writes the
- * index pages it touched again). */
+ * machine one statement of 256 took 2-6 ms (14-64 ms when it ran a WAL checkpoint, hence
+ * backgroundCheckpoints), and 9 216 rows cost 115-150 ms in batches of 256 against 180-300 ms in
+ * batches of 32 (each commit writes the index pages it touched again). */
 const COMMIT_ROWS = 256;
 /** A slice stops reading rows after this long, so the event loop is never held much longer (one
  * markDeleted of about COMMIT_ROWS rows comes on top). */
@@ -69,11 +69,13 @@ const SLICE_MS = 4;
  * Deletes a source's oldest files until the age and size rules hold. The rows come from the
  * catalog's index in order (never the whole list); their files are unlinked asynchronously, up to
  * MAX_IN_FLIGHT at once, while the next rows are read; the files found gone are marked deleted in
- * one statement per COMMIT_ROWS (and at the end), and every slice yields to the event loop. A row is marked only after
- * its file is gone (or was already missing): a crash mid-pass leaves rows of files already gone
- * marked done, and the next pass finds them missing and marks them. The size rule uses the catalog's
- * running byte total. A file that cannot be deleted stays done (the catalog must not claim space it
- * did not free) and is passed over; newer files are then taken to reach the size cap.
+ * one statement per COMMIT_ROWS (and at the end), and every slice yields to the event loop. A pass
+ * longer than one batch has the catalog checkpoint its WAL on a worker thread meanwhile. A row is
+ * marked only after its file is gone (or was already missing): a crash mid-pass leaves rows of
+ * files already gone marked done, and the next pass finds them missing and marks them. The size
+ * rule uses the catalog's running byte total. A file that cannot be deleted stays done (the
+ * catalog must not claim space it did not free) and is passed over; newer files are then taken to
+ * reach the size cap.
  */
 export async function applyRetentionRules(catalog: RetentionCatalog, sourceId: number, rules: RetentionRules): Promise<RetentionPassResult> {
   const result: RetentionPassResult = { deleted: 0, bytes: 0, failed: [] };
