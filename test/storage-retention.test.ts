@@ -124,6 +124,37 @@ describe('storage: retention', () => {
       assert.equal(catalog.totalBytes(source.id), 500);
     });
 
+    it('with many unlinks at once, takes exactly the oldest deletable files: a row is deleted only if its file is gone, a failure only makes a newer file go', async () => {
+      const files = add(600, 10);
+      // Folders in place of some files (unlink fails), spread over many batches of unlinks.
+      const undeletable = new Set(files.map((_, i) => i).filter((i) => i % 97 === 5));
+      for (const i of undeletable) {
+        fs.rmSync(files[i].path);
+        fs.mkdirSync(files[i].path);
+      }
+      const r = await applyRetentionRules(catalog, source.id, { maxBytes: 200 * 10, now });
+      // Oldest first (file i ends before file i + 1): the first 400 that can be deleted go.
+      const expectGone = files
+        .map((_, i) => i)
+        .filter((i) => !undeletable.has(i))
+        .slice(0, 400);
+      const lastGone = expectGone[expectGone.length - 1];
+      assert.equal(r.deleted, 400);
+      assert.equal(r.bytes, 4000);
+      assert.deepEqual(
+        r.failed.map((f) => f.path),
+        [...undeletable].filter((i) => i < lastGone).map((i) => files[i].path),
+        'each older undeletable file reported once',
+      );
+      const status = new Map(source.cameras.flatMap((c) => catalog.listDownloads(c.id)).map((d) => [d.id, d.status]));
+      files.forEach((f, i) => {
+        const gone = expectGone.includes(i);
+        assert.equal(fs.existsSync(f.path), !gone, `file ${i} on disk`);
+        assert.equal(status.get(f.id), gone ? 'deleted' : 'done', `row ${i}`);
+      });
+      assert.equal(catalog.totalBytes(source.id), 2000, 'the running total matches the rows left');
+    });
+
     it('works in slices: the event loop gets turns during a pass over thousands of files', async () => {
       add(3000, 1, false);
       let turns = 0;
@@ -136,6 +167,42 @@ describe('storage: retention', () => {
       }
       assert.equal(catalog.totalBytes(source.id), 0);
       assert.ok(turns >= 5, `the timer ran ${turns} times during the pass`);
+    });
+
+    it('a long pass checkpoints the WAL on a worker thread, then hands checkpoints back to the connection and closes cleanly', async () => {
+      add(3000, 1, false);
+      const db = (catalog as unknown as { db: import('better-sqlite3').Database }).db;
+      const started = catalog.backgroundCheckpoints.bind(catalog);
+      let workers = 0;
+      let duringPass: unknown;
+      catalog.backgroundCheckpoints = () => {
+        workers++;
+        const bc = started();
+        duringPass = db.pragma('wal_autocheckpoint', { simple: true });
+        return bc;
+      };
+      const r = await applyRetentionRules(catalog, source.id, { maxBytes: 0, now });
+      assert.equal(r.deleted, 3000);
+      assert.equal(workers, 1, 'one worker for the pass');
+      assert.equal(duringPass, 0, "the connection's own checkpoints are off during the pass");
+      assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'and back on after it');
+      assert.equal(catalog.totalBytes(source.id), 0);
+      catalog.close();
+      catalog = openCatalog(path.join(dir, 'c.db'));
+      assert.equal(catalog.integrityChecked, false, 'closed cleanly: no WAL left behind, no full check on the next open');
+      assert.equal(catalog.listDownloads(source.cameras[0].id, { status: 'deleted' }).length, 1500);
+    });
+
+    it('a short pass starts no worker', async () => {
+      add(100, 1, false);
+      let workers = 0;
+      const started = catalog.backgroundCheckpoints.bind(catalog);
+      catalog.backgroundCheckpoints = () => {
+        workers++;
+        return started();
+      };
+      assert.equal((await applyRetentionRules(catalog, source.id, { maxBytes: 0, now })).deleted, 100);
+      assert.equal(workers, 0);
     });
   });
 });

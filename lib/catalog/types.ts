@@ -84,6 +84,14 @@ export interface DownloadedFileRow {
   createdAt: IsoTime;
 }
 
+/** What a retention pass reads of a file on disk (status done). */
+export interface RetentionFileRow {
+  id: number;
+  endTime: IsoTime;
+  bytes: number;
+  path: string;
+}
+
 export interface CameraInput {
   displayName: string;
   devicePort: number;
