@@ -412,7 +412,11 @@ describe('the archive never loses a recording', function () {
     const engine = r.engine();
     await engine.syncNow(r.sourceId);
     const clean = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
-    assert.equal(clean.clean, true, formatVerifyReport(clean));
+    // (Seen once under load: a finished file on disk the catalog did not list; the events and files
+    // say which replay left it.)
+    const story = () =>
+      JSON.stringify({ files: r.files.map((f) => [path.basename(f.path), f.start, f.end]), events: r.events.filter((e) => e.event !== 'progress') });
+    assert.equal(clean.clean, true, `${formatVerifyReport(clean)}\n${story()}`);
     assert.deepEqual(clean.cameras[0].holes, []);
     assert.match(clean.cameras[0].timeline, /^█+ *$/);
 
