@@ -408,14 +408,14 @@ describe('the archive never loses a recording', function () {
   });
 
   it('verify finds a deleted and a truncated file, an orphan and a stale .part; --fix makes the next pass fetch them again', async () => {
-    r = await rig({}, { devices: 1 });
+    const rg = (r = await rig({}, { devices: 1 }));
     const engine = r.engine();
     await engine.syncNow(r.sourceId);
     const clean = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
     // (Seen once under load: a finished file on disk the catalog did not list; the events and files
     // say which replay left it.)
     const story = () =>
-      JSON.stringify({ files: r.files.map((f) => [path.basename(f.path), f.start, f.end]), events: r.events.filter((e) => e.event !== 'progress') });
+      JSON.stringify({ files: rg.files.map((f) => [path.basename(f.path), f.start, f.end]), events: rg.events.filter((e) => e.event !== 'progress') });
     assert.equal(clean.clean, true, `${formatVerifyReport(clean)}\n${story()}`);
     assert.deepEqual(clean.cameras[0].holes, []);
     assert.match(clean.cameras[0].timeline, /^█+ *$/);
