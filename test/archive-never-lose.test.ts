@@ -450,7 +450,11 @@ describe('the archive never loses a recording', function () {
     assert.deepEqual(fixed.cameras[0].fixed, { markedMissing: 2, partsRemoved: 1, adopted: 0 });
     await engine.syncNow(r.sourceId);
     const after = await verifyArchive(r.catalog, { credentialsFor: () => AUTH });
-    assert.equal(after.clean, true, formatVerifyReport(after));
+    assert.equal(
+      after.clean,
+      true,
+      `${formatVerifyReport(after)}\n${story()}\n${JSON.stringify(rg.catalog.listDownloads(rg.catalog.listCameras(rg.sourceId)[0].id, {}).map((f) => [path.basename(f.path), f.status]))}`,
+    );
     assertCovered(r);
   });
 

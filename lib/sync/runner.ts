@@ -663,7 +663,9 @@ async function keepFiles(o: RunOptions, job: Job, files: readonly WrittenFile[],
       continue;
     } else if (same) {
       o.catalog.replaceDownload(same.id, input);
-      if (same.status === 'done') await deleteFiles([same.path]);
+      // Its old file goes too, whatever its status: a longer file replaces it, or it was found
+      // missing (gone, or truncated: then its remains would be a file the catalog no longer lists).
+      await deleteFiles([same.path]);
     } else {
       o.catalog.recordDownload(input);
     }
