@@ -5,7 +5,7 @@
 import type { Credentials } from '../onvif/soap';
 import type { WrittenFile, ReplayProgress } from '../media/replay-types';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
-import type { VideoCodec } from '../rtsp/sdp';
+import type { FileNaming } from './naming';
 import type { TimeRange } from '../time/range';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
@@ -51,7 +51,8 @@ export interface DriverDownloadOptions {
   /** The coverage tolerance: frames this close to `to` make a replay complete (ReplayOptions). */
   coverageToleranceMs?: number;
   signal?: AbortSignal;
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
+  /** How the files are named (plain data: the worker names them). */
+  naming: FileNaming;
   onProgress?(p: ReplayProgress): void;
 }
 

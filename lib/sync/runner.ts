@@ -18,7 +18,6 @@ import type { DriverRecording, SourceSession } from './driver';
 import { driverFor } from './drivers';
 import { AdaptiveLimit } from './adaptive-limit';
 import { planSegments, plannedUntil, type Segment } from './planner';
-import { segmentPath } from './naming';
 import { sweepCameraFolder } from './sweep';
 import { backoffMs, isRetryable, sleep } from './retry';
 import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
@@ -313,7 +312,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           timeouts: s.replayTimeouts,
           coverageToleranceMs: tolMs,
           signal: o.signal,
-          finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
+          naming: { kind: 'camera-folder', folder: camera.folderPath },
           onProgress: (p) => {
             const span = segment.end.getTime() - segment.start.getTime();
             const percent = Math.max(0, Math.min(100, Math.round(((p.mediaTime.getTime() - segment.start.getTime()) / span) * 100)));

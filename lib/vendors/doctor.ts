@@ -104,12 +104,11 @@ export async function vendorDoctor(o: {
     try {
       const { join } = await import('node:path');
       const { rm } = await import('node:fs/promises');
-      const files = await session.download(first.token, {
-        from: a,
-        to: b,
-        finalPath: (s, e) => join(o.tmpDir, `vtrack-doctor-${process.pid}-${s.getTime()}-${e.getTime()}.mp4`),
-      });
-      await Promise.all(files.map((f) => rm(f.path, { force: true })));
+      // A folder of our own (named as a camera folder would be), removed whole afterwards.
+      const folder = join(o.tmpDir, `vtrack-doctor-${process.pid}`);
+      const files = await session
+        .download(first.token, { from: a, to: b, naming: { kind: 'camera-folder', folder } })
+        .finally(() => rm(folder, { recursive: true, force: true }));
       const frames = files.reduce((n, f) => n + f.frames, 0);
       const media = files.reduce((n, f) => n + f.durationSec, 0);
       r.replay = {

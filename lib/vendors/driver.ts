@@ -10,7 +10,7 @@ import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
 import { asDownloadError, replayKindOf } from './download-errors';
 import type { VendorDownloadJob, VendorLearned } from './download-job';
-import type { VendorVideoCodec } from './nal';
+import type { FileNaming } from '../sync/naming';
 import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
 import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
@@ -34,7 +34,8 @@ export interface VendorConnection {
 export interface VendorDownloadOptions {
   from: Date;
   to: Date;
-  finalPath(start: Date, end: Date, codec: VendorVideoCodec): string;
+  /** How the files are named (plain data: the worker names them). */
+  naming: FileNaming;
   onProgress?(p: ReplayProgress): void;
   signal?: AbortSignal;
   /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */
@@ -225,6 +226,7 @@ const jobRange = (http: VendorHttp, o: VendorDownloadOptions) => ({
   connection: http.connectionOptions(),
   from: o.from,
   to: o.to,
+  naming: o.naming,
   deadlineFactor: o.deadlineFactor,
   deadlineSlackMs: o.deadlineSlackMs,
 });
@@ -244,7 +246,7 @@ async function downloadInWorker(
   const signals = [...new Set([o.signal, http.o.signal])].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
-    return await vendorDownloadToFiles(job, { finalPath: o.finalPath, onProgress: o.onProgress, onLearned, signal });
+    return await vendorDownloadToFiles(job, { onProgress: o.onProgress, onLearned, signal });
   } catch (e) {
     if (e instanceof ReplayToFilesError && e.cause instanceof VendorError && (e.cause.kind === 'auth' || e.cause.kind === 'locked'))
       http.noteLoginFailure(e.cause);
