@@ -6,7 +6,7 @@
 // the last user to leave closes them. No Node-RED import: nodes/nvr-archive adapts this.
 import { EventEmitter } from 'node:events';
 import { openCatalog, type Catalog, type VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { SyncEngine } from '../sync/engine';
 import type { FileEvent, RunSummary, SyncEvent } from '../sync/types';
 import { deleteFiles } from '../storage';

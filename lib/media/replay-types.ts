@@ -4,6 +4,7 @@ import type { FileNaming } from '../sync/naming';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
+import type { Credentials } from '../credentials';
 
 export interface WrittenFile {
   path: string;
@@ -27,10 +28,8 @@ export interface ReplayProgress {
   mediaTime: Date;
 }
 
-export interface ReplayToFilesOptions {
+export interface ReplayToFilesOptions extends Partial<Credentials> {
   url: string;
-  user?: string;
-  password?: string;
   from: Date;
   to: Date;
   /** How files are named (fileNamer): plain data, so the worker names them itself. Folders are
@@ -38,8 +37,6 @@ export interface ReplayToFilesOptions {
   naming: FileNaming;
   /** true = ask the server for real-time pacing; default false (as fast as possible). */
   rateControl?: boolean;
-  /** Send the password with HTTP Basic when that is all the server offers (in clear: opt-in). */
-  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   /** Frames this close to `to` make the replay complete whatever the connection does next
    * (ReplayOptions.coverageToleranceMs). */

@@ -4,7 +4,7 @@
 import { probeClock, getServices, deviceServiceUrl } from '../onvif/device';
 import { getRecordingJobs, searchRecordings, type RecordingInfo, type RecordingJob, type SearchCtx } from '../onvif/search';
 import { jobsMayHelp, mapRecordings, type RecordingChoice } from '../onvif/recording-map';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import type { DeviceServices } from '../onvif/types';
 
 export interface DeviceSession {

@@ -2,7 +2,7 @@
 // recordings. Three drivers: ONVIF Profile G (SOAP search + RTSP replay, driver-onvif.ts), Hikvision
 // ISAPI and Dahua HTTP API (lib/vendors). The planner, coverage, retries, retention, catalog and
 // file messages stay one; `video_sources.driver` records which driver a source uses.
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import type { WrittenFile, ReplayProgress } from '../media/replay-types';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { FileNaming } from './naming';

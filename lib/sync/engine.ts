@@ -3,7 +3,7 @@
 // events for everything. No Node-RED import: the node only maps events to messages and status.
 import { EventEmitter } from 'node:events';
 import type { Catalog, VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { errorMessage } from '../onvif/errors';
 import { applyRetentionRules } from '../storage';
 import { runSourceOnce, DEFAULT_SETTINGS, type SyncRange, type SyncSettings } from './runner';

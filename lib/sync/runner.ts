@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { largestKeyframeIntervalMs } from '../media/mp4-keyframes';
 import type { AbsentSpanRow, Catalog, CameraRow, VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { ReplayToFilesError, type WrittenFile } from '../media/replay-types';
 import { VendorError } from '../vendors/errors';

@@ -1,9 +1,10 @@
 // doctor for Hikvision / Dahua recorders: what the vendor driver sees on a port (device, zone and
 // clock, channels with their recorded span today, a short test download and its speed), and what to
 // do about what does not work. One login attempt in all (both vendors lock accounts).
-import { openVendorSession, type VendorCredentials, type VendorDriverName } from './driver';
+import { openVendorSession, type VendorDriverName } from './driver';
 import { VendorError } from './errors';
 import { errorMessage } from '../errors';
+import type { Credentials } from '../credentials';
 
 export interface VendorDoctorReport {
   host: string;
@@ -22,7 +23,7 @@ export async function vendorDoctor(o: {
   host: string;
   port: number;
   driver: VendorDriverName;
-  credentials?: VendorCredentials;
+  credentials?: Credentials;
   timeoutMs: number;
   replaySeconds: number;
   lookbackHours?: number;

@@ -14,15 +14,9 @@ import type { FileNaming } from '../sync/naming';
 import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
 import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
+import type { Credentials } from '../credentials';
 
 export type VendorDriverName = 'hikvision' | 'dahua';
-
-export interface VendorCredentials {
-  user: string;
-  password: string;
-  /** The user's opt-in to HTTP Basic (clear text) for a device without Digest. */
-  allowBasicAuth?: boolean;
-}
 
 /** How the device is reached beyond the login: HTTPS (default on port 443) and its certificate. */
 export interface VendorConnection {
@@ -60,7 +54,7 @@ export interface VendorSession {
 export async function probeVendor(
   host: string,
   port: number,
-  credentials: VendorCredentials | undefined,
+  credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
   conn: VendorConnection = {},
@@ -85,7 +79,7 @@ export async function openVendorSession(
   driver: VendorDriverName,
   host: string,
   port: number,
-  credentials: VendorCredentials | undefined,
+  credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
   conn: VendorConnection = {},

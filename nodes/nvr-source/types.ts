@@ -1,5 +1,6 @@
 // Settings and credentials of the nvr-source node (shared by its runtime and tests).
 import type { Node, NodeDef } from 'node-red';
+import type { UserPassword } from '../../lib/credentials';
 
 /** A camera ticked in the editor's grid (display fields let the grid redraw without discovery). */
 export interface ChosenCamera {
@@ -17,10 +18,7 @@ export interface ChosenCamera {
   candidates?: Array<{ token: string; label: string }>;
 }
 
-export interface NvrSourceCredentials {
-  user?: string;
-  password?: string;
-}
+export type NvrSourceCredentials = UserPassword;
 
 export type NvrSourceNode = Node<NvrSourceCredentials>;
 

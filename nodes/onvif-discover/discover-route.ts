@@ -14,6 +14,7 @@ import { parseTargetList, type TargetList } from '../../lib/onvif/targets';
 import { probeTargets } from '../../lib/onvif/ws-discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { errorMessage } from '../../lib/errors';
+import type { UserPassword } from '../../lib/credentials';
 import { parsePortList, target } from '../nvr-source/ports';
 
 /** Node types whose stored login the route may use (each against its own saved targets). */
@@ -48,7 +49,7 @@ export function routeSettings(raw: unknown): DiscoverRouteSettings {
 export interface NodeLookup {
   /** The deployed configuration of node `id` (type and settings), if any. */
   config(id: string): { type: string; [key: string]: unknown } | undefined;
-  credentials(id: string): { user?: string; password?: string } | undefined;
+  credentials(id: string): UserPassword | undefined;
 }
 
 /** The targets a node saved for itself: nvr-source's host × ports, onvif-discover's list. */
