@@ -22,6 +22,7 @@ import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerJob, WorkerJobKi
 import { VendorError } from '../vendors/errors';
 import type { VendorDownloadJob, VendorJobCallbacks, VendorLearned } from '../vendors/download-job';
 import { errorMessage } from '../errors';
+import type { RequestedRange } from '../time/range';
 
 export { ReplayToFilesError } from './replay-types';
 export type { ReplayErrorKind, ReplayProgress, ReplayToFilesOptions, WrittenFile } from './replay-types';
@@ -200,9 +201,7 @@ export function vendorDownloadToFiles(job: VendorDownloadJob, o: VendorDownloadT
   );
 }
 
-interface JobCallbacks {
-  from: Date;
-  to: Date;
+interface JobCallbacks extends RequestedRange {
   onProgress?(p: ReplayProgress): void;
   log?(message: string): void;
   onLearned?(l: VendorLearned): void;

@@ -5,6 +5,7 @@ import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
 import type { Credentials } from '../credentials';
+import type { RequestedRange } from '../time/range';
 
 export interface WrittenFile {
   path: string;
@@ -28,10 +29,8 @@ export interface ReplayProgress {
   mediaTime: Date;
 }
 
-export interface ReplayToFilesOptions extends Partial<Credentials> {
+export interface ReplayToFilesOptions extends Partial<Credentials>, RequestedRange {
   url: string;
-  from: Date;
-  to: Date;
   /** How files are named (fileNamer): plain data, so the worker names them itself. Folders are
    * created as needed. */
   naming: FileNaming;

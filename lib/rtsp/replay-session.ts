@@ -18,6 +18,7 @@ import { maskUrl, parseRtspUrl } from './url';
 import { RtspError } from './errors';
 import { errorMessage, asError } from '../errors';
 import type { Credentials } from '../credentials';
+import type { RequestedRange } from '../time/range';
 
 export { MAX_FRAME_BYTES, type ReplayFrame } from './frame-assembler';
 
@@ -43,10 +44,8 @@ export function replayDeadlineMs(from: Date, to: Date, t: ReplayTimeouts = {}): 
   return t.totalMs ?? Math.max(0, to.getTime() - from.getTime()) + (t.slackMs ?? 60_000);
 }
 
-export interface ReplayOptions extends Partial<Credentials> {
+export interface ReplayOptions extends Partial<Credentials>, RequestedRange {
   url: string;
-  from: Date;
-  to: Date;
   /** true = ask for real-time pacing (`Rate-Control: yes`); default false = as fast as possible. */
   rateControl?: boolean;
   timeouts?: ReplayTimeouts;

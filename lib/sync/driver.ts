@@ -6,7 +6,7 @@ import type { Credentials } from '../credentials';
 import type { WrittenFile, ReplayProgress } from '../media/replay-types';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { FileNaming } from './naming';
-import type { TimeRange } from '../time/range';
+import type { TimeRange, RequestedRange } from '../time/range';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -42,9 +42,7 @@ export interface DriverRanges {
 
 type CameraRef = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
 
-export interface DriverDownloadOptions {
-  from: Date;
-  to: Date;
+export interface DriverDownloadOptions extends RequestedRange {
   /** Replay as fast as the device sends (ONVIF: Rate-Control: no). */
   fast: boolean;
   timeouts?: ReplayTimeouts;

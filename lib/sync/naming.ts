@@ -2,6 +2,7 @@
 // <camera folder>/<YYYY-MM-DD>/<Camera>_<YYYY-MM-DDTHH-MM-SSZ>_<YYYY-MM-DDTHH-MM-SSZ>.mp4 (UTC,
 // so names never jump or repeat at daylight-saving changes).
 import { join, basename } from 'node:path';
+import type { TimeRange } from '../time/range';
 
 export function stamp(d: Date): string {
   return d
@@ -19,7 +20,7 @@ export function segmentPath(cameraFolder: string, start: Date, end: Date): strin
 const NAME_TIMES = /_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ)\.mp4$/;
 
 /** Start and end from a name segmentPath made (whole seconds: the name drops milliseconds). */
-export function parseSegmentName(file: string): { start: Date; end: Date } | undefined {
+export function parseSegmentName(file: string): TimeRange | undefined {
   const m = NAME_TIMES.exec(basename(file));
   if (!m) return undefined;
   const back = (st: string) => new Date(st.replace(/T(\d\d)-(\d\d)-(\d\d)Z$/, 'T$1:$2:$3Z'));

@@ -20,7 +20,7 @@ import { AdaptiveLimit } from './adaptive-limit';
 import { planSegments, plannedUntil, type Segment } from './planner';
 import { sweepCameraFolder } from './sweep';
 import { backoffMs, isRetryable, sleep } from './retry';
-import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
+import type { FileEvent, RunReason, RunSummary, SyncEvent, SyncRange } from './types';
 
 export interface SyncSettings {
   /** Segment length, minutes (default 10). */
@@ -86,13 +86,6 @@ export const DEFAULT_SETTINGS: SyncSettings = {
  * (a Milesight NVR answers DataFrom 1970-01-01: see DESIGN.md §4, issue 8). */
 export const SANITY_FLOOR = new Date('2000-01-01T00:00:00Z');
 const FUTURE_SLACK_MS = 86_400_000;
-
-/** A requested range of one source: [from, to), optionally limited to some cameras (by name). */
-export interface SyncRange {
-  from: Date;
-  to: Date;
-  cameras?: string[];
-}
 
 export interface RunOptions {
   catalog: Catalog;

@@ -1,4 +1,12 @@
-// What the sync engine tells the outside world (nvr-sync outputs, the CLI's JSON lines).
+// What the sync engine tells the outside world (nvr-sync outputs, the CLI's JSON lines), and the
+// range it is asked to backfill.
+import type { RequestedRange } from '../time/range';
+
+/** A backfill of one source (or all): [from, to), optionally limited to some cameras (by display
+ * name). The one shape from the nvr-sync 'backfill' message through the engine to the runner. */
+export interface SyncRange extends RequestedRange {
+  cameras?: string[];
+}
 
 /** One finished, renamed-into-place, catalogued file. Output 1 of nvr-sync, one per file. */
 export interface FileEvent {

@@ -5,6 +5,7 @@ import { openVendorSession, type VendorDriverName } from './driver';
 import { VendorError } from './errors';
 import { errorMessage } from '../errors';
 import type { Credentials } from '../credentials';
+import type { TimeRange } from '../time/range';
 
 export interface VendorDoctorReport {
   host: string;
@@ -74,7 +75,7 @@ export async function vendorDoctor(o: {
   const from = new Date(to.getTime() - (o.lookbackHours ?? 24) * 3600_000);
   for (const c of session.device.cameras) {
     const p = c.profiles[0];
-    let spans: Array<{ start: Date; end: Date }> = [];
+    let spans: Array<TimeRange> = [];
     try {
       spans = await session.recordedIntervals(c.token, from, to);
     } catch (e) {

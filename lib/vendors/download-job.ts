@@ -13,11 +13,10 @@ import { DahuaClient, type DahuaDownloadState } from './dahua';
 import { cutToRange, framesToFiles, type VendorFrame } from './frames';
 import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
 import { fileNamer, type FileNaming } from '../sync/naming';
+import type { RequestedRange } from '../time/range';
 
-interface VendorJobCommon {
+interface VendorJobCommon extends RequestedRange {
   connection: VendorConnection;
-  from: Date;
-  to: Date;
   /** How the files are named: the worker names them itself. */
   naming: FileNaming;
   /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */

@@ -15,6 +15,7 @@ import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../me
 import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
 import type { Credentials } from '../credentials';
+import type { RequestedRange, TimeRange } from '../time/range';
 
 export type VendorDriverName = 'hikvision' | 'dahua';
 
@@ -25,9 +26,7 @@ export interface VendorConnection {
   acceptSelfSigned?: boolean;
 }
 
-export interface VendorDownloadOptions {
-  from: Date;
-  to: Date;
+export interface VendorDownloadOptions extends RequestedRange {
   /** How the files are named (plain data: the worker names them). */
   naming: FileNaming;
   onProgress?(p: ReplayProgress): void;
@@ -45,7 +44,7 @@ export interface VendorSession {
   readonly device: DiscoveredDevice;
   /** Notes worth an event (zone read, paging quirks). */
   readonly notes: string[];
-  recordedIntervals(token: string, from: Date, to: Date): Promise<Array<{ start: Date; end: Date }>>;
+  recordedIntervals(token: string, from: Date, to: Date): Promise<Array<TimeRange>>;
   download(token: string, o: VendorDownloadOptions): Promise<WrittenFile[]>;
 }
 
@@ -202,8 +201,8 @@ async function openDahua(http: VendorHttp, host: string, port: number): Promise<
 
 /** The NVR's files as recorded intervals: clipped to [from, to) (a file that began before `from`
  * is listed whole) and merged where one file ends as the next begins. */
-function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<{ start: Date; end: Date }> {
-  const out: Array<{ start: Date; end: Date }> = [];
+function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<TimeRange> {
+  const out: Array<TimeRange> = [];
   for (const [a0, b0] of [...spans].sort((x, y) => x[0] - y[0])) {
     const a = Math.max(a0, from.getTime());
     const b = Math.min(b0, to.getTime());
