@@ -7,6 +7,7 @@ import type { WrittenFile, ReplayProgress } from '../media/replay-types';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { FileNaming } from './naming';
 import type { TimeRange, RequestedRange } from '../time/range';
+import type { CameraRow } from '../catalog';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -40,7 +41,8 @@ export interface DriverRanges {
   partial: boolean;
 }
 
-type CameraRef = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
+/** What a driver needs of a catalogued camera to find its recording. */
+type CameraRef = Pick<CameraRow, 'videoSourceToken' | 'displayName' | 'recordingToken'> & Partial<Pick<CameraRow, 'profileToken'>>;
 
 export interface DriverDownloadOptions extends RequestedRange {
   /** Replay as fast as the device sends (ONVIF: Rate-Control: no). */
