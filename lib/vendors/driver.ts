@@ -4,7 +4,7 @@
 // ONVIF path's, with the files finished before the failure in `completed`. A download itself (HTTP,
 // demux, mux) runs in the replay worker pool (./download-job.ts); the session does the search and
 // keeps the one-login-per-pass rule across the threads.
-import { VendorHttp } from './http';
+import { VendorHttp, type VendorHttpOptions } from './http';
 import { VendorError } from './errors';
 import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
@@ -20,11 +20,7 @@ import type { RequestedRange, TimeRange } from '../time/range';
 export type VendorDriverName = 'hikvision' | 'dahua';
 
 /** How the device is reached beyond the login: HTTPS (default on port 443) and its certificate. */
-export interface VendorConnection {
-  https?: boolean;
-  /** HTTPS: accept a self-signed certificate (the source's opt-in). */
-  acceptSelfSigned?: boolean;
-}
+export type VendorTransport = Pick<VendorHttpOptions, 'https' | 'acceptSelfSigned'>;
 
 export interface VendorDownloadOptions extends RequestedRange {
   /** How the files are named (plain data: the worker names them). */
@@ -56,7 +52,7 @@ export async function probeVendor(
   credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  conn: VendorConnection = {},
+  conn: VendorTransport = {},
 ): Promise<VendorDriverName | undefined> {
   const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   try {
@@ -81,7 +77,7 @@ export async function openVendorSession(
   credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  conn: VendorConnection = {},
+  conn: VendorTransport = {},
 ): Promise<VendorSession> {
   const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   return driver === 'hikvision' ? openHikvision(http, host, port) : openDahua(http, host, port);

@@ -76,10 +76,11 @@ export class VendorHttp {
     this.authFailure ??= e;
   }
 
-  /** The options another thread's client needs (no signal or callbacks: they cannot cross). */
+  /** The options another thread's client needs: all but the signal and the callback, which cannot
+   * cross (so an option added later, like https and acceptSelfSigned were, crosses too). */
   connectionOptions(): VendorConnection {
-    const { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth } = this.o;
-    return { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth };
+    const { signal: _signal, onCredentialedRequest: _onCredentialedRequest, ...conn } = this.o;
+    return conn;
   }
 
   /** An API call whose answer is read into memory (bounded by maxBodyBytes). */
