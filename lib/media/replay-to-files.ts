@@ -17,12 +17,11 @@ import { join } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RtspError } from '../rtsp/errors';
 import { maskUrl } from '../rtsp/url';
-import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerJob, WorkerJobKind, WorkerToMain } from './replay-worker-protocol';
 import { VendorError } from '../vendors/errors';
-import type { VendorDownloadJob, VendorJobCallbacks, VendorLearned } from '../vendors/download-job';
+import type { VendorDownloadJob, VendorJobCallbacks } from '../vendors/download-job';
 import { errorMessage } from '../errors';
-import type { RequestedRange } from '../time/range';
 
 export { ReplayToFilesError } from './replay-types';
 export type { ReplayErrorKind, ReplayProgress, ReplayToFilesOptions, WrittenFile } from './replay-types';
@@ -201,12 +200,7 @@ export function vendorDownloadToFiles(job: VendorDownloadJob, o: VendorDownloadT
   );
 }
 
-interface JobCallbacks extends RequestedRange {
-  onProgress?(p: ReplayProgress): void;
-  log?(message: string): void;
-  onLearned?(l: VendorLearned): void;
-  signal?: AbortSignal;
-}
+type JobCallbacks = Pick<ReplayToFilesOptions, 'from' | 'to' | 'onProgress' | 'log' | 'signal'> & Pick<VendorJobCallbacks, 'onLearned'>;
 
 /** How the pool's own failures (abort before start, a dead worker) read for this kind of job. */
 interface JobWords {

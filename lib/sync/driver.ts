@@ -3,10 +3,8 @@
 // ISAPI and Dahua HTTP API (lib/vendors). The planner, coverage, retries, retention, catalog and
 // file messages stay one; `video_sources.driver` records which driver a source uses.
 import type { Credentials } from '../credentials';
-import type { WrittenFile, ReplayProgress } from '../media/replay-types';
-import type { ReplayTimeouts } from '../rtsp/replay-session';
-import type { FileNaming } from './naming';
-import type { TimeRange, RequestedRange } from '../time/range';
+import type { WrittenFile, ReplayToFilesOptions } from '../media/replay-types';
+import type { TimeRange } from '../time/range';
 import type { CameraRow } from '../catalog';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
@@ -44,16 +42,14 @@ export interface DriverRanges {
 /** What a driver needs of a catalogued camera to find its recording. */
 type CameraRef = Pick<CameraRow, 'videoSourceToken' | 'displayName' | 'recordingToken'> & Partial<Pick<CameraRow, 'profileToken'>>;
 
-export interface DriverDownloadOptions extends RequestedRange {
+/** A download as the runner asks any driver for it: replayToFiles's range, naming, bounds and
+ * progress (a vendor driver ignores what its API has no use for). */
+export interface DriverDownloadOptions extends Pick<
+  ReplayToFilesOptions,
+  'from' | 'to' | 'naming' | 'timeouts' | 'coverageToleranceMs' | 'signal' | 'onProgress'
+> {
   /** Replay as fast as the device sends (ONVIF: Rate-Control: no). */
   fast: boolean;
-  timeouts?: ReplayTimeouts;
-  /** The coverage tolerance: frames this close to `to` make a replay complete (ReplayOptions). */
-  coverageToleranceMs?: number;
-  signal?: AbortSignal;
-  /** How the files are named (plain data: the worker names them). */
-  naming: FileNaming;
-  onProgress?(p: ReplayProgress): void;
 }
 
 /** One device port of a source, opened once per pass. */

@@ -11,14 +11,12 @@ import { asDownloadError } from './download-errors';
 import { HikvisionClient, type HikDownloadState, type HikRecording } from './hikvision';
 import { DahuaClient, type DahuaDownloadState } from './dahua';
 import { cutToRange, framesToFiles, type VendorFrame } from './frames';
-import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
-import { fileNamer, type FileNaming } from '../sync/naming';
-import type { RequestedRange } from '../time/range';
+import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, type WrittenFile } from '../media/replay-types';
+import { fileNamer } from '../sync/naming';
 
-interface VendorJobCommon extends RequestedRange {
+/** The range and the naming rule as replayToFiles takes them (the worker names the files itself). */
+interface VendorJobCommon extends Pick<ReplayToFilesOptions, 'from' | 'to' | 'naming'> {
   connection: VendorConnection;
-  /** How the files are named: the worker names them itself. */
-  naming: FileNaming;
   /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */
   deadlineFactor?: number;
   deadlineSlackMs?: number;

@@ -10,27 +10,20 @@ import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
 import { asDownloadError, replayKindOf } from './download-errors';
 import type { VendorDownloadJob, VendorLearned } from './download-job';
-import type { FileNaming } from '../sync/naming';
-import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from '../media/replay-types';
 import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
 import type { Credentials } from '../credentials';
-import type { RequestedRange, TimeRange } from '../time/range';
+import type { TimeRange } from '../time/range';
 
 export type VendorDriverName = 'hikvision' | 'dahua';
 
 /** How the device is reached beyond the login: HTTPS (default on port 443) and its certificate. */
 export type VendorTransport = Pick<VendorHttpOptions, 'https' | 'acceptSelfSigned'>;
 
-export interface VendorDownloadOptions extends RequestedRange {
-  /** How the files are named (plain data: the worker names them). */
-  naming: FileNaming;
-  onProgress?(p: ReplayProgress): void;
-  signal?: AbortSignal;
-  /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */
-  deadlineFactor?: number;
-  deadlineSlackMs?: number;
-}
+/** A download as replayToFiles would be asked for it, with the job's overall bound. */
+export interface VendorDownloadOptions
+  extends Pick<ReplayToFilesOptions, 'from' | 'to' | 'naming' | 'onProgress' | 'signal'>, Pick<VendorDownloadJob, 'deadlineFactor' | 'deadlineSlackMs'> {}
 
 export interface VendorSession {
   readonly driver: VendorDriverName;
