@@ -40,7 +40,7 @@ export interface DriverRanges {
 }
 
 /** What a driver needs of a catalogued camera to find its recording. */
-type CameraRef = Pick<CameraRow, 'videoSourceToken' | 'displayName' | 'recordingToken'> & Partial<Pick<CameraRow, 'profileToken'>>;
+export type CameraRef = Pick<CameraRow, 'videoSourceToken' | 'displayName' | 'recordingToken'> & Partial<Pick<CameraRow, 'profileToken'>>;
 
 /** A download as the runner asks any driver for it: replayToFiles's range, naming, bounds and
  * progress (a vendor driver ignores what its API has no use for). */
