@@ -9,19 +9,20 @@
 //                                                        (warm) worker or a fresh one each (cold)
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FileNaming } from '../lib/sync/naming';
 import { closeReplayWorkers, replayToFiles, replayWorkerLimits, replayWorkerTestHooks, type WrittenFile } from '../lib/media/replay-to-files';
 import { cpuSecSince, peakRssMB, timerGapProbe } from './probe';
 
 async function main(): Promise<void> {
   const [mode, url, fromIso, ...rest] = process.argv.slice(2);
   const from = new Date(fromIso);
-  const name = (dir: string) => (start: Date) => join(dir, `bench_${start.getTime()}.mp4`);
+  const name = (dir: string): FileNaming => ({ kind: 'camera-folder', folder: join(dir, 'bench') });
   // For measuring other young-generation sizes: VTRACK_BENCH_YOUNG_MB=16 npm run bench
   const young = Number(process.env.VTRACK_BENCH_YOUNG_MB);
   if (young > 0) replayWorkerTestHooks.resourceLimits = { ...replayWorkerLimits(from, new Date(from.getTime() + 3600_000)), maxYoungGenerationSizeMb: young };
   if (mode === 'one' && rest[2] === 'warm') {
     const warmDir = `${rest[1]}-warmup`;
-    await replayToFiles({ url, from, to: new Date(from.getTime() + 1000), finalPath: name(warmDir) });
+    await replayToFiles({ url, from, to: new Date(from.getTime() + 1000), naming: name(warmDir) });
     rmSync(warmDir, { recursive: true, force: true });
   }
   const probe = timerGapProbe();
@@ -30,12 +31,12 @@ async function main(): Promise<void> {
   const files: WrittenFile[] = [];
   if (mode === 'one') {
     const [toIso, outDir] = rest;
-    files.push(...(await replayToFiles({ url, from, to: new Date(toIso), finalPath: name(outDir) })));
+    files.push(...(await replayToFiles({ url, from, to: new Date(toIso), naming: name(outDir) })));
   } else {
     const [segSec, count, outDir, warmth] = rest;
     for (let i = 0; i < Number(count); i++) {
       const s = new Date(from.getTime() + i * Number(segSec) * 1000);
-      files.push(...(await replayToFiles({ url, from: s, to: new Date(s.getTime() + Number(segSec) * 1000), finalPath: name(outDir) })));
+      files.push(...(await replayToFiles({ url, from: s, to: new Date(s.getTime() + Number(segSec) * 1000), naming: name(outDir) })));
       if (warmth === 'cold') await closeReplayWorkers();
     }
   }

@@ -4,7 +4,6 @@
 // parent, so it is not counted), wall time, peak RSS, the main thread's longest timer gap and its
 // event-loop utilisation (busy share of the wall time).
 //   vendors-client.js PRESET PORT FROM_MS TO_MS OUTDIR
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openVendorSession, type VendorDriverName } from '../lib/vendors/driver';
 import { closeReplayWorkers } from '../lib/media/replay-to-files';
@@ -20,7 +19,7 @@ async function main(): Promise<void> {
   const files = await s.download('ch1', {
     from: new Date(Number(fromMs)),
     to: new Date(Number(toMs)),
-    finalPath: (a, b) => join(outDir, `${a.getTime()}-${b.getTime()}.mp4`),
+    naming: { kind: 'camera-folder', folder: outDir },
   });
   const wallSec = (performance.now() - t0) / 1000;
   const cpuSec = cpuSecSince(cpu0);

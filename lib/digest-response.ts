@@ -2,13 +2,12 @@
 // the SOAP client (onvif/http-digest.ts) and the RTSP client (rtsp/auth.ts); each keeps its own
 // challenge parsing and header layout.
 import { createHash } from 'node:crypto';
+import type { Credentials } from './credentials';
 
-export interface DigestResponseInput {
+export interface DigestResponseInput extends Pick<Credentials, 'user' | 'password'> {
   hash: 'md5' | 'sha256';
   /** The "-sess" variants: HA1 also covers the nonce and cnonce. */
   sess?: boolean;
-  user: string;
-  password: string;
   realm: string;
   nonce: string;
   method: string;

@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { FileNaming } from '../lib/sync/naming';
 import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:net';
 import { END_FAULTS, startRtspServer, type EndFaults, type RtspServerHandle, type RtspServerOptions } from '../lib/sim/rtsp-server';
@@ -74,8 +75,8 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
     server = await startRtspServer({ host: '127.0.0.1', port: 0, auth: AUTH, device: DEVICE, endFaults, ...extra });
     return `rtsp://127.0.0.1:${server.port}${replayPath(0)}`;
   };
-  const finalPath = (st: Date, en: Date) => join(dir, `cam_${st.getTime()}_${en.getTime()}.mp4`);
-  const parts = () => readdirSync(dir).filter((f) => f.endsWith('.part'));
+  const naming = (): FileNaming => ({ kind: 'camera-folder', folder: join(dir, 'cam') });
+  const parts = () => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.part'));
 
   const cases: Array<{ name: string; faults: EndFaults; extra?: Partial<RtspServerOptions>; note: RegExp }> = [
     { name: 'reset-at-end: TCP RST right after the last frame, no BYE', faults: { resetAtEnd: true }, note: /the replay is complete/ },
@@ -92,7 +93,7 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
     it(`${c.name} → one complete file, frame for frame the clip, no error`, async () => {
       const url = await start(c.faults, c.extra);
       const log: string[] = [];
-      const files = await replayToFiles({ url, ...AUTH, from: at(5), to: at(20), finalPath, log: (m) => log.push(m) });
+      const files = await replayToFiles({ url, ...AUTH, from: at(5), to: at(20), naming: naming(), log: (m) => log.push(m) });
       assert.equal(files.length, 1);
       const f = files[0];
       assert.equal(f.frames, 225);
@@ -126,7 +127,14 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     try {
       const port = (relay.address() as { port: number }).port;
-      const files = await replayToFiles({ url: `rtsp://127.0.0.1:${port}${url.pathname}`, ...AUTH, from: at(5), to: at(20), finalPath, signal: ac.signal });
+      const files = await replayToFiles({
+        url: `rtsp://127.0.0.1:${port}${url.pathname}`,
+        ...AUTH,
+        from: at(5),
+        to: at(20),
+        naming: naming(),
+        signal: ac.signal,
+      });
       assert.ok(ac.signal.aborted, 'the abort came while the TEARDOWN answer was awaited');
       assert.equal(files.length, 1);
       assert.equal(files[0].frames, 225);
@@ -145,7 +153,7 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
       ...AUTH,
       from: at(5),
       to: at(20),
-      finalPath,
+      naming: naming(),
       timeouts: { idleMs: 4000, endGraceMs: 1000 },
       log: (m) => log.push(m),
     });
@@ -161,7 +169,7 @@ describe('a replay is complete by its frame times, however the NVR ends the conn
   it('a reset in the MIDDLE of the range is a network error, not a success; every frame sent before it is kept', async () => {
     // 90 frames (6 s) of the asked 15 s, then RST: the frames fall 9 s short of the asked end.
     const url = await start({ resetMid: { afterFrames: 90, remaining: 1 } });
-    const err = await replayToFiles({ url, ...AUTH, from: at(5), to: at(20), finalPath }).then(
+    const err = await replayToFiles({ url, ...AUTH, from: at(5), to: at(20), naming: naming() }).then(
       () => assert.fail('a replay 9 s short of its end must not succeed'),
       (e: unknown) => e,
     );

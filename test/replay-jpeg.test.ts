@@ -19,7 +19,7 @@ import { createDepacketizer } from '../lib/rtsp/depacketize';
 import { parseSdp } from '../lib/rtsp/sdp';
 import { parseJpeg } from '../lib/media/jpeg';
 import { replayToFiles } from '../lib/media/replay-to-files';
-import { segmentPath } from '../lib/sync/naming';
+import type { FileNaming } from '../lib/sync/naming';
 import { discover } from '../lib/onvif/discovery';
 import { openCatalog, type Catalog } from '../lib/catalog';
 import { saveSourceFromDevices } from '../lib/sources/save-from-devices';
@@ -268,11 +268,11 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
       return s;
     };
     const url = (s: RtspServerHandle) => `rtsp://127.0.0.1:${s.port}${replayPath(0)}`;
-    const finalPath = (st: Date, en: Date) => segmentPath(join(dir, 'Loading Dock Camera'), st, en);
+    const naming = (): FileNaming => ({ kind: 'camera-folder', folder: join(dir, 'Loading Dock Camera') });
 
     it('15 s from second 5 → one .mp4, mjpeg 640x480, 75 frames, 15 s, pixel-identical to clip frames 25…99 (looped)', async () => {
       const s = await start([camera()]);
-      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(20), finalPath });
+      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(20), naming: naming() });
       assert.equal(files.length, 1);
       const f = files[0];
       assert.deepEqual([f.codec, f.width, f.height, f.frames], ['JPEG', 640, 480, 75]);
@@ -288,7 +288,7 @@ describe('Motion-JPEG (RFC 2435) end to end', function () {
 
     it('a motion-recorded JPEG camera gets one file per recorded interval', async () => {
       const s = await start([camera({ start: REC_START, gaps: { onSec: 20, offSec: 10 } })]);
-      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(45), finalPath });
+      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(45), naming: naming() });
       assert.deepEqual(
         files.map((f) => [f.start.getTime() - REC_START.getTime(), f.end.getTime() - REC_START.getTime(), f.frames]),
         [

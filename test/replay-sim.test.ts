@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { FileNaming } from '../lib/sync/naming';
 import { join } from 'node:path';
 import { startRtspServer, type RtspServerHandle, type RtspServerOptions } from '../lib/sim/rtsp-server';
 import { replayPath } from '../lib/sim/tokens';
@@ -54,7 +55,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
     return s;
   };
   const url = (s: RtspServerHandle, cam = 0) => `rtsp://127.0.0.1:${s.port}${replayPath(cam)}`;
-  const finalPath = (prefix: string) => (st: Date, en: Date) => join(dir, prefix, `${prefix}_${st.getTime()}_${en.getTime()}.mp4`);
+  const naming = (prefix: string): FileNaming => ({ kind: 'camera-folder', folder: join(dir, prefix) });
   const leftovers = () => {
     const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     return walk(dir).filter((f) => f.endsWith('.part'));
@@ -71,7 +72,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
   for (const codec of ['H264', 'H265', 'MPEG4'] as const) {
     it(`${codec}: 15 s from second 5 → one MP4, 225 frames, 15 s, bit-identical to the clip frames 75…299`, async () => {
       const s = await start([camera(codec)]);
-      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(20), finalPath: finalPath(codec) });
+      const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(20), naming: naming(codec) });
       assert.equal(files.length, 1);
       const f = files[0];
       assert.equal(f.codec, codec);
@@ -99,7 +100,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
   it('a recording with gaps yields one file per recorded interval and none spans a gap', async () => {
     // 20 s recorded, 10 s gap, repeating: [0,20) [30,50) …
     const s = await start([camera('H264', { start: REC_START, gaps: { onSec: 20, offSec: 10 } })]);
-    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(45), finalPath: finalPath('gaps') });
+    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(5), to: at(45), naming: naming('gaps') });
     assert.deepEqual(
       files.map((f) => [f.start.getTime() - REC_START.getTime(), f.end.getTime() - REC_START.getTime(), f.frames]),
       [
@@ -115,7 +116,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
 
   it('wrong password → an auth error that does not print the password; nothing left on disk', async () => {
     const s = await start([camera('H264')]);
-    const err = await replayToFiles({ url: url(s), user: 'admin', password: 'wrong-pw', from: at(0), to: at(2), finalPath: finalPath('auth') }).then(
+    const err = await replayToFiles({ url: url(s), user: 'admin', password: 'wrong-pw', from: at(0), to: at(2), naming: naming('auth') }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
@@ -132,7 +133,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
       url: `rtsp://admin:${encodeURIComponent(AUTH.password)}@127.0.0.1:${s.port}${replayPath(0)}`,
       from: at(0),
       to: at(2),
-      finalPath: finalPath('x'),
+      naming: naming('x'),
     }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e as ReplayToFilesError,
@@ -143,7 +144,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
 
   it('a server without ONVIF replay (551) → a clear "does not support ONVIF replay" error', async () => {
     const s = await start([camera('H264')], { supportsReplay: false });
-    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(2), finalPath: finalPath('551') }).then(
+    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(2), naming: naming('551') }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e as ReplayToFilesError,
     );
@@ -153,7 +154,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
 
   it('a server that ignores Rate-Control: no still works, at about real time (speedX ≈ 1)', async () => {
     const s = await start([camera('H265')], { rateControl: 'ignore' });
-    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(10), to: at(12), finalPath: finalPath('rt') });
+    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(10), to: at(12), naming: naming('rt') });
     assert.equal(files.length, 1);
     assert.equal(files[0].frames, 30);
     assert.ok(files[0].speedX > 0.6 && files[0].speedX < 1.3, `speedX ${files[0].speedX}`);
@@ -162,7 +163,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
   it('keeps the session alive past the server session timeout (GET_PARAMETER)', async () => {
     // Server drops sessions silent for 1 s; a real-time replay of 3 s needs keep-alives.
     const s = await start([camera('H264')], { rateControl: 'ignore', sessionTimeoutSec: 1 });
-    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(3), finalPath: finalPath('ka') });
+    const files = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(3), naming: naming('ka') });
     assert.equal(files[0].frames, 45);
   });
 
@@ -171,7 +172,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 700);
     const t0 = Date.now();
-    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(30), finalPath: finalPath('abort'), signal: ac.signal }).then(
+    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(30), naming: naming('abort'), signal: ac.signal }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e as ReplayToFilesError,
     );
@@ -182,7 +183,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
 
   it('a server that stops sending mid-range → idle timeout error, what arrived kept as a finished file, no .part file', async () => {
     const s = await start([camera('MPEG4')], { stallAfterFrames: 20 });
-    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(30), finalPath: finalPath('idle'), timeouts: { idleMs: 800 } }).then(
+    const err = await replayToFiles({ url: url(s), ...AUTH, from: at(0), to: at(30), naming: naming('idle'), timeouts: { idleMs: 800 } }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e as ReplayToFilesError,
     );
@@ -197,7 +198,7 @@ describe('ONVIF replay → MP4 against the simulator', function () {
   it('a range reaching past "now" ends at the recording\'s live edge', async () => {
     const now = new Date(at(60).getTime());
     const s = await start([camera('H264')], { now: () => now });
-    const files: WrittenFile[] = await replayToFiles({ url: url(s), ...AUTH, from: at(55), to: at(120), finalPath: finalPath('edge') });
+    const files: WrittenFile[] = await replayToFiles({ url: url(s), ...AUTH, from: at(55), to: at(120), naming: naming('edge') });
     assert.equal(files.length, 1);
     assert.equal(files[0].frames, 75);
     assert.equal(files[0].end.getTime(), at(60).getTime());

@@ -3,7 +3,7 @@
 // rejects cleanly, keeps the files it finished and leaves no .part file behind.
 import { strict as assert } from 'node:assert';
 import { probe } from './support/media';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +12,7 @@ import { startRtspServer, type RtspServerHandle, type RtspServerOptions } from '
 import { replayPath } from '../lib/sim/tokens';
 import type { SimCameraSpec, SimDeviceSpec, TimelineSpec } from '../lib/sim/types';
 import { RtspError } from '../lib/rtsp/errors';
+import { segmentPath, type FileNaming } from '../lib/sync/naming';
 import {
   closeReplayWorkers,
   replayToFiles,
@@ -87,11 +88,15 @@ describe('replayToFiles in a worker thread', function () {
     return s;
   };
   const url = (port: number) => `rtsp://127.0.0.1:${port}${replayPath(0)}`;
-  const finalPath = (st: Date, en: Date) => join(dir, 'out', `cam_${st.getTime()}_${en.getTime()}.mp4`);
-  const files = (suffix: string) => (existsSync(join(dir, 'out')) ? readdirSync(join(dir, 'out')).filter((f) => f.endsWith(suffix)) : []);
+  // The archive's naming rule, as data: the worker names the files itself.
+  const out = () => join(dir, 'out');
+  let naming: FileNaming;
+  /** Files under out/ (in its day folders), relative to it. */
+  const files = (suffix: string) => (existsSync(out()) ? readdirSync(out(), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(suffix)) : []);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'vtrack-replay-worker-'));
+    naming = { kind: 'camera-folder', folder: out() };
   });
   afterEach(async () => {
     replayWorkerTestHooks.onWorker = undefined;
@@ -105,7 +110,7 @@ describe('replayToFiles in a worker thread', function () {
     // Real-time server, 2 s recorded / 1 s gap: the first file is finished after ~2 s.
     const s = await start({ rateControl: 'ignore' }, { start: REC_START, gaps: { onSec: 2, offSec: 1 } });
     const ac = new AbortController();
-    const done = replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(30), finalPath, signal: ac.signal }).then(
+    const done = replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(30), naming, signal: ac.signal }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
@@ -134,7 +139,7 @@ describe('replayToFiles in a worker thread', function () {
     const s = await start({ rateControl: 'ignore' }, { start: REC_START, gaps: { onSec: 2, offSec: 1 } });
     let worker: Worker | undefined;
     replayWorkerTestHooks.onWorker = (w) => (worker = w);
-    const done = replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(30), finalPath }).then(
+    const done = replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(30), naming }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
@@ -148,14 +153,14 @@ describe('replayToFiles in a worker thread', function () {
     assert.deepEqual(files('.part'), []);
     assert.deepEqual(
       err.completed.map((f) => f.path),
-      files('.mp4').map((f) => join(dir, 'out', f)),
+      files('.mp4').map((f) => join(out(), f)),
     );
   });
 
   it('a worker that runs out of memory rejects with "ran out of memory"', async () => {
     const s = await start();
     replayWorkerTestHooks.resourceLimits = { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 };
-    const err = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(5), finalPath }).then(
+    const err = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(5), naming }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
@@ -166,7 +171,7 @@ describe('replayToFiles in a worker thread', function () {
 
   it('error kinds and causes cross the thread boundary (auth → RtspError "auth" with status 401)', async () => {
     const s = await start();
-    const err = await replayToFiles({ url: url(s.port), user: 'admin', password: 'nope', from: at(0), to: at(2), finalPath }).then(
+    const err = await replayToFiles({ url: url(s.port), user: 'admin', password: 'nope', from: at(0), to: at(2), naming }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
@@ -177,29 +182,34 @@ describe('replayToFiles in a worker thread', function () {
     assert.equal(err.cause.status, 401);
   });
 
-  it('a finalPath that throws when naming the finished file fails with kind "write" and leaves no .part', async () => {
+  it('a finished file that cannot be moved to its name fails with kind "write" and leaves no .part', async () => {
     const s = await start();
-    const calls: string[] = [];
-    const err = await replayToFiles({
-      url: url(s.port),
-      ...AUTH,
-      from: at(0),
-      to: at(4),
-      // First call names the .part (the file is then written), the second names the finished file.
-      finalPath: (st, en) => {
-        calls.push(finalPath(st, en));
-        if (calls.length === 1) return calls[0];
-        throw new Error('disk says no');
-      },
-    }).then(
+    // 4 s at 15 fps, no gap: one file from at(0) to at(4). A folder already holds its name.
+    const taken = segmentPath(out(), at(0), at(4));
+    mkdirSync(join(taken, 'something'), { recursive: true });
+    const err = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(4), naming }).then(
       () => assert.fail('should reject'),
       (e: unknown) => e,
     );
     assert.ok(err instanceof ReplayToFilesError);
     assert.equal(err.kind, 'write');
-    assert.match(err.message, /disk says no/);
-    assert.equal(calls.length, 2);
-    assert.deepEqual(readdirSync(join(dir, 'out')), [], 'the .part was written, then removed');
+    assert.match(err.message, /EISDIR|ENOTEMPTY|directory/);
+    assert.deepEqual(files('.part'), [], 'the .part was written, then removed');
+    assert.ok(existsSync(join(taken, 'something')), 'what held the name is untouched');
+  });
+
+  it('names its files in the worker: no message asks the main thread, the files are where segmentPath puts them', async () => {
+    const s = await start({}, { start: REC_START, gaps: { onSec: 2, offSec: 1 } });
+    const seen = new Set<string>();
+    replayWorkerTestHooks.onWorker = (w) => w.on('message', (m: { type: string }) => seen.add(m.type));
+    const result = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(6), naming });
+    assert.equal(result.length, 2, 'two recorded spans, two files');
+    for (const f of result) {
+      assert.equal(f.path, segmentPath(out(), f.start, f.end));
+      assert.ok(existsSync(f.path), f.path);
+    }
+    // Only events flow back (a .part announced before it is created, each file, the result).
+    assert.deepEqual([...seen].sort(), ['done', 'file', 'part']);
   });
 
   it('passes progress through, with Dates; the worker stays warm for the next call and ends on closeReplayWorkers', async () => {
@@ -208,7 +218,7 @@ describe('replayToFiles in a worker thread', function () {
     const progress: ReplayProgress[] = [];
     const workers: Worker[] = [];
     replayWorkerTestHooks.onWorker = (w) => workers.push(w);
-    const result = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(20), finalPath, onProgress: (p) => progress.push(p) });
+    const result = await replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(20), naming, onProgress: (p) => progress.push(p) });
     assert.equal(result.length, 1);
     assert.equal(result[0].frames, 300);
     assert.ok(result[0].end instanceof Date);
@@ -220,7 +230,7 @@ describe('replayToFiles in a worker thread', function () {
     assert.equal(replayWorkerPoolStats().idle, 1, 'the worker waits, idle, for the next segment');
     // The next segment runs on the same (warm) worker, and only its own progress is reported.
     progress.length = 0;
-    const second = await replayToFiles({ url: url(s.port), ...AUTH, from: at(20), to: at(30), finalPath, onProgress: (p) => progress.push(p) });
+    const second = await replayToFiles({ url: url(s.port), ...AUTH, from: at(20), to: at(30), naming, onProgress: (p) => progress.push(p) });
     assert.equal(second[0].frames, 150);
     assert.equal(progress[progress.length - 1].frames, 150);
     assert.equal(workers.length, 2);
@@ -236,13 +246,13 @@ describe('replayToFiles in a worker thread', function () {
     const workers: Worker[] = [];
     replayWorkerTestHooks.onWorker = (w) => workers.push(w);
     const [a, b] = await Promise.all([
-      replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(4), finalPath }),
-      replayToFiles({ url: url(s.port), ...AUTH, from: at(10), to: at(14), finalPath }),
+      replayToFiles({ url: url(s.port), ...AUTH, from: at(0), to: at(4), naming }),
+      replayToFiles({ url: url(s.port), ...AUTH, from: at(10), to: at(14), naming }),
     ]);
     assert.equal(a[0].frames + b[0].frames, 120);
     assert.notEqual(workers[0], workers[1]);
     assert.equal(replayWorkerPoolStats().idle, 2);
-    const err = await replayToFiles({ url: url(s.port), user: 'admin', password: 'nope', from: at(0), to: at(2), finalPath }).catch((e: unknown) => e);
+    const err = await replayToFiles({ url: url(s.port), user: 'admin', password: 'nope', from: at(0), to: at(2), naming }).catch((e: unknown) => e);
     assert.ok(err instanceof ReplayToFilesError && err.kind === 'auth');
     await until(() => workers[2].threadId === -1, 5000, 'the failed worker to exit');
     assert.equal(replayWorkerPoolStats().idle, 1);
@@ -255,7 +265,7 @@ describe('replayToFiles in a worker thread', function () {
     replayWorkerTestHooks.maxJobsPerWorker = 2;
     const workers: Worker[] = [];
     replayWorkerTestHooks.onWorker = (w) => workers.push(w);
-    for (let i = 0; i < 3; i++) await replayToFiles({ url: url(s.port), ...AUTH, from: at(i * 2), to: at(i * 2 + 2), finalPath });
+    for (let i = 0; i < 3; i++) await replayToFiles({ url: url(s.port), ...AUTH, from: at(i * 2), to: at(i * 2 + 2), naming });
     assert.equal(workers[1], workers[0]);
     assert.notEqual(workers[2], workers[0]);
     await until(() => workers[0].threadId === -1, 5000, 'the retired worker to exit');
@@ -285,7 +295,7 @@ describe('replayToFiles in a worker thread', function () {
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     try {
-      const result = await replayToFiles({ url: url(server.port), ...AUTH, from: at(0), to: at(300), finalPath });
+      const result = await replayToFiles({ url: url(server.port), ...AUTH, from: at(0), to: at(300), naming });
       assert.equal(result[0].frames, 4500);
     } finally {
       clearInterval(tick);

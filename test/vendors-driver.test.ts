@@ -97,7 +97,7 @@ describe('vendor sessions', function () {
       const files = await session.download('ch3', {
         from: new Date(rec + 220_000),
         to: new Date(rec + 380_000),
-        finalPath: (a, b) => join(dir, `${preset}-${a.getTime()}-${b.getTime()}.mp4`),
+        naming: { kind: 'camera-folder', folder: join(dir, preset) },
       });
       assert.deepEqual(
         files.map((f) => [f.start.getTime() - rec, f.end.getTime() - rec]),
@@ -116,7 +116,11 @@ describe('vendor sessions', function () {
     const session = await openVendorSession('hikvision', '127.0.0.1', s.devices[0].port, AUTH, 5000);
     await s.stop();
     await assert.rejects(
-      session.download('ch1', { from: new Date(Date.now() - 120_000), to: new Date(Date.now() - 60_000), finalPath: (a) => join(dir, `x-${a.getTime()}.mp4`) }),
+      session.download('ch1', {
+        from: new Date(Date.now() - 120_000),
+        to: new Date(Date.now() - 60_000),
+        naming: { kind: 'camera-folder', folder: join(dir, 'x') },
+      }),
       (e: unknown) => e instanceof ReplayToFilesError && e.kind === 'network',
     );
   });

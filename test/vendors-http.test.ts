@@ -49,6 +49,29 @@ describe('vendor HTTP client', function () {
     assert.equal(ok.body.toString(), 'isapi');
   });
 
+  it("a download worker's client is built with every setting of the session's (HTTPS and the self-signed opt-in too)", async () => {
+    const tls = path.join(__dirname, '..', '..', 'test', 'fixtures', 'tls');
+    const server = createTlsServer({ key: readFileSync(path.join(tls, 'selfsigned.key')), cert: readFileSync(path.join(tls, 'selfsigned.crt')) }, (_req, res) =>
+      res.end('isapi'),
+    );
+    servers.push(server as unknown as Server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const session = new VendorHttp({
+      host: '127.0.0.1',
+      port,
+      https: true,
+      acceptSelfSigned: true,
+      signal: new AbortController().signal,
+      onCredentialedRequest: () => undefined,
+    });
+    // What crosses to the worker thread: a structured clone (a function or a signal would throw here).
+    const conn = structuredClone(session.connectionOptions());
+    assert.deepEqual(conn, { host: '127.0.0.1', port, https: true, acceptSelfSigned: true });
+    const ok = await new VendorHttp(conn).request('GET', '/ISAPI/System/deviceInfo');
+    assert.equal(ok.body.toString(), 'isapi');
+  });
+
   it('refuses an answer larger than its limit', async () => {
     const port = await start((_req, res) => res.end(Buffer.alloc(200_000, 0x41)));
     const http = new VendorHttp({ host: '127.0.0.1', port, maxBodyBytes: 100_000 });

@@ -5,6 +5,7 @@
 // is replaced, and a password changed on the NVR during a pass still costs one rejected login.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { segmentPath } from '../lib/sync/naming';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -51,19 +52,31 @@ describe('vendor downloads in the worker pool', function () {
       const session = await openVendorSession(preset, '127.0.0.1', s.devices[0].port, AUTH, 5000);
       const rec = s.devices[0].spec.cameras[0].recording.start.getTime();
       const kinds: string[] = [];
-      replayWorkerTestHooks.onWorker = (_w, kind) => kinds.push(kind);
+      const seen = new Set<string>();
+      replayWorkerTestHooks.onWorker = (w, kind) => {
+        kinds.push(kind);
+        w.on('message', (m: { type: string }) => seen.add(m.type));
+      };
       const before = replayWorkerPoolStats().jobs[preset];
       const out = join(dir, `${preset}-pool`);
       const files = await session.download('ch1', {
         from: new Date(rec),
         to: new Date(rec + 60_000),
-        finalPath: (a, b) => join(out, `${a.getTime()}-${b.getTime()}.mp4`),
+        naming: { kind: 'camera-folder', folder: out },
       });
       assert.deepEqual(kinds, [preset], 'one worker job, of this vendor');
       assert.equal(replayWorkerPoolStats().jobs[preset] - before, 1);
       assert.equal(files.length, 1);
       assert.equal(files[0].frames, 900, '60 s at 15 fps');
       assert.deepEqual(filesUnder(out), [files[0].path]);
+      // The worker named the file itself, by the archive's rule: no message asked the main thread.
+      assert.equal(files[0].path, segmentPath(out, files[0].start, files[0].end));
+      assert.deepEqual(
+        [...seen].filter((t) => !['part', 'progress', 'file', 'learned', 'done'].includes(t)),
+        [],
+        `only events come back: ${[...seen].join(', ')}`,
+      );
+      assert.ok(seen.has('part'), 'the .part is announced before it is created');
     });
   }
 
@@ -78,7 +91,7 @@ describe('vendor downloads in the worker pool', function () {
       const files = await session.download('ch1', {
         from: new Date(rec + a),
         to: new Date(rec + a + 10_000),
-        finalPath: (x) => join(out, `${x.getTime()}.mp4`),
+        naming: { kind: 'camera-folder', folder: out },
       });
       assert.equal(files.length, 1);
     }
@@ -102,7 +115,7 @@ describe('vendor downloads in the worker pool', function () {
         from: new Date(rec),
         to: new Date(rec + 30 * 60_000),
         signal: ac.signal,
-        finalPath: (a) => join(out, `${a.getTime()}.mp4`),
+        naming: { kind: 'camera-folder', folder: out },
         // Half a minute of video is in: the .part is open and the NVR is still sending.
         onProgress: (p) => {
           if (ac.signal.aborted || p.mediaTime.getTime() < rec + 30_000) return;
@@ -135,7 +148,7 @@ describe('vendor downloads in the worker pool', function () {
       .download('ch1', {
         from: new Date(rec),
         to: new Date(rec + 10 * 60_000),
-        finalPath: (a) => join(out, `${a.getTime()}.mp4`),
+        naming: { kind: 'camera-folder', folder: out },
         onProgress: (p) => {
           if (killed || p.mediaTime.getTime() < rec + 10_000) return;
           killed = true;
@@ -151,7 +164,7 @@ describe('vendor downloads in the worker pool', function () {
     assert.match(err.message, /^download from the Hikvision NVR at 127\.0\.0\.1:\d+ failed: download worker exited unexpectedly/);
     assert.deepEqual(filesUnder(out), [], 'the .part the worker left is removed');
     const started = replayWorkerPoolStats().started;
-    const files = await session.download('ch1', { from: new Date(rec), to: new Date(rec + 20_000), finalPath: (a) => join(out, `${a.getTime()}.mp4`) });
+    const files = await session.download('ch1', { from: new Date(rec), to: new Date(rec + 20_000), naming: { kind: 'camera-folder', folder: out } });
     assert.equal(files.length, 1);
     assert.equal(replayWorkerPoolStats().started, started + 1, 'a new worker took the next download');
   });

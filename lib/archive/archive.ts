@@ -5,34 +5,26 @@
 // file (nvr-archive config nodes, and the implicit default archive of 0.1.0 flows) share them;
 // the last user to leave closes them. No Node-RED import: nodes/nvr-archive adapts this.
 import { EventEmitter } from 'node:events';
-import { openCatalog, type Catalog, type VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
-import { SyncEngine } from '../sync/engine';
-import type { FileEvent, RunSummary, SyncEvent } from '../sync/types';
+import { openCatalog, type Catalog, type SyncStatusRow, type VideoSourceRow } from '../catalog';
+import type { Credentials } from '../credentials';
+import { SyncEngine, type SyncEngineEvents } from '../sync/engine';
+import type { RunSummary } from '../sync/types';
 import { deleteFiles } from '../storage';
 import { StatusBoard } from './status';
 import { verifyArchive, type VerifyReport } from '../sync/verify';
 import { settingsDiffer, type ArchiveSettings } from './settings';
 
-export interface ArchiveEvents {
-  file: [FileEvent];
-  event: [SyncEvent];
+export interface ArchiveEvents extends SyncEngineEvents {
   /** A source's state changed (claimed, released, forgotten, or an event about it). */
   status: [sourceId: number];
 }
 
-export interface SourceListing {
-  id: number;
-  name: string;
-  host: string;
-  nodeId: string | null;
-  /** Claimed by a deployed nvr-source node: synced. Otherwise kept (rows and files) until forgotten. */
-  active: boolean;
+/** A source as listed: its row (active = claimed by a deployed nvr-source node: synced; otherwise
+ * kept, rows and files, until forgotten), its sync state, and counts. */
+export interface SourceListing extends Pick<VideoSourceRow, 'id' | 'name' | 'host' | 'nodeId' | 'active'>, Pick<SyncStatusRow, 'lastSuccessAt' | 'lastError'> {
   cameras: number;
   files: number;
   bytes: number;
-  lastSuccessAt: string | null;
-  lastError: string | null;
 }
 
 /**

@@ -259,14 +259,15 @@ function sameCamera(r: CameraRecord, c: CameraInput): boolean {
   );
 }
 
+/** An enabled camera as camera_paths keys it: its row's name, place and folder, and its source's name. */
+type CameraPathRow = Pick<CameraRow, 'displayName' | 'devicePort' | 'videoSourceToken' | 'folderPath'> & { sourceName: string };
+
 /**
  * processing_config.camera_paths: camera display name → folder, over the enabled cameras of all
  * sources. A name used by more than one camera is keyed "<source> / <camera>"; if that still
  * collides (same name twice in one source) " [<port>/<token>]" is appended.
  */
-export function buildCameraPaths(
-  rows: ReadonlyArray<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>,
-): CameraPaths {
+export function buildCameraPaths(rows: ReadonlyArray<CameraPathRow>): CameraPaths {
   const count = (keys: string[]): Map<string, number> => {
     const m = new Map<string, number>();
     for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
@@ -516,7 +517,7 @@ export class Catalog {
               c.video_source_token AS videoSourceToken, c.folder_path AS folderPath
        FROM camera_configurations c JOIN video_sources s ON s.id = c.source_id
        WHERE c.enabled = 1 ORDER BY s.name, c.device_port, c.video_source_token`,
-    ).all() as Array<{ sourceName: string; displayName: string; devicePort: number; videoSourceToken: string; folderPath: string }>;
+    ).all() as CameraPathRow[];
     this.prepare(`INSERT INTO processing_config(key, value) VALUES ('camera_paths', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(
       JSON.stringify(buildCameraPaths(rows)),
     );

@@ -1,6 +1,7 @@
 // Row and input types of the catalog. Rows are plain JSON (times as ISO-8601 UTC strings, which
 // sort in time order) so they can travel in Node-RED messages. No type here holds a credential:
-// the database has no column for one.
+// the database has no column for one. The file shape it records is the writer's (WrittenFile).
+import type { WrittenFile } from '../media/replay-types';
 
 /** ISO-8601 UTC timestamp as produced by `Date.prototype.toISOString()`. */
 export type IsoTime = string;
@@ -68,18 +69,11 @@ export interface SyncStatusRow {
  * again by a timer pass); missing: found gone or cut short (fetched again when re-fetch is on). */
 export type DownloadStatus = 'done' | 'deleted' | 'missing';
 
-export interface DownloadedFileRow {
+/** A file as catalogued: what was recorded (DownloadInput) with its times as ISO strings. */
+export interface DownloadedFileRow extends Omit<DownloadInput, 'start' | 'end'> {
   id: number;
-  cameraId: number;
-  recordingToken: string;
   startTime: IsoTime;
   endTime: IsoTime;
-  path: string;
-  bytes: number;
-  codec: string;
-  frames: number;
-  width: number;
-  height: number;
   status: DownloadStatus;
   createdAt: IsoTime;
 }
@@ -92,17 +86,10 @@ export interface RetentionFileRow {
   path: string;
 }
 
-export interface CameraInput {
-  displayName: string;
-  devicePort: number;
-  videoSourceToken: string;
-  profileToken: string;
+/** A camera as a save gives it: the row without what the catalog assigns (id, source, enabled). */
+export interface CameraInput extends Omit<CameraRow, 'id' | 'sourceId' | 'enabled' | 'recordingToken'> {
+  /** The recording the user picked or the mapping chose (null/absent: none known). */
   recordingToken?: string | null;
-  codec: string;
-  width: number;
-  height: number;
-  fps: number;
-  folderPath: string;
 }
 
 export interface SourceInput {
@@ -166,17 +153,13 @@ export interface AbsentSpanRow {
   rechecks: number;
 }
 
-export interface DownloadInput {
+/** A written file (lib/media WrittenFile) to catalogue for a camera and the recording it came from. */
+export interface DownloadInput extends Pick<WrittenFile, 'path' | 'bytes' | 'frames' | 'width' | 'height'> {
   cameraId: number;
   recordingToken: string;
   start: TimeInput;
   end: TimeInput;
-  path: string;
-  bytes: number;
   codec: string;
-  frames: number;
-  width: number;
-  height: number;
 }
 
 export interface ListDownloadsOptions {

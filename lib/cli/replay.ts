@@ -56,16 +56,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`replay: ${errorMessage(e)}\n`);
     return 2;
   }
-  const names = new Map<number, string>();
-  const base = out.replace(/\.mp4$/i, '');
-  const finalPath = (start: Date): string => {
-    let p = names.get(start.getTime());
-    if (!p) {
-      p = names.size === 0 ? out : `${base}-${names.size}.mp4`;
-      names.set(start.getTime(), p);
-    }
-    return p;
-  };
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
@@ -77,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       password,
       from,
       to,
-      finalPath,
+      naming: { kind: 'numbered', file: out },
       rateControl: rc === 'yes',
       timeouts: { idleMs: num(a, 'idle-timeout', 20) * 1000 },
       signal: ac.signal,

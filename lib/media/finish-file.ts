@@ -6,11 +6,8 @@ import { dirname } from 'node:path';
 import type { SegmentInfo, SegmentWriter } from './segment-writer';
 import type { WrittenFile } from './replay-types';
 
-export interface FinishedRange {
-  start: Date;
-  end: Date;
-  durationSec: number;
-  frames: number;
+/** What the writer knows of a file when it closes it; finishFile adds the rest of a WrittenFile. */
+export interface FinishedRange extends Pick<WrittenFile, 'start' | 'end' | 'durationSec' | 'frames'> {
   info: SegmentInfo;
   /** Wall-clock ms when the file was opened (for speedX). */
   openedAt: number;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { replay, type ReplayFrame } from '../rtsp/replay-session';
 import { finishFile } from './finish-file';
 import { RtspError } from '../rtsp/errors';
-import type { VideoCodec, VideoTrack } from '../rtsp/sdp';
+import type { VideoTrack } from '../rtsp/sdp';
 import { sdpParameterSets } from '../rtsp/depacketize';
 import { maskUrl } from '../rtsp/url';
 import { splitLengthPrefixed } from './length-prefixed';
@@ -18,12 +18,13 @@ import { parseJpeg } from './jpeg';
 import { openSegmentWriter, type SegmentInfo, type SegmentWriter } from './segment-writer';
 import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
 import { errorMessage } from '../errors';
+import { fileNamer } from '../sync/naming';
 
-export interface ReplayInProcessOptions extends Omit<ReplayToFilesOptions, 'finalPath'> {
-  /** As in ReplayToFilesOptions; may answer asynchronously (the worker asks the main thread). */
-  finalPath(start: Date, end: Date, codec: VideoCodec): string | Promise<string>;
+export interface ReplayInProcessOptions extends ReplayToFilesOptions {
   /** Each file as soon as it is finished (before the whole range is done). */
   onFileWritten?(f: WrittenFile): void;
+  /** Each `.part` path just before the file is created (the pool removes them if its worker dies). */
+  onPartFile?(path: string): void;
 }
 
 interface OpenFile {
@@ -45,6 +46,12 @@ const PROGRESS_EVERY_MS = 250;
 const MAX_FRAME_GAP_MS = 5000;
 
 export async function replayInProcess(o: ReplayInProcessOptions): Promise<WrittenFile[]> {
+  let name: (start: Date, end: Date) => string;
+  try {
+    name = fileNamer(o.naming);
+  } catch (e) {
+    throw new ReplayToFilesError(`replay of ${maskUrl(o.url)} failed: ${errorMessage(e)}`, [], 'write', e);
+  }
   const completed: WrittenFile[] = [];
   let track: VideoTrack | undefined;
   let file: OpenFile | undefined;
@@ -58,7 +65,8 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
   const openFile = async (f: ReplayFrame): Promise<OpenFile> => {
     if (!track) throw new Error('no track');
     const info = segmentInfo(track, f.data);
-    const part = (await o.finalPath(f.ntpTime, o.to, track.codec)) + '.part';
+    const part = name(f.ntpTime, o.to) + '.part';
+    o.onPartFile?.(part);
     await mkdir(dirname(part), { recursive: true });
     return {
       writer: openSegmentWriter(part, info),
@@ -95,7 +103,7 @@ export async function replayInProcess(o: ReplayInProcessOptions): Promise<Writte
     const end = new Date(cur.start.getTime() + Math.round(durationSec * 1000));
     let written: WrittenFile;
     try {
-      const path = await o.finalPath(cur.start, end, cur.info.codec);
+      const path = name(cur.start, end);
       written = await finishFile(cur.writer, path, { start: cur.start, end, durationSec, frames: cur.frames, info: cur.info, openedAt: cur.openedAt });
     } catch (e) {
       // `file` is already cleared, so the failure path below would not see this .part: drop it here.

@@ -9,18 +9,18 @@
 // a fresh worker re-compiles all the code, measured 465-530 ms CPU per 10-minute segment against
 // 125-190 ms on a warm thread. A worker is retired after MAX_JOBS_PER_WORKER jobs, after any
 // failed job, above a heap mark, or after IDLE_MS unused.
-// The main thread only proxies: finalPath as request/response, progress/log/files as messages,
-// abort as a message; if the worker dies, the .part files it may have left are removed here.
+// The main thread only proxies: the job (with its file naming rule as data) goes in, progress, log,
+// files and the .part paths come out as messages, abort goes in as a message; if the worker dies,
+// the .part files it may have left are removed here.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { RtspError } from '../rtsp/errors';
 import { maskUrl } from '../rtsp/url';
-import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
-import type { VideoCodec } from '../rtsp/sdp';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from './replay-types';
 import type { MainToWorker, ReplayWorkerInput, WireCause, WorkerJob, WorkerJobKind, WorkerToMain } from './replay-worker-protocol';
 import { VendorError } from '../vendors/errors';
-import type { VendorDownloadJob, VendorJobCallbacks, VendorLearned } from '../vendors/download-job';
+import type { VendorDownloadJob, VendorJobCallbacks } from '../vendors/download-job';
 import { errorMessage } from '../errors';
 
 export { ReplayToFilesError } from './replay-types';
@@ -169,6 +169,7 @@ export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
     password: o.password,
     from: o.from,
     to: o.to,
+    naming: o.naming,
     rateControl: o.rateControl,
     allowBasicAuth: o.allowBasicAuth,
     timeouts: o.timeouts,
@@ -177,9 +178,7 @@ export function replayToFiles(o: ReplayToFilesOptions): Promise<WrittenFile[]> {
   return runInWorker(job, o, { what: `replay of ${maskUrl(o.url)}`, worker: 'replay worker', aborted: () => new RtspError('aborted', 'replay aborted') });
 }
 
-export interface VendorDownloadToFilesOptions extends Omit<VendorJobCallbacks, 'onFileWritten' | 'finalPath'> {
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
-}
+export type VendorDownloadToFilesOptions = Omit<VendorJobCallbacks, 'onFileWritten' | 'onPartFile'>;
 
 /** A Hikvision / Dahua download (HTTP, demux, mux) in a pooled worker; rejects with
  * ReplayToFilesError (its cause a VendorError when the NVR or the network failed). The job holds
@@ -201,15 +200,7 @@ export function vendorDownloadToFiles(job: VendorDownloadJob, o: VendorDownloadT
   );
 }
 
-interface JobCallbacks {
-  from: Date;
-  to: Date;
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
-  onProgress?(p: ReplayProgress): void;
-  log?(message: string): void;
-  onLearned?(l: VendorLearned): void;
-  signal?: AbortSignal;
-}
+type JobCallbacks = Pick<ReplayToFilesOptions, 'from' | 'to' | 'onProgress' | 'log' | 'signal'> & Pick<VendorJobCallbacks, 'onLearned'>;
 
 /** How the pool's own failures (abort before start, a dead worker) read for this kind of job. */
 interface JobWords {
@@ -245,7 +236,7 @@ function runInWorker(work: WorkerJob, o: JobCallbacks, words: JobWords): Promise
     replayWorkerTestHooks.onWorker?.(worker, work.kind);
 
     const completed: WrittenFile[] = [];
-    // Every path finalPath answered, as a .part: the worker writes `<finalPath(start, to)>.part`.
+    // Every .part the worker said it would create.
     const parts = new Set<string>();
     let callerError: unknown; // a callback of ours threw: fail the replay, as in-process would
     let forcedAbort = false;
@@ -278,18 +269,9 @@ function runInWorker(work: WorkerJob, o: JobCallbacks, words: JobWords): Promise
         if (m.job !== job) return; // a late message of an earlier job on this worker
         try {
           switch (m.type) {
-            case 'finalPath': {
-              let path: string;
-              try {
-                path = o.finalPath(m.start, m.end, m.codec);
-              } catch (e) {
-                send({ type: 'finalPath', job, id: m.id, error: errorMessage(e) });
-                return;
-              }
-              parts.add(`${path}.part`);
-              send({ type: 'finalPath', job, id: m.id, path });
+            case 'part':
+              parts.add(m.path);
               return;
-            }
             case 'progress':
               o.onProgress?.(m.progress);
               return;

@@ -1,8 +1,11 @@
 // Public types of replayToFiles, in their own module so the worker-side implementation and the
 // main-thread proxy share them without importing each other.
+import type { FileNaming } from '../sync/naming';
 import type { ReplayTimeouts } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
 import type { VideoCodec } from '../rtsp/sdp';
+import type { Credentials } from '../credentials';
+import type { RequestedRange } from '../time/range';
 
 export interface WrittenFile {
   path: string;
@@ -26,19 +29,13 @@ export interface ReplayProgress {
   mediaTime: Date;
 }
 
-export interface ReplayToFilesOptions {
+export interface ReplayToFilesOptions extends Partial<Credentials>, RequestedRange {
   url: string;
-  user?: string;
-  password?: string;
-  from: Date;
-  to: Date;
-  /** Where a finished file goes; called when the file is complete (end known). The `.part` name is
-   * derived from finalPath(start, to, codec) while writing. Folders are created as needed. */
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
+  /** How files are named (fileNamer): plain data, so the worker names them itself. Folders are
+   * created as needed. */
+  naming: FileNaming;
   /** true = ask the server for real-time pacing; default false (as fast as possible). */
   rateControl?: boolean;
-  /** Send the password with HTTP Basic when that is all the server offers (in clear: opt-in). */
-  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   /** Frames this close to `to` make the replay complete whatever the connection does next
    * (ReplayOptions.coverageToleranceMs). */

@@ -1,20 +1,19 @@
 // Messages between the main thread and the pooled replay workers (replay-to-files.ts). Dates cross
-// as Dates (structured clone keeps them); functions and the AbortSignal cannot cross, so they become
-// request/response and event messages. A worker is long-lived (a pool reuses it across segments)
+// as Dates (structured clone keeps them); functions and the AbortSignal cannot cross, so the file
+// naming rule crosses as data (FileNaming: the worker names files itself, no request/response) and
+// the callbacks become event messages. A worker is long-lived (a pool reuses it across segments)
 // and runs one job at a time; every message carries the job's number, so a late message of an
 // earlier job can never be taken for the current one. A job is an ONVIF replay over RTSP or a
 // Hikvision / Dahua HTTP download: the same files, progress and errors come back for each.
-import type { ReplayOptions } from '../rtsp/replay-session';
 import type { RtspErrorKind } from '../rtsp/errors';
-import type { VideoCodec } from '../rtsp/sdp';
 import type { VendorErrorKind } from '../vendors/errors';
 import type { VendorDownloadJob, VendorLearned } from '../vendors/download-job';
-import type { ReplayErrorKind, ReplayProgress, WrittenFile } from './replay-types';
+import type { ReplayErrorKind, ReplayProgress, ReplayToFilesOptions, WrittenFile } from './replay-types';
 
-/** An ONVIF replay: the options of replay() that can be cloned. */
+/** An ONVIF replay: the options of replayToFiles that can be cloned. */
 export type RtspJob = { kind: 'rtsp' } & Pick<
-  ReplayOptions,
-  'url' | 'user' | 'password' | 'from' | 'to' | 'rateControl' | 'timeouts' | 'coverageToleranceMs' | 'allowBasicAuth'
+  ReplayToFilesOptions,
+  'url' | 'user' | 'password' | 'from' | 'to' | 'naming' | 'rateControl' | 'timeouts' | 'coverageToleranceMs' | 'allowBasicAuth'
 >;
 
 /** What a worker runs, by kind. */
@@ -42,17 +41,17 @@ export interface WireCause {
 /** The worker's heap in use after a job, for the pool's recycling mark. */
 export type WorkerMemory = { heapBytes: number };
 
-export type WorkerToMain = { job: number } & (
-  | { type: 'finalPath'; id: number; start: Date; end: Date; codec: VideoCodec }
-  | { type: 'progress'; progress: ReplayProgress }
-  | { type: 'log'; message: string }
-  | { type: 'file'; file: WrittenFile }
-  | { type: 'learned'; learned: VendorLearned }
-  | ({ type: 'done'; files: WrittenFile[] } & WorkerMemory)
-  | ({ type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause } & WorkerMemory)
-);
+export type WorkerToMain = { job: number } &
+  /** Sent before the worker creates this `.part` file: the main thread removes it if the worker dies
+   * (a dead worker's messages are delivered before its 'exit' event). */
+  (
+    | { type: 'part'; path: string }
+    | { type: 'progress'; progress: ReplayProgress }
+    | { type: 'log'; message: string }
+    | { type: 'file'; file: WrittenFile }
+    | { type: 'learned'; learned: VendorLearned }
+    | ({ type: 'done'; files: WrittenFile[] } & WorkerMemory)
+    | ({ type: 'failed'; message: string; kind: ReplayErrorKind; completed: WrittenFile[]; cause?: WireCause } & WorkerMemory)
+  );
 
-export type MainToWorker =
-  | { type: 'run'; job: number; input: ReplayWorkerInput }
-  | { type: 'finalPath'; job: number; id: number; path?: string; error?: string }
-  | { type: 'abort'; job: number };
+export type MainToWorker = { type: 'run'; job: number; input: ReplayWorkerInput } | { type: 'abort'; job: number };

@@ -7,7 +7,6 @@
 import { parentPort } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { RtspError } from '../rtsp/errors';
-import type { VideoCodec } from '../rtsp/sdp';
 import { replayInProcess } from './replay-in-process';
 import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from './replay-types';
 import { VendorError } from '../vendors/errors';
@@ -20,8 +19,6 @@ if (!port) throw new Error('replay-worker.js must run as a worker thread');
 const post = (m: WorkerToMain): void => port.postMessage(m);
 
 let current: { job: number; ac: AbortController } | undefined;
-const pending = new Map<number, { resolve(p: string): void; reject(e: Error): void }>();
-let nextId = 0;
 
 /** Heap in use after a job. Not external memory: the job's last frame and socket buffers are
  * garbage until the next collection and would trip the pool's mark after every job. */
@@ -39,12 +36,7 @@ function wireCause(e: unknown): WireCause | undefined {
 function run(job: number, input: ReplayWorkerInput): void {
   const ac = new AbortController();
   current = { job, ac };
-  const finalPath = (start: Date, end: Date, codec: VideoCodec): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const id = ++nextId;
-      pending.set(id, { resolve, reject });
-      post({ job, type: 'finalPath', id, start, end, codec });
-    });
+  const onPartFile = (path: string) => post({ job, type: 'part', path });
   const onFileWritten = (file: WrittenFile) => post({ job, type: 'file', file });
   const onProgress = input.wantProgress ? (progress: ReplayProgress) => post({ job, type: 'progress', progress }) : undefined;
   const work =
@@ -55,17 +47,18 @@ function run(job: number, input: ReplayWorkerInput): void {
           password: input.password,
           from: input.from,
           to: input.to,
+          naming: input.naming,
           rateControl: input.rateControl,
           allowBasicAuth: input.allowBasicAuth,
           timeouts: input.timeouts,
           coverageToleranceMs: input.coverageToleranceMs,
           signal: ac.signal,
-          finalPath,
+          onPartFile,
           onFileWritten,
           onProgress,
           log: input.wantLog ? (message) => post({ job, type: 'log', message }) : undefined,
         })
-      : runVendorDownload(input, { finalPath, onFileWritten, onProgress, onLearned: (learned) => post({ job, type: 'learned', learned }), signal: ac.signal });
+      : runVendorDownload(input, { onPartFile, onFileWritten, onProgress, onLearned: (learned) => post({ job, type: 'learned', learned }), signal: ac.signal });
   work
     .then(
       (files) => ({ type: 'done' as const, files }),
@@ -76,7 +69,6 @@ function run(job: number, input: ReplayWorkerInput): void {
     )
     .then((result) => {
       current = undefined;
-      pending.clear();
       post({ job, ...result, ...memory() });
     });
 }
@@ -87,10 +79,5 @@ port.on('message', (m: MainToWorker) => {
     run(m.job, m.input);
   } else if (m.type === 'abort') {
     if (current?.job === m.job) current.ac.abort();
-  } else if (m.type === 'finalPath') {
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    if (m.path !== undefined) p?.resolve(m.path);
-    else p?.reject(new Error(m.error ?? 'no path'));
   }
 });

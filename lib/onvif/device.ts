@@ -1,7 +1,8 @@
 // Talking to one device: the unauthenticated clock probe that tells ONVIF from anything else, and
 // the authenticated enumeration of services and cameras (channels) with their profiles.
 import { OnvifError } from './errors';
-import { soapCall, type AuthMode, type Credentials } from './soap';
+import { soapCall, type AuthMode } from './soap';
+import type { Credentials } from '../credentials';
 import { all, attr, child, num, path, text, type XmlNode, type XmlValue } from './xml';
 import type { CameraInfo, DeviceServices, VideoProfile } from './types';
 import { hostForUrl } from './targets';

@@ -21,18 +21,14 @@ import { jobsMayHelp, mapCameras, sourceTokensOf, summarizeRecording } from './r
 import { OnvifError, errorMessage } from './errors';
 import { parseTargets, type Target } from './targets';
 import { wsDiscover, type ProbeMatch } from './ws-discovery';
-import type { Credentials } from './soap';
+import type { Credentials } from '../credentials';
 import type { DiscoveredDevice } from './types';
 
-export interface DiscoverOptions {
+export interface DiscoverOptions extends Partial<Credentials> {
   /** host:port list, ranges and CIDR blocks (see targets.ts). */
   targets?: string | string[];
   /** WS-Discovery: true = all IPv4 interfaces; "eth0" / "192.168.1.5" = one interface; "127.0.0.1:3702" = directed. */
   wsDiscovery?: boolean | string;
-  user?: string;
-  password?: string;
-  /** Send the password with HTTP Basic (in clear) to a device offering nothing else. Default false. */
-  allowBasicAuth?: boolean;
   /** Most host:port pairs the target list may stand for (checked before expanding). Default MAX_TARGETS. */
   maxTargets?: number;
   /** Budget for finding devices (WS-Discovery listening time, per-target probe timeout). */

@@ -7,25 +7,22 @@ import { getCameras, getScopes, getServices, probeClock, scopeValue, deviceServi
 import { OnvifError, errorMessage } from './errors';
 import { findRecordedRanges, getRecordingJobs, getReplayUri, searchRecordings, type RecordingInfo, type SearchCtx } from './search';
 import { jobsMayHelp, mapRecordings, sourceTokensOf } from './recording-map';
-import { soapCall, type AuthMode, type Credentials } from './soap';
+import { soapCall, type AuthMode } from './soap';
+import type { Credentials } from '../credentials';
 import { parseTargets } from './targets';
 import { child, text } from './xml';
 import { replay } from '../rtsp/replay-session';
 import { RtspError } from '../rtsp/errors';
 
-export interface DoctorOptions {
+export interface DoctorOptions extends Partial<Credentials> {
   /** host:port lists, ranges, CIDR blocks (see targets.ts). */
   targets: string | string[];
-  user?: string;
-  password?: string;
   /** Per SOAP call. Default 5000. */
   timeoutMs?: number;
   /** Length of the test replay, seconds (0 = none). Default 4. */
   replaySeconds?: number;
   /** https: accept a self-signed certificate (the source's opt-in). */
   acceptSelfSigned?: boolean;
-  /** Answer a device that offers only HTTP/RTSP Basic (the password in clear; the source's opt-in). */
-  allowBasicAuth?: boolean;
   signal?: AbortSignal;
 }
 

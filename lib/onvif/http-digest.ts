@@ -2,6 +2,7 @@
 // (or besides) WS-Security. Shared by the SOAP client; the RTSP client has its own request flow.
 import { randomBytes } from 'node:crypto';
 import { digestResponse } from '../digest-response';
+import type { Credentials } from '../credentials';
 
 export interface DigestChallenge {
   realm: string;
@@ -24,7 +25,7 @@ export function parseDigestChallenge(header: string | undefined): DigestChalleng
   return { realm: params.realm ?? '', nonce: params.nonce, qop: params.qop, opaque: params.opaque, algorithm: params.algorithm };
 }
 
-export function digestAuthorization(ch: DigestChallenge, cred: { user: string; password: string }, method: string, uri: string, nc = 1): string {
+export function digestAuthorization(ch: DigestChallenge, cred: Pick<Credentials, 'user' | 'password'>, method: string, uri: string, nc = 1): string {
   const alg = (ch.algorithm ?? 'MD5').toUpperCase();
   const qop = ch.qop?.split(',').some((s) => s.trim() === 'auth') ? 'auth' : undefined;
   const ncHex = nc.toString(16).padStart(8, '0');

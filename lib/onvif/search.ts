@@ -4,7 +4,8 @@
 import { connect } from 'node:net';
 import type { TimeRange } from '../time/range';
 import { OnvifError } from './errors';
-import { soapCall, type Credentials } from './soap';
+import { soapCall } from './soap';
+import type { Credentials } from '../credentials';
 import { all, attr, child, escapeXml, path, text, type XmlValue } from './xml';
 import type { DeviceServices } from './types';
 

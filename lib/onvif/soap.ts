@@ -7,16 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { OnvifError, fromSocketError } from './errors';
 import { digestAuthorization, parseDigestChallenge } from './http-digest';
 import { parseXml, path, text, child, XmlDtdError, type XmlNode, type XmlValue } from './xml';
+import type { Credentials } from '../credentials';
 
-export interface Credentials {
-  user: string;
-  password: string;
-  /**
-   * Answer a device that offers only HTTP Basic (the password base64-encoded, i.e. in clear on
-   * the wire). Off by default: a per-source opt-in. Digest and WS-Security never need it.
-   */
-  allowBasicAuth?: boolean;
-}
+// Re-exported for code that imported it from here before it moved to lib/credentials.ts.
+export type { Credentials } from '../credentials';
 
 export interface SoapOptions {
   credentials?: Credentials;

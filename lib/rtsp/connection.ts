@@ -8,14 +8,11 @@ import { Authenticator, chooseChallenge } from './auth';
 import { maskUrl } from './url';
 import { RtspError } from './errors';
 import { asError, errorMessage } from '../errors';
+import type { Credentials } from '../credentials';
 
-export interface RtspConnectionOptions {
+export interface RtspConnectionOptions extends Partial<Credentials> {
   host: string;
   port: number;
-  user?: string;
-  password?: string;
-  /** Answer a Basic-only server (password in clear); default false. */
-  allowBasicAuth?: boolean;
   connectMs: number;
   /** Each request's reply. */
   responseMs: number;

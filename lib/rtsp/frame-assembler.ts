@@ -10,6 +10,7 @@ import { createDepacketizer, type AccessUnit, type Depacketizer } from './depack
 import { parseClockRange } from './clock';
 import { RtspError } from './errors';
 import type { VideoTrack } from './sdp';
+import type { RequestedRange } from '../time/range';
 
 export interface ReplayFrame {
   /** Wall-clock time of the frame: the 0xABAC NTP time, else derived from the RTP timestamp. */
@@ -37,9 +38,7 @@ export interface AssemblerOutput {
   fail(err: RtspError): void;
 }
 
-export interface FrameAssemblerOptions {
-  from: Date;
-  to: Date;
+export interface FrameAssemblerOptions extends RequestedRange {
   /** The server refused `Require: onvif-replay`: the first frame must prove it is inside the range. */
   mustProveRange?: boolean;
 }

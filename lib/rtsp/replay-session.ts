@@ -17,6 +17,8 @@ import { clockRange } from './clock';
 import { maskUrl, parseRtspUrl } from './url';
 import { RtspError } from './errors';
 import { errorMessage, asError } from '../errors';
+import type { Credentials } from '../credentials';
+import type { RequestedRange } from '../time/range';
 
 export { MAX_FRAME_BYTES, type ReplayFrame } from './frame-assembler';
 
@@ -42,16 +44,10 @@ export function replayDeadlineMs(from: Date, to: Date, t: ReplayTimeouts = {}): 
   return t.totalMs ?? Math.max(0, to.getTime() - from.getTime()) + (t.slackMs ?? 60_000);
 }
 
-export interface ReplayOptions {
+export interface ReplayOptions extends Partial<Credentials>, RequestedRange {
   url: string;
-  user?: string;
-  password?: string;
-  from: Date;
-  to: Date;
   /** true = ask for real-time pacing (`Rate-Control: yes`); default false = as fast as possible. */
   rateControl?: boolean;
-  /** Answer a Basic-only server (password in clear); default false. A per-source opt-in. */
-  allowBasicAuth?: boolean;
   timeouts?: ReplayTimeouts;
   signal?: AbortSignal;
   /**

@@ -1,12 +1,11 @@
 // RTSP URLs: credentials are taken out before use and never printed.
+import type { UserPassword } from '../credentials';
 
-export interface ParsedRtspUrl {
+export interface ParsedRtspUrl extends UserPassword {
   /** The URL without user:password. */
   url: string;
   host: string;
   port: number;
-  user?: string;
-  password?: string;
 }
 
 export function parseRtspUrl(raw: string): ParsedRtspUrl {

@@ -4,8 +4,9 @@
 import { probeClock, getServices, deviceServiceUrl } from '../onvif/device';
 import { getRecordingJobs, searchRecordings, type RecordingInfo, type RecordingJob, type SearchCtx } from '../onvif/search';
 import { jobsMayHelp, mapRecordings, type RecordingChoice } from '../onvif/recording-map';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import type { DeviceServices } from '../onvif/types';
+import type { CameraRef } from './driver';
 
 export interface DeviceSession {
   port: number;
@@ -42,11 +43,9 @@ export async function openDeviceSession(
   return { port, services, ctx, recordings: found.recordings, searchPartial: found.partial, warnings: found.warnings, jobs };
 }
 
-type CameraLike = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
-
 /** The recording for one camera and why it was chosen (undefined: none can be told). */
-export function recordingChoice(s: DeviceSession, camera: CameraLike, camerasOnPort: number | readonly CameraLike[]): RecordingChoice | undefined {
-  const others: readonly CameraLike[] = typeof camerasOnPort === 'number' ? [camera] : camerasOnPort;
+export function recordingChoice(s: DeviceSession, camera: CameraRef, camerasOnPort: number | readonly CameraRef[]): RecordingChoice | undefined {
+  const others: readonly CameraRef[] = typeof camerasOnPort === 'number' ? [camera] : camerasOnPort;
   const refs = others.map((c) => ({
     token: c.videoSourceToken,
     name: c.displayName,

@@ -51,7 +51,7 @@ export const onvifDriver: SyncDriver = {
           timeouts: d.timeouts,
           coverageToleranceMs: d.coverageToleranceMs,
           signal: d.signal,
-          finalPath: d.finalPath,
+          naming: d.naming,
           onProgress: d.onProgress,
         });
       },

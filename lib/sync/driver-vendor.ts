@@ -21,7 +21,7 @@ function vendorDriver(name: VendorDriverName): SyncDriver {
         },
         recordedRanges: async (rec, from, to) => ({ intervals: await s.recordedIntervals(rec.token, from, to), gapsVisible: true, partial: false }),
         // Vendor downloads always come as fast as the NVR sends: there is no rate to ask for.
-        download: (rec, d) => s.download(rec.token, { from: d.from, to: d.to, finalPath: d.finalPath, onProgress: d.onProgress, signal: d.signal }),
+        download: (rec, d) => s.download(rec.token, { from: d.from, to: d.to, naming: d.naming, onProgress: d.onProgress, signal: d.signal }),
       };
     },
   };

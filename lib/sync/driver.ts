@@ -2,11 +2,10 @@
 // recordings. Three drivers: ONVIF Profile G (SOAP search + RTSP replay, driver-onvif.ts), Hikvision
 // ISAPI and Dahua HTTP API (lib/vendors). The planner, coverage, retries, retention, catalog and
 // file messages stay one; `video_sources.driver` records which driver a source uses.
-import type { Credentials } from '../onvif/soap';
-import type { WrittenFile, ReplayProgress } from '../media/replay-types';
-import type { ReplayTimeouts } from '../rtsp/replay-session';
-import type { VideoCodec } from '../rtsp/sdp';
+import type { Credentials } from '../credentials';
+import type { WrittenFile, ReplayToFilesOptions } from '../media/replay-types';
 import type { TimeRange } from '../time/range';
+import type { CameraRow } from '../catalog';
 
 export const DRIVER_NAMES = ['onvif', 'hikvision', 'dahua'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -40,19 +39,17 @@ export interface DriverRanges {
   partial: boolean;
 }
 
-type CameraRef = { videoSourceToken: string; displayName: string; recordingToken: string | null; profileToken?: string };
+/** What a driver needs of a catalogued camera to find its recording. */
+export type CameraRef = Pick<CameraRow, 'videoSourceToken' | 'displayName' | 'recordingToken'> & Partial<Pick<CameraRow, 'profileToken'>>;
 
-export interface DriverDownloadOptions {
-  from: Date;
-  to: Date;
+/** A download as the runner asks any driver for it: replayToFiles's range, naming, bounds and
+ * progress (a vendor driver ignores what its API has no use for). */
+export interface DriverDownloadOptions extends Pick<
+  ReplayToFilesOptions,
+  'from' | 'to' | 'naming' | 'timeouts' | 'coverageToleranceMs' | 'signal' | 'onProgress'
+> {
   /** Replay as fast as the device sends (ONVIF: Rate-Control: no). */
   fast: boolean;
-  timeouts?: ReplayTimeouts;
-  /** The coverage tolerance: frames this close to `to` make a replay complete (ReplayOptions). */
-  coverageToleranceMs?: number;
-  signal?: AbortSignal;
-  finalPath(start: Date, end: Date, codec: VideoCodec): string;
-  onProgress?(p: ReplayProgress): void;
 }
 
 /** One device port of a source, opened once per pass. */

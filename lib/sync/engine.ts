@@ -3,13 +3,13 @@
 // events for everything. No Node-RED import: the node only maps events to messages and status.
 import { EventEmitter } from 'node:events';
 import type { Catalog, VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { errorMessage } from '../onvif/errors';
 import { applyRetentionRules } from '../storage';
-import { runSourceOnce, DEFAULT_SETTINGS, type SyncRange, type SyncSettings } from './runner';
+import { runSourceOnce, DEFAULT_SETTINGS, type SyncSettings } from './runner';
 import { backoffMs } from './retry';
 import { ProgressThrottle } from './progress-throttle';
-import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
+import type { FileEvent, RunReason, RunSummary, SyncEvent, SyncRange } from './types';
 
 /** Same user, password and Basic opt-in (compared in memory only; logins are never stored by the engine). */
 function sameLogin(a: Credentials | undefined, b: Credentials | undefined): boolean {

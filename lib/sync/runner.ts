@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { largestKeyframeIntervalMs } from '../media/mp4-keyframes';
 import type { AbsentSpanRow, Catalog, CameraRow, VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { errorMessage, OnvifError } from '../onvif/errors';
 import { ReplayToFilesError, type WrittenFile } from '../media/replay-types';
 import { VendorError } from '../vendors/errors';
@@ -18,10 +18,9 @@ import type { DriverRecording, SourceSession } from './driver';
 import { driverFor } from './drivers';
 import { AdaptiveLimit } from './adaptive-limit';
 import { planSegments, plannedUntil, type Segment } from './planner';
-import { segmentPath } from './naming';
 import { sweepCameraFolder } from './sweep';
 import { backoffMs, isRetryable, sleep } from './retry';
-import type { FileEvent, RunReason, RunSummary, SyncEvent } from './types';
+import type { FileEvent, RunReason, RunSummary, SyncEvent, SyncRange } from './types';
 
 export interface SyncSettings {
   /** Segment length, minutes (default 10). */
@@ -87,13 +86,6 @@ export const DEFAULT_SETTINGS: SyncSettings = {
  * (a Milesight NVR answers DataFrom 1970-01-01: see DESIGN.md §4, issue 8). */
 export const SANITY_FLOOR = new Date('2000-01-01T00:00:00Z');
 const FUTURE_SLACK_MS = 86_400_000;
-
-/** A requested range of one source: [from, to), optionally limited to some cameras (by name). */
-export interface SyncRange {
-  from: Date;
-  to: Date;
-  cameras?: string[];
-}
 
 export interface RunOptions {
   catalog: Catalog;
@@ -313,7 +305,7 @@ export async function runSourceOnce(o: RunOptions): Promise<RunSummary> {
           timeouts: s.replayTimeouts,
           coverageToleranceMs: tolMs,
           signal: o.signal,
-          finalPath: (start, end) => segmentPath(camera.folderPath, start, end),
+          naming: { kind: 'camera-folder', folder: camera.folderPath },
           onProgress: (p) => {
             const span = segment.end.getTime() - segment.start.getTime();
             const percent = Math.max(0, Math.min(100, Math.round(((p.mediaTime.getTime() - segment.start.getTime()) / span) * 100)));

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative } from 'node:path';
 import type { Catalog, CameraRow, VideoSourceRow } from '../catalog';
-import type { Credentials } from '../onvif/soap';
+import type { Credentials } from '../credentials';
 import { errorMessage } from '../errors';
 import { mergeRanges, subtractRanges, totalMs, type TimeRange } from '../time/range';
 import { driverFor } from './drivers';

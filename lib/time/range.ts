@@ -7,6 +7,13 @@ export interface TimeRange {
   end: Date;
 }
 
+/** A span asked for, [from, to): what a replay, a download or a backfill is told to fetch (what
+ * exists, a recording, file or segment, is a TimeRange). */
+export interface RequestedRange {
+  from: Date;
+  to: Date;
+}
+
 /** Sorted, overlapping or touching ranges merged (gaps of at most `joinMs` are closed). */
 export function mergeRanges(ranges: readonly TimeRange[], joinMs = 0): TimeRange[] {
   const sorted = ranges.filter((r) => r.end > r.start).sort((a, b) => a.start.getTime() - b.start.getTime());

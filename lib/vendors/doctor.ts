@@ -1,9 +1,11 @@
 // doctor for Hikvision / Dahua recorders: what the vendor driver sees on a port (device, zone and
 // clock, channels with their recorded span today, a short test download and its speed), and what to
 // do about what does not work. One login attempt in all (both vendors lock accounts).
-import { openVendorSession, type VendorCredentials, type VendorDriverName } from './driver';
+import { openVendorSession, type VendorDriverName } from './driver';
 import { VendorError } from './errors';
 import { errorMessage } from '../errors';
+import type { Credentials } from '../credentials';
+import type { TimeRange } from '../time/range';
 
 export interface VendorDoctorReport {
   host: string;
@@ -22,7 +24,7 @@ export async function vendorDoctor(o: {
   host: string;
   port: number;
   driver: VendorDriverName;
-  credentials?: VendorCredentials;
+  credentials?: Credentials;
   timeoutMs: number;
   replaySeconds: number;
   lookbackHours?: number;
@@ -73,7 +75,7 @@ export async function vendorDoctor(o: {
   const from = new Date(to.getTime() - (o.lookbackHours ?? 24) * 3600_000);
   for (const c of session.device.cameras) {
     const p = c.profiles[0];
-    let spans: Array<{ start: Date; end: Date }> = [];
+    let spans: Array<TimeRange> = [];
     try {
       spans = await session.recordedIntervals(c.token, from, to);
     } catch (e) {
@@ -104,12 +106,11 @@ export async function vendorDoctor(o: {
     try {
       const { join } = await import('node:path');
       const { rm } = await import('node:fs/promises');
-      const files = await session.download(first.token, {
-        from: a,
-        to: b,
-        finalPath: (s, e) => join(o.tmpDir, `vtrack-doctor-${process.pid}-${s.getTime()}-${e.getTime()}.mp4`),
-      });
-      await Promise.all(files.map((f) => rm(f.path, { force: true })));
+      // A folder of our own (named as a camera folder would be), removed whole afterwards.
+      const folder = join(o.tmpDir, `vtrack-doctor-${process.pid}`);
+      const files = await session
+        .download(first.token, { from: a, to: b, naming: { kind: 'camera-folder', folder } })
+        .finally(() => rm(folder, { recursive: true, force: true }));
       const frames = files.reduce((n, f) => n + f.frames, 0);
       const media = files.reduce((n, f) => n + f.durationSec, 0);
       r.replay = {

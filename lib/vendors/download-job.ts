@@ -11,13 +11,12 @@ import { asDownloadError } from './download-errors';
 import { HikvisionClient, type HikDownloadState, type HikRecording } from './hikvision';
 import { DahuaClient, type DahuaDownloadState } from './dahua';
 import { cutToRange, framesToFiles, type VendorFrame } from './frames';
-import type { VendorVideoCodec } from './nal';
-import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
+import { ReplayToFilesError, type ReplayProgress, type ReplayToFilesOptions, type WrittenFile } from '../media/replay-types';
+import { fileNamer } from '../sync/naming';
 
-interface VendorJobCommon {
+/** The range and the naming rule as replayToFiles takes them (the worker names the files itself). */
+interface VendorJobCommon extends Pick<ReplayToFilesOptions, 'from' | 'to' | 'naming'> {
   connection: VendorConnection;
-  from: Date;
-  to: Date;
   /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */
   deadlineFactor?: number;
   deadlineSlackMs?: number;
@@ -36,9 +35,9 @@ export interface VendorLearned {
 }
 
 export interface VendorJobCallbacks {
-  /** May answer asynchronously (a worker asks the main thread). */
-  finalPath(start: Date, end: Date, codec: VendorVideoCodec): string | Promise<string>;
   onFileWritten?(f: WrittenFile): void;
+  /** Each `.part` path just before the file is created (FramesToFilesOptions.onPartFile). */
+  onPartFile?(path: string): void;
   onProgress?(p: ReplayProgress): void;
   /** Called (before the job settles) when the download learned something of the NVR. */
   onLearned?(l: VendorLearned): void;
@@ -98,8 +97,9 @@ async function runDownload(job: VendorDownloadJob, o: VendorJobCallbacks, frames
   try {
     if (o.signal?.aborted) throw new VendorError('aborted', 'aborted');
     const files = await framesToFiles(progress(cutToRange(frames(ac.signal), job.from.getTime(), job.to.getTime())), {
-      finalPath: o.finalPath,
+      finalPath: fileNamer(job.naming),
       onFileWritten: o.onFileWritten,
+      onPartFile: o.onPartFile,
       signal: ac.signal,
     });
     o.onProgress?.({ bytes, frames: count, mediaTime: files.length ? files[files.length - 1].end : job.from });

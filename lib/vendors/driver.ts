@@ -4,43 +4,26 @@
 // ONVIF path's, with the files finished before the failure in `completed`. A download itself (HTTP,
 // demux, mux) runs in the replay worker pool (./download-job.ts); the session does the search and
 // keeps the one-login-per-pass rule across the threads.
-import { VendorHttp } from './http';
+import { VendorHttp, type VendorHttpOptions } from './http';
 import { VendorError } from './errors';
 import { HikvisionClient, type HikRecording } from './hikvision';
 import { DahuaClient } from './dahua';
 import { asDownloadError, replayKindOf } from './download-errors';
 import type { VendorDownloadJob, VendorLearned } from './download-job';
-import type { VendorVideoCodec } from './nal';
-import { ReplayToFilesError, type ReplayProgress, type WrittenFile } from '../media/replay-types';
+import { ReplayToFilesError, type ReplayToFilesOptions, type WrittenFile } from '../media/replay-types';
 import { vendorDownloadToFiles } from '../media/replay-to-files';
 import type { CameraInfo, DiscoveredDevice } from '../onvif/types';
+import type { Credentials } from '../credentials';
+import type { TimeRange } from '../time/range';
 
 export type VendorDriverName = 'hikvision' | 'dahua';
 
-export interface VendorCredentials {
-  user: string;
-  password: string;
-  /** The user's opt-in to HTTP Basic (clear text) for a device without Digest. */
-  allowBasicAuth?: boolean;
-}
-
 /** How the device is reached beyond the login: HTTPS (default on port 443) and its certificate. */
-export interface VendorConnection {
-  https?: boolean;
-  /** HTTPS: accept a self-signed certificate (the source's opt-in). */
-  acceptSelfSigned?: boolean;
-}
+export type VendorTransport = Pick<VendorHttpOptions, 'https' | 'acceptSelfSigned'>;
 
-export interface VendorDownloadOptions {
-  from: Date;
-  to: Date;
-  finalPath(start: Date, end: Date, codec: VendorVideoCodec): string;
-  onProgress?(p: ReplayProgress): void;
-  signal?: AbortSignal;
-  /** Overall bound: the range at real-time speed times this, plus deadlineSlackMs (default 2, 60 s). */
-  deadlineFactor?: number;
-  deadlineSlackMs?: number;
-}
+/** A download as replayToFiles would be asked for it, with the job's overall bound. */
+export interface VendorDownloadOptions
+  extends Pick<ReplayToFilesOptions, 'from' | 'to' | 'naming' | 'onProgress' | 'signal'>, Pick<VendorDownloadJob, 'deadlineFactor' | 'deadlineSlackMs'> {}
 
 export interface VendorSession {
   readonly driver: VendorDriverName;
@@ -50,7 +33,7 @@ export interface VendorSession {
   readonly device: DiscoveredDevice;
   /** Notes worth an event (zone read, paging quirks). */
   readonly notes: string[];
-  recordedIntervals(token: string, from: Date, to: Date): Promise<Array<{ start: Date; end: Date }>>;
+  recordedIntervals(token: string, from: Date, to: Date): Promise<Array<TimeRange>>;
   download(token: string, o: VendorDownloadOptions): Promise<WrittenFile[]>;
 }
 
@@ -59,10 +42,10 @@ export interface VendorSession {
 export async function probeVendor(
   host: string,
   port: number,
-  credentials: VendorCredentials | undefined,
+  credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  conn: VendorConnection = {},
+  conn: VendorTransport = {},
 ): Promise<VendorDriverName | undefined> {
   const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   try {
@@ -84,10 +67,10 @@ export async function openVendorSession(
   driver: VendorDriverName,
   host: string,
   port: number,
-  credentials: VendorCredentials | undefined,
+  credentials: Credentials | undefined,
   timeoutMs: number,
   signal?: AbortSignal,
-  conn: VendorConnection = {},
+  conn: VendorTransport = {},
 ): Promise<VendorSession> {
   const http = new VendorHttp({ host, port, ...credentials, ...conn, timeoutMs, signal });
   return driver === 'hikvision' ? openHikvision(http, host, port) : openDahua(http, host, port);
@@ -207,8 +190,8 @@ async function openDahua(http: VendorHttp, host: string, port: number): Promise<
 
 /** The NVR's files as recorded intervals: clipped to [from, to) (a file that began before `from`
  * is listed whole) and merged where one file ends as the next begins. */
-function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<{ start: Date; end: Date }> {
-  const out: Array<{ start: Date; end: Date }> = [];
+function clipMerge(spans: Array<[number, number]>, from: Date, to: Date): Array<TimeRange> {
+  const out: Array<TimeRange> = [];
   for (const [a0, b0] of [...spans].sort((x, y) => x[0] - y[0])) {
     const a = Math.max(a0, from.getTime());
     const b = Math.min(b0, to.getTime());
@@ -225,6 +208,7 @@ const jobRange = (http: VendorHttp, o: VendorDownloadOptions) => ({
   connection: http.connectionOptions(),
   from: o.from,
   to: o.to,
+  naming: o.naming,
   deadlineFactor: o.deadlineFactor,
   deadlineSlackMs: o.deadlineSlackMs,
 });
@@ -244,7 +228,7 @@ async function downloadInWorker(
   const signals = [...new Set([o.signal, http.o.signal])].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   try {
-    return await vendorDownloadToFiles(job, { finalPath: o.finalPath, onProgress: o.onProgress, onLearned, signal });
+    return await vendorDownloadToFiles(job, { onProgress: o.onProgress, onLearned, signal });
   } catch (e) {
     if (e instanceof ReplayToFilesError && e.cause instanceof VendorError && (e.cause.kind === 'auth' || e.cause.kind === 'locked'))
       http.noteLoginFailure(e.cause);

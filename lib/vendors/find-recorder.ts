@@ -6,7 +6,8 @@ import { discover, type DiscoverOptions } from '../onvif/discovery';
 import type { DiscoveredDevice } from '../onvif/types';
 import { parseTargetList } from '../onvif/targets';
 import { errorMessage, optInNeeded } from '../errors';
-import { openVendorSession, probeVendor, type VendorConnection, type VendorCredentials, type VendorDriverName } from './driver';
+import { openVendorSession, probeVendor, type VendorDriverName, type VendorTransport } from './driver';
+import type { Credentials } from '../credentials';
 import { VendorError } from './errors';
 
 /** The driver a source is set to: ONVIF Profile G, a vendor API, or auto (ONVIF, else a vendor). */
@@ -28,10 +29,10 @@ export class RecorderSearchError extends Error {
 }
 
 export interface FindRecorderOptions {
-  credentials?: VendorCredentials;
+  credentials?: Credentials;
   timeoutMs: number;
   signal?: AbortSignal;
-  connection?: VendorConnection;
+  connection?: VendorTransport;
 }
 
 /**

@@ -45,8 +45,10 @@ export async function* cutToRange(frames: AsyncIterable<VendorFrame>, fromMs: nu
 }
 
 export interface FramesToFilesOptions {
-  /** Path of a file (without .part) for its first frame time and end (a worker asks the main thread: async). */
-  finalPath(start: Date, end: Date, codec: VendorVideoCodec): string | Promise<string>;
+  /** Path of a file (without .part) for its first frame time and end (fileNamer). */
+  finalPath(start: Date, end: Date): string;
+  /** Each `.part` path just before the file is created (the pool removes them if its worker dies). */
+  onPartFile?(path: string): void;
   /** A gap longer than this (ms) between frames ends a file. Default 2000 (and > 3 frame intervals). */
   maxGapMs?: number;
   onFileWritten?(f: WrittenFile): void;
@@ -93,7 +95,7 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
       // Frame times may be fractional ms (90 kHz PTS, 15 fps): round, never truncate.
       const start = new Date(Math.round(cur.startMs));
       const end = new Date(Math.round(cur.endMs));
-      const path = await o.finalPath(start, end, cur.info.codec as VendorVideoCodec);
+      const path = o.finalPath(start, end);
       const w = await finishFile(cur.writer, path, {
         start,
         end,
@@ -125,7 +127,8 @@ export async function framesToFiles(frames: AsyncIterable<VendorFrame>, o: Frame
       if (!file) {
         if (!f.keyframe) continue; // a file starts at a keyframe
         const info = segmentInfo(f);
-        const part = (await o.finalPath(new Date(Math.round(f.timeMs)), new Date(Math.round(f.timeMs)), f.codec)) + '.part';
+        const part = o.finalPath(new Date(Math.round(f.timeMs)), new Date(Math.round(f.timeMs))) + '.part';
+        o.onPartFile?.(part);
         await mkdir(dirname(part), { recursive: true });
         file = {
           writer: openSegmentWriter(part, info),

@@ -10,12 +10,11 @@ import type { Readable } from 'node:stream';
 import { digestAuthorization, parseDigestChallenge, type DigestChallenge } from '../onvif/http-digest';
 import { VendorError, WRONG_PASSWORD } from './errors';
 import { errorMessage } from '../errors';
+import type { Credentials } from '../credentials';
 
-export interface VendorHttpOptions {
+export interface VendorHttpOptions extends Partial<Credentials> {
   host: string;
   port: number;
-  user?: string;
-  password?: string;
   /** Whole request (headers and body) for API calls. Default 10 s. */
   timeoutMs?: number;
   /** Largest API answer we read into memory. Default 4 MB. */
@@ -23,9 +22,6 @@ export interface VendorHttpOptions {
   /** Streams: fail when no byte arrives for this long. Default 30 s. */
   idleTimeoutMs?: number;
   signal?: AbortSignal;
-  /** Send the password with HTTP Basic (clear text) to a device that offers nothing else: only
-   * when the user opted in for this source (as for ONVIF; see SECURITY.md). */
-  allowBasicAuth?: boolean;
   /** Speak HTTPS (default: on port 443, as HTTPS-only recorders serve their API there). */
   https?: boolean;
   /** HTTPS: accept a self-signed certificate (the source's opt-in; off: it must verify). */
@@ -80,10 +76,11 @@ export class VendorHttp {
     this.authFailure ??= e;
   }
 
-  /** The options another thread's client needs (no signal or callbacks: they cannot cross). */
+  /** The options another thread's client needs: all but the signal and the callback, which cannot
+   * cross (so an option added later, like https and acceptSelfSigned were, crosses too). */
   connectionOptions(): VendorConnection {
-    const { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth } = this.o;
-    return { host, port, user, password, timeoutMs, maxBodyBytes, idleTimeoutMs, allowBasicAuth };
+    const { signal: _signal, onCredentialedRequest: _onCredentialedRequest, ...conn } = this.o;
+    return conn;
   }
 
   /** An API call whose answer is read into memory (bounded by maxBodyBytes). */

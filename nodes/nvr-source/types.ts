@@ -1,5 +1,7 @@
 // Settings and credentials of the nvr-source node (shared by its runtime and tests).
 import type { Node, NodeDef } from 'node-red';
+import type { UserPassword } from '../../lib/credentials';
+import type { CameraRecording } from '../../lib/onvif/types';
 
 /** A camera ticked in the editor's grid (display fields let the grid redraw without discovery). */
 export interface ChosenCamera {
@@ -13,14 +15,11 @@ export interface ChosenCamera {
   /** The recording the user picked for this camera (where the automatic mapping was a guess); absent: automatic. */
   recording?: string;
   /** Display only (the grid redraws without discovery): the automatic mapping and the device's recordings. */
-  mapped?: { token: string; by: string; reason: string; ambiguous: boolean };
+  mapped?: CameraRecording;
   candidates?: Array<{ token: string; label: string }>;
 }
 
-export interface NvrSourceCredentials {
-  user?: string;
-  password?: string;
-}
+export type NvrSourceCredentials = UserPassword;
 
 export type NvrSourceNode = Node<NvrSourceCredentials>;
 

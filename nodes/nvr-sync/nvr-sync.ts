@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import type { NodeAPI, Node, NodeDef, NodeMessage } from 'node-red';
 import type { ArchiveConfigInput } from '../../lib/archive/settings';
-import type { FileEvent, SyncEvent } from '../../lib/sync/types';
+import type { FileEvent, SyncEvent, SyncRange } from '../../lib/sync/types';
 import { asError, errorMessage } from '../../lib/errors';
 import { fitBadge, wordBadge } from '../../lib/archive/status';
 import { formatVerifyReport } from '../../lib/sync/verify';
@@ -108,10 +108,12 @@ export = function register(RED: NodeAPI): void {
             return;
           }
           case 'backfill': {
-            const from = parseDate(payload.from, 'from');
-            const to = parseDate(payload.to, 'to');
-            const cameras = Array.isArray(payload.cameras) ? payload.cameras.map(String) : undefined;
-            const sums = await archive.engine.backfill({ from, to, cameras }, pickSource(payload.source ?? msg.source));
+            const range: SyncRange = {
+              from: parseDate(payload.from, 'from'),
+              to: parseDate(payload.to, 'to'),
+              cameras: Array.isArray(payload.cameras) ? payload.cameras.map(String) : undefined,
+            };
+            const sums = await archive.engine.backfill(range, pickSource(payload.source ?? msg.source));
             const errors = sums.flatMap((s) => s.errors);
             if (errors.length) throw new Error(RED._('nvr-sync.errors.backfill', { errors: errors.join('; ') }));
             return;

@@ -18,6 +18,7 @@ import { parseTargetList, type TargetList } from '../../lib/onvif/targets';
 import { probeTargets } from '../../lib/onvif/ws-discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { errorMessage } from '../../lib/errors';
+import type { UserPassword } from '../../lib/credentials';
 import { MAX_PORTS, parsePortList, target } from '../nvr-source/ports';
 
 /** Node types whose stored login the route may use (each against its own saved targets). */
@@ -52,7 +53,7 @@ export function routeSettings(raw: unknown): DiscoverRouteSettings {
 export interface NodeLookup {
   /** The deployed configuration of node `id` (type and settings), if any. */
   config(id: string): { type: string; [key: string]: unknown } | undefined;
-  credentials(id: string): { user?: string; password?: string } | undefined;
+  credentials(id: string): UserPassword | undefined;
 }
 
 /** The deployed nodes and their stored logins, as the admin routes look them up. */
@@ -66,7 +67,7 @@ export function deployedNodes(RED: NodeAPI): NodeLookup {
       // NodeDef has no index signature; the routes read its fields as unknown.
       return found as (NodeDef & Record<string, unknown>) | undefined;
     },
-    credentials: (id) => RED.nodes.getCredentials(id) as { user?: string; password?: string } | undefined,
+    credentials: (id) => RED.nodes.getCredentials(id) as UserPassword | undefined,
   };
 }
 

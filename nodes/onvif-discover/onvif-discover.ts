@@ -4,6 +4,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { discover, type DiscoverOptions } from '../../lib/onvif/discovery';
 import type { DiscoveredDevice } from '../../lib/onvif/types';
 import { asError } from '../../lib/errors';
+import type { UserPassword } from '../../lib/credentials';
 import { fitBadge } from '../../lib/archive/status';
 import { checkNumber, DISCOVER_NUMBERS } from '../../lib/archive/settings';
 import { deployedNodes, discoverRoute, routeSettingsOf } from './discover-route';
@@ -19,12 +20,7 @@ interface OnvifDiscoverDef extends NodeDef {
   onDeploy: boolean;
 }
 
-interface Creds {
-  user?: string;
-  password?: string;
-}
-
-type DiscoverNode = Node<Creds>;
+type DiscoverNode = Node<UserPassword>;
 
 export = function register(RED: NodeAPI): void {
   function wsDiscoveryOption(mode: string | undefined, target: string | undefined): boolean | string {
@@ -141,7 +137,7 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<DiscoverNode, OnvifDiscoverDef, unknown, Creds>('onvif-discover', OnvifDiscoverNode, {
+  RED.nodes.registerType<DiscoverNode, OnvifDiscoverDef, unknown, UserPassword>('onvif-discover', OnvifDiscoverNode, {
     credentials: { user: { type: 'text' }, password: { type: 'password' } },
   });
 
