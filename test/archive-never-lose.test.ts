@@ -20,6 +20,7 @@ import { plannedUntil } from '../lib/sync/planner';
 import { subtractRanges, totalMs, type TimeRange } from '../lib/time/range';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import Database from 'better-sqlite3';
+import { nowClearOfSlotEdge } from './support/clock';
 import { probe } from './support/media';
 import { largestKeyframeIntervalMs } from '../lib/media/mp4-keyframes';
 import { formatVerifyReport, verifyArchive } from '../lib/sync/verify';
@@ -58,13 +59,9 @@ async function rig(sim: Partial<SimulatorOptions>, o: { devices?: number; dbDir?
     selection: 'all',
     workingDirectory: path.join(dir, 'downloads'),
   });
-  // One fixed 'now' for every pass: a slot closing between passes must not count as new. And
-  // not within the clock's rounding of a slot closing: each pass reads the NVR's clock anew, in
-  // whole seconds, so with a horizon (now − 5 s) a second from a slot's end, one pass could see the
-  // slot closed and an earlier one not (a third pass then fetched a slot: CI, under load).
-  const slotMs = SEGMENT_MIN * 60_000;
-  const phase = (Date.now() - 5000) % slotMs;
-  const now = new Date(Date.now() - (phase < CLOCK_SLACK_MS ? phase + CLOCK_SLACK_MS : phase > slotMs - CLOCK_SLACK_MS ? CLOCK_SLACK_MS : 0));
+  // One fixed 'now' for every pass, clear of a slot's edge: a slot closing between passes (or
+  // within the NVR clock's rounding) must not count as new.
+  const now = nowClearOfSlotEdge(SEGMENT_MIN, 5, CLOCK_SLACK_MS);
   const files: FileEvent[] = [];
   const events: SyncEvent[] = [];
   const engines: SyncEngine[] = [];

@@ -10,6 +10,7 @@ import { saveSourceFromDevices } from '../lib/sources/save-from-devices';
 import { SyncEngine } from '../lib/sync/engine';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import { probe } from './support/media';
+import { nowClearOfSlotEdge } from './support/clock';
 
 const AUTH = { user: 'admin', password: 'pw' };
 const CODEC: Record<string, string> = { H264: 'h264', H265: 'hevc', MPEG4: 'mpeg4' };
@@ -38,8 +39,9 @@ describe('sync engine against the simulator (seed preset)', function () {
       workingDirectory: path.join(dir, 'downloads'),
     });
     sourceId = saved.id;
-    // One fixed 'now' for both passes: a 2-minute slot closing between them must not count as new.
-    const now = new Date();
+    // One fixed 'now' for both passes, clear of a slot's edge: a 2-minute slot closing between them
+    // (or within the NVR clock's whole-second rounding) must not count as new.
+    const now = nowClearOfSlotEdge(2, 5);
     engine = new SyncEngine({ catalog, credentials: AUTH, settings: { segmentMinutes: 2, safetyMarginSec: 5 }, now: () => now });
     engine.on('file', (f) => files.push(f));
     engine.on('event', (e) => events.push(e));

@@ -18,6 +18,7 @@ import { WRONG_PASSWORD } from '../lib/vendors/errors';
 import { loadClip } from '../lib/sim/clips';
 import type { FileEvent, SyncEvent } from '../lib/sync/types';
 import { frameMd5s } from './support/media';
+import { nowClearOfSlotEdge } from './support/clock';
 
 const AUTH = { user: 'admin', password: 'Sim-pass1' };
 const CLI = join(__dirname, '..', 'lib', 'cli.js');
@@ -82,7 +83,8 @@ describe('sync through the Hikvision and Dahua drivers', function () {
           driver: preset,
         });
         assert.equal(catalog.getSource(saved.id)?.driver, preset);
-        const now = new Date();
+        // Clear of a slot's edge: the NVR's clock is read anew each pass, in whole seconds.
+        const now = nowClearOfSlotEdge(1, DEFAULT_SETTINGS.safetyMarginSec);
         const pass = async () => {
           const files: FileEvent[] = [];
           const events: SyncEvent[] = [];
@@ -166,7 +168,8 @@ describe('sync through the Hikvision and Dahua drivers', function () {
           workingDirectory: join(dir, `${preset}-busy`),
           driver: preset,
         });
-        const now = new Date();
+        // Clear of a slot's edge: the NVR's clock is read anew each pass, in whole seconds.
+        const now = nowClearOfSlotEdge(1, DEFAULT_SETTINGS.safetyMarginSec);
         const pass = () =>
           runSourceOnce({
             catalog,
